@@ -1,0 +1,44 @@
+# cot-proxy developer commands. Everything runs from a python3.12 venv in .venv,
+# created (and refreshed when a requirements file changes) on first use.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+
+# mitmproxy 12 needs Python >= 3.12. Use python3.12 from PATH when it runs;
+# otherwise the newest pyenv-installed 3.12 (pyenv shims refuse versions that
+# are installed but not selected).
+PYTHON312 ?= $(shell if python3.12 -c '' >/dev/null 2>&1; then echo python3.12; \
+	else ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -n 1; fi)
+
+.PHONY: run web test lint bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -n "$(PYTHON312)" || { echo "python3.12 not found: install Python 3.12" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON312) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+## Run the proxy on port 5000 (configure with the environment, see README).
+run: $(VENV)/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" ./entrypoint.sh
+
+## The same proxy under mitmweb, the development UI (proxy on 5000, UI on 8081).
+web: $(VENV)/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" MITM_TOOL=mitmweb ./entrypoint.sh
+
+## The whole test suite: unit, addon, end-to-end, and the Dockerfile/entrypoint lints.
+test: $(VENV)/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Lint the Dockerfile and entrypoint.sh only.
+lint: $(VENV)/.installed
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/shellcheck entrypoint.sh .ci/run
+
+## Benchmarks (see bench/README.md).
+bench: $(VENV)/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,44 @@
+"""Keep credentials out of every log line, whatever logged it.
+
+Pure logic, no mitmproxy import.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+SECRET_HEADERS = ("authorization", "proxy-authorization", "api-key", "x-api-key")
+
+_HEADER_VALUE = re.compile(
+    r"(?P<name>\b(?:proxy-)?authorization|\bx-api-key|\bapi-key)(?P<sep>['\"]?\s*[:=,]\s*['\"]?)(?P<value>[^'\"\r\n,}]+)",
+    re.IGNORECASE,
+)
+_BEARER = re.compile(r"\b(?P<scheme>bearer|basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_OPENAI_KEY = re.compile(r"\bsk-[A-Za-z0-9_-]{8,}")
+
+
+def redact(text: str) -> str:
+    """Mask header-like credentials, bearer tokens and OpenAI-style keys."""
+    text = _HEADER_VALUE.sub(lambda m: f"{m['name']}{m['sep']}***", text)
+    text = _BEARER.sub(lambda m: f"{m['scheme']} ***", text)
+    return _OPENAI_KEY.sub("sk-***", text)
+
+
+class RedactingFilter(logging.Filter):
+    """A handler filter: rewrites each record's final message before it is emitted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg = cleaned
+            record.args = None
+        return True
+
+
+def install_on_root_handlers() -> None:
+    """Attach the filter to every handler of the root logger (where mitmproxy logs to)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())

@@ -1,0 +1,85 @@
+"""Where a request goes: the target base URL and how client paths are joined to it.
+
+Pure logic, no mitmproxy import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import urllib.parse
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """The upstream server, split the way mitmproxy needs it.
+
+    A reverse-mode spec cannot carry a path, so the path becomes a prefix that
+    the addon prepends to every client path.
+    """
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    path_prefix: str  # "" or "/x/v1" (no trailing slash)
+
+    @property
+    def origin(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.port == DEFAULT_PORTS[self.scheme]:
+            return f"{self.scheme}://{host}"
+        return f"{self.scheme}://{host}:{self.port}"
+
+    def upstream_path(self, client_path: str) -> str:
+        """Join the base path and the client's path (query string kept).
+
+        `/v1` is not doubled: base `/v1/` + `/v1/chat/completions` gives
+        `/v1/chat/completions`, as clients configured with either URL expect.
+        """
+        if not client_path.startswith("/"):
+            # Origin-form only; "*" (OPTIONS) and anything odd is sent as the bare prefix.
+            client_path = "/" + client_path if client_path != "*" else "/"
+        prefix = self.path_prefix
+        if prefix.endswith("/v1"):
+            bare = client_path.split("?", 1)[0]
+            if bare == "/v1" or bare.startswith("/v1/"):
+                prefix = prefix[: -len("/v1")]
+        return prefix + client_path
+
+
+def parse_target(url: str) -> Target:
+    """Validate TARGET_BASE_URL; raise ValueError with a message a user understands."""
+    text = url.strip()
+    if not text:
+        raise ValueError("TARGET_BASE_URL is empty: set it to your LLM server, e.g. http://localhost:8000/v1")
+    parts = urllib.parse.urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS:
+        raise ValueError(
+            f"TARGET_BASE_URL {url!r} must start with http:// or https:// (e.g. http://localhost:8000/v1)"
+        )
+    if parts.username or parts.password:
+        raise ValueError(f"TARGET_BASE_URL {url!r} must not contain credentials")
+    if parts.query or parts.fragment:
+        raise ValueError(f"TARGET_BASE_URL {url!r} must not contain a query string or fragment")
+    try:
+        host = parts.hostname
+        port = parts.port
+    except ValueError as e:
+        raise ValueError(f"TARGET_BASE_URL {url!r} has an invalid port: {e}") from None
+    if not host:
+        raise ValueError(f"TARGET_BASE_URL {url!r} has no host name")
+    if port == 0:
+        raise ValueError(f"TARGET_BASE_URL {url!r} has an invalid port: 0")
+    prefix = parts.path.rstrip("/")
+    if "//" in prefix or any(seg in (".", "..") for seg in prefix.split("/")):
+        raise ValueError(f"TARGET_BASE_URL {url!r} has an unusual path; write it plainly, e.g. /v1")
+    return Target(
+        url=text,
+        scheme=scheme,
+        host=host,
+        port=port or DEFAULT_PORTS[scheme],
+        path_prefix=prefix,
+    )

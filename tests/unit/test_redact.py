@@ -1,0 +1,33 @@
+import logging
+
+import pytest
+
+from cot_proxy.redact import RedactingFilter
+from cot_proxy.redact import redact
+
+
+@pytest.mark.parametrize(
+    "text, secret",
+    [
+        ("Authorization: Bearer sk-abcdef1234567890", "abcdef1234567890"),
+        ("headers {'authorization': 'Bearer tok.en-1'}", "tok.en-1"),
+        ('{"x-api-key": "k3y-value"}', "k3y-value"),
+        ("api-key=plainsecret", "plainsecret"),
+        ("got bearer abc.def.ghi from client", "abc.def.ghi"),
+        ("Proxy-Authorization: Basic dXNlcjpwdw==", "dXNlcjpwdw=="),
+        ("key sk-proj-AAAAAAAAAAAAAAAA in body", "AAAAAAAAAAAAAAAA"),
+    ],
+)
+def test_redact_removes_secret(text, secret):
+    assert secret not in redact(text)
+
+
+def test_redact_leaves_ordinary_text():
+    text = "POST /v1/chat/completions model=qwen3 200 12ms think: 40 chars removed"
+    assert redact(text) == text
+
+
+def test_filter_rewrites_formatted_message():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "auth %s", ("Bearer s3cr3t",), None)
+    assert RedactingFilter().filter(record)
+    assert "s3cr3t" not in record.getMessage()

@@ -1,15 +1,28 @@
 """Think-block removal: a per-choice incremental state machine over answer text.
 
 Pure logic, no mitmproxy import.
+
+`ThinkFilter.feed()` takes the next piece of one choice's text and returns the (answer, think)
+text it can decide now; `finish()` ends the text. Text is held back only while it could still be
+the beginning of a tag (or, with `implicit_start`, until the first end tag shows whether the model
+thought at all), so answer text normally leaves in the same feed that brought it.
+`remove_think_blocks()` is the whole-text equivalent (feed everything, then finish).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import logging
+from collections.abc import Iterable
 from typing import Literal
+
+logger = logging.getLogger(__name__)
 
 ThinkMode = Literal["strip", "reasoning", "keep"]
 THINK_MODES: tuple[str, ...] = ("strip", "reasoning", "keep")
+
+DEFAULT_MAX_HELD_CHARS = 1_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,7 +32,290 @@ class ThinkConfig:
     mode: ThinkMode = "strip"
     # (start_tag, end_tag) pairs, matched together; literal and case-sensitive.
     tags: tuple[tuple[str, str], ...] = (("<think>", "</think>"),)
-    # The prompt template already opened the block: all text before the first end tag is think content.
+    # The prompt template already opened the block: all text before the first end tag is think
+    # content.
     implicit_start: bool = False
     # Where reasoning mode puts the think text (message/delta field name).
     reasoning_field: str = "reasoning_content"
+
+
+class TagMatcher:
+    """Finds the earliest of several literal tags in a text, including one cut off at its end."""
+
+    __slots__ = ("tags", "max_len", "first_chars", "_prefixes")
+
+    def __init__(self, tags: Iterable[str]) -> None:
+        # Longest first, so that of two tags matching at one position the longer one wins.
+        unique = sorted(set(tags), key=len, reverse=True)
+        if not unique or not all(unique):
+            raise ValueError("think tags must be non-empty strings")
+        self.tags: tuple[str, ...] = tuple(unique)
+        self.max_len = len(unique[0])
+        self.first_chars: frozenset[str] = frozenset(tag[0] for tag in unique)
+        self._prefixes = frozenset(tag[:i] for tag in unique for i in range(1, len(tag)))
+
+    def absent_from(self, text: str) -> bool:
+        """True when no tag can even begin in `text` (a cheap pre-check)."""
+        for char in self.first_chars:
+            if char in text:
+                return False
+        return True
+
+    def search(self, text: str) -> tuple[int, str | None]:
+        """Where the next tag starts in `text`.
+
+        (pos, tag): a whole tag starts at pos. (pos, None): text[pos:] could still grow into a
+        tag, so hold it back. (len(text), None): no tag, none possible.
+        """
+        best, found = -1, None
+        for tag in self.tags:
+            # Bounded to matches starting before the best so far; ties keep the longer tag.
+            stop = len(text) if best < 0 else best + len(tag) - 1
+            pos = text.find(tag, 0, stop)
+            if pos >= 0:
+                best, found = pos, tag
+        hold = self.partial_start(text)
+        if hold < len(text) and (best < 0 or hold <= best):
+            return hold, None
+        if best >= 0:
+            return best, found
+        return len(text), None
+
+    def partial_start(self, text: str) -> int:
+        """Smallest q such that text[q:] is a proper prefix of a tag, else len(text)."""
+        length = len(text)
+        lowest = max(0, length - self.max_len + 1)
+        best = length
+        for char in self.first_chars:
+            pos = text.find(char, lowest, best)
+            while pos >= 0:
+                if text[pos:] in self._prefixes:
+                    best = pos
+                    break
+                pos = text.find(char, pos + 1, best)
+        return best
+
+
+@functools.lru_cache(maxsize=64)
+def _matcher(tags: tuple[str, ...]) -> TagMatcher:
+    return TagMatcher(tags)
+
+
+class _State:
+    ANSWER = "answer"  # outside any block
+    INSIDE = "inside"  # in a block, waiting for its own end tag
+    IMPLICIT = "implicit"  # implicit_start, first end tag not seen yet: everything is held
+
+
+class ThinkFilter:
+    """Separates think blocks from answer text for one choice, fed piece by piece.
+
+    Modes: "strip" drops blocks (think text is counted, not returned); "reasoning" returns the
+    block text without tags as think text; "keep" returns everything as answer.
+    In strip and reasoning modes, whitespace right after a removed block is dropped as well until
+    the first non-whitespace answer character, which may come in a later feed (nothing is held
+    for it). A block still open at `finish()` is think text.
+
+    implicit_start: everything before the first end tag (of any pair) is think text, so all text
+    is held until that tag. Leading whitespace followed by a start tag opens the block
+    explicitly instead (the text then flows progressively as think text). With no end tag by
+    `finish()`, or once more than `max_held_chars` are held (warning), the held text is handed
+    back as if implicit_start were off: it is answer, except that explicit tag pairs inside it
+    are still honoured, and filtering continues with explicit tags.
+
+    After `finish()` the filter is back in its initial state; counters accumulate.
+    """
+
+    def __init__(self, config: ThinkConfig, max_held_chars: int = DEFAULT_MAX_HELD_CHARS) -> None:
+        self.config = config
+        self.max_held_chars = max_held_chars
+        self._strip = config.mode == "strip"
+        self._keep = config.mode == "keep"
+        self._starts = _matcher(tuple(start for start, _ in config.tags))
+        self._any_end = _matcher(tuple(end for _, end in config.tags))
+        # A start tag listed twice closes with its first end tag.
+        self._end_of: dict[str, TagMatcher] = {}
+        for start, end in reversed(config.tags):
+            self._end_of[start] = _matcher((end,))
+        self._end: TagMatcher = self._any_end
+        self._state = _State.ANSWER
+        self._pending = ""  # text that may be the beginning of a tag
+        self._trim = False  # dropping whitespace after a removed block
+        # implicit_start bookkeeping
+        self._held: list[str] = []
+        self._held_len = 0
+        self._held_tail = ""  # last chars of the held text, for end tags cut across feeds
+        self._opener_checked = False
+        # counters for logging
+        self.think_chars = 0  # think text removed (strip) or diverted (reasoning), tags excluded
+        self.blocks = 0  # think blocks opened, the implicit one included
+        self.trimmed_chars = 0  # whitespace dropped after blocks
+        self._reset()
+
+    def _reset(self) -> None:
+        self._state = (_State.IMPLICIT if self.config.implicit_start and not self._keep
+                       else _State.ANSWER)
+        self._pending = ""
+        self._trim = False
+        self._clear_held()
+        self._opener_checked = False
+
+    def _clear_held(self) -> None:
+        self._held = []
+        self._held_len = 0
+        self._held_tail = ""
+
+    @property
+    def idle(self) -> bool:
+        """True when the next text cannot be affected by anything seen so far."""
+        return (self._state is _State.ANSWER and not self._pending and not self._trim) or self._keep
+
+    @property
+    def held_chars(self) -> int:
+        return len(self._pending) + self._held_len
+
+    def feed(self, text: str) -> tuple[str, str]:
+        """Next piece of text → (answer_text, think_text) decided by it."""
+        if self._keep or not text:
+            return text, ""
+        if not self._pending:
+            # Shortcuts for the common pieces that cannot contain (part of) a tag.
+            if self._state is _State.INSIDE and self._end.absent_from(text):
+                self.think_chars += len(text)
+                return "", "" if self._strip else text
+            if self._state is _State.ANSWER and not self._trim and self._starts.absent_from(text):
+                return text, ""
+        answer: list[str] = []
+        think: list[str] = []
+        rest: str | None = text
+        if self._state is _State.IMPLICIT:
+            rest = self._feed_implicit(text, think)
+        if rest:
+            self._run(rest, answer, think)
+        return "".join(answer), "".join(think)
+
+    def finish(self) -> tuple[str, str]:
+        """End of text → (answer_text, think_text) still held. Resets the filter."""
+        if self._keep:
+            return "", ""
+        answer: list[str] = []
+        think: list[str] = []
+        if self._state is _State.IMPLICIT:
+            held = "".join(self._held)
+            self._clear_held()
+            self._state = _State.ANSWER
+            self._run(held, answer, think)
+        if self._state is _State.ANSWER:
+            self._emit_answer(self._pending, answer)
+        else:
+            self._emit_think(self._pending, think)
+        self._reset()
+        return "".join(answer), "".join(think)
+
+    # -- explicit tags ------------------------------------------------------------------------
+
+    def _run(self, text: str, answer: list[str], think: list[str]) -> None:
+        if self._pending:
+            text = self._pending + text
+            self._pending = ""
+        while text:
+            if self._state is _State.ANSWER:
+                pos, tag = self._starts.search(text)
+                self._emit_answer(text[:pos], answer)
+                if tag is None:
+                    self._pending = text[pos:]
+                    return
+                self._open_block(tag)
+            else:
+                pos, tag = self._end.search(text)
+                self._emit_think(text[:pos], think)
+                if tag is None:
+                    self._pending = text[pos:]
+                    return
+                self._close_block()
+            text = text[pos + len(tag):]
+
+    def _open_block(self, start_tag: str) -> None:
+        self._state = _State.INSIDE
+        self._end = self._end_of[start_tag]
+        self.blocks += 1
+
+    def _close_block(self) -> None:
+        self._state = _State.ANSWER
+        self._trim = True
+
+    def _emit_answer(self, text: str, answer: list[str]) -> None:
+        if not text:
+            return
+        if self._trim:
+            kept = text.lstrip()
+            self.trimmed_chars += len(text) - len(kept)
+            if not kept:
+                return
+            self._trim = False
+            text = kept
+        answer.append(text)
+
+    def _emit_think(self, text: str, think: list[str]) -> None:
+        if text:
+            self.think_chars += len(text)
+            if not self._strip:
+                think.append(text)
+
+    # -- implicit start -----------------------------------------------------------------------
+
+    def _feed_implicit(self, text: str, think: list[str]) -> str | None:
+        """Hold text until the first end tag; return text for the explicit machine, if any."""
+        self._held.append(text)
+        self._held_len += len(text)
+        if not self._opener_checked:
+            held = "".join(self._held)
+            body = held.lstrip()
+            pos, tag = self._starts.search(body) if body else (0, None)
+            if pos == 0 and tag is not None:
+                # The model opened the block itself: think text can flow progressively.
+                self._clear_held()
+                self._emit_think(held[: len(held) - len(body)], think)
+                self._open_block(tag)
+                return body[len(tag):]
+            if not body or pos == 0:
+                # Only whitespace, or the beginning of a start tag, so far: still undecided.
+                self._held = [held]
+                return self._check_cap()
+            self._opener_checked = True
+            return self._search_implicit_end(held, 0, think)
+        window = self._held_tail + text
+        return self._search_implicit_end(window, self._held_len - len(window), think)
+
+    def _search_implicit_end(self, window: str, offset: int, think: list[str]) -> str | None:
+        pos, tag = self._any_end.search(window)
+        if tag is not None:
+            held = "".join(self._held)
+            cut = offset + pos
+            self._clear_held()
+            self._emit_think(held[:cut], think)
+            self.blocks += 1
+            self._close_block()
+            return held[cut + len(tag):]
+        keep = self._any_end.max_len - 1
+        self._held_tail = window[-keep:] if keep else ""
+        return self._check_cap()
+
+    def _check_cap(self) -> str | None:
+        if self._held_len <= self.max_held_chars:
+            return None
+        logger.warning(
+            "implicit think start: no end tag within %d chars; releasing them as answer and "
+            "continuing with explicit tags", self.max_held_chars)
+        held = "".join(self._held)
+        self._clear_held()
+        self._state = _State.ANSWER
+        return held
+
+
+def remove_think_blocks(text: str, config: ThinkConfig) -> tuple[str, str]:
+    """Whole-text variant → (answer, reasoning); reasoning is "" unless mode is "reasoning"."""
+    think_filter = ThinkFilter(config)
+    answer, think = think_filter.feed(text)
+    tail_answer, tail_think = think_filter.finish()
+    return answer + tail_answer, think + tail_think

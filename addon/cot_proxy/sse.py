@@ -1,0 +1,308 @@
+"""Incremental Server-Sent Events framing that never alters a byte.
+
+`SSEFramer` cuts an arbitrarily chunked byte stream into complete raw events, each returned with its
+exact original bytes including the blank line that ends it. Whatever is not a complete event is
+still handed out, as an `Unframed` subclass, so the concatenation of all outputs always equals the
+concatenation of all inputs.
+
+`SSEEvent` parses one raw event into its lines and fields and can rebuild it with a new data
+payload while keeping every other line, in order, with its own line ending.
+
+Spec: https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
+(lines end in CRLF, LF or CR; a blank line dispatches the event; a line starting with ":" is a
+comment; the field value loses one leading space; data lines are joined with LF).
+Stdlib only, no mitmproxy import.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024
+
+_CR = 0x0D
+_LF = 0x0A
+
+# A line terminator immediately followed by another one, i.e. the blank line that ends an event.
+# "\r(?!\n)" keeps a CRLF from being read as CR + LF (which would be a false blank line).
+_EVENT_END = re.compile(rb"(?:\r\n|\n|\r(?!\n))(?:\r\n|\n|\r)")
+_LINE_SPLIT = re.compile(rb"(\r\n|\n|\r)")
+# Longest possible _EVENT_END match that ends in a lone CR (b"\r\n\r"): how far a new feed must
+# rescan into old bytes, because that CR may turn out to be the first half of CRLF.
+_RESCAN = 3
+
+
+class Unframed(bytes):
+    """Bytes handed out without being one complete event: pass them on untouched."""
+
+
+class OversizedChunk(Unframed):
+    """Part of an event larger than `max_event_bytes`, handed out raw to keep memory bounded."""
+
+
+class UnterminatedTail(Unframed):
+    """Bytes left at end of stream without a terminating blank line (clients discard them)."""
+
+
+class SSEFramer:
+    """Splits a byte stream into complete raw SSE events (httpx-sse `SSELineDecoder` style).
+
+    `feed()` returns complete events as plain `bytes`, each ending with its blank line. A CR at
+    the very end of a chunk is held until the next chunk shows whether an LF follows.
+
+    Memory cap: an event longer than `max_event_bytes` is never buffered whole. Its bytes are
+    handed out as `OversizedChunk` pieces as they arrive (the framer keeps at most a few tail
+    bytes to spot the blank line), up to and including its terminating blank line; framing then
+    resumes normally. A complete event over the cap arriving in one chunk is also returned as an
+    `OversizedChunk`, so flagging does not depend on chunking. `in_oversized_event` tells whether
+    the framer is still inside such an event. The caller should pass oversized bytes through.
+    """
+
+    def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        if max_event_bytes < 1:
+            raise ValueError("max_event_bytes must be positive")
+        self.max_event_bytes = max_event_bytes
+        self._buffer = bytearray()
+        self._oversized = False
+
+    @property
+    def in_oversized_event(self) -> bool:
+        return self._oversized
+
+    @property
+    def buffered_bytes(self) -> int:
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        if not data:
+            return []
+        buf = self._buffer
+        rescan_from = max(0, len(buf) - _RESCAN)
+        if buf:
+            buf += data
+        pending = buf if buf else data
+        if (not self._oversized and len(pending) <= self.max_event_bytes
+                and pending[0] != _LF and pending[0] != _CR
+                and not self._may_end(pending, rescan_from)):
+            if pending is data:
+                buf += data
+            return []  # cheap exit: still inside one event
+        if pending is buf:
+            work = bytes(buf)  # one copy to immutable bytes, so each event is a single slice
+            buf.clear()
+        else:
+            work = bytes(data)  # no copy for bytes: chunks holding whole events are not copied
+        return self._frame(work, rescan_from, final=False)
+
+    @staticmethod
+    def _may_end(buf: bytes | bytearray, start: int) -> bool:
+        """Whether a blank line may end in buf[start - ...:]; substring search beats the regex."""
+        if buf.find(_CR, start) < 0:
+            return buf.find(b"\n\n", start) >= 0
+        return _EVENT_END.search(buf, start) is not None
+
+    def flush(self) -> list[bytes]:
+        """End of stream: return complete events still held, then any remainder as `Unframed`."""
+        out: list[bytes] = []
+        if self._buffer:
+            work = bytes(self._buffer)
+            self._buffer.clear()
+            out = self._frame(work, rescan_from=0, final=True)
+        if self._buffer:
+            rest = bytes(self._buffer)
+            out.append(OversizedChunk(rest) if self._oversized else UnterminatedTail(rest))
+        self._buffer.clear()
+        self._oversized = False
+        return out
+
+    def _frame(self, work: bytes, rescan_from: int, final: bool) -> list[bytes]:
+        """Cut `work` (the held bytes plus new data) into events; keep the rest held."""
+        out: list[bytes]
+        if (not self._oversized and len(work) <= self.max_event_bytes and _CR not in work
+                and b"\n\n\n" not in work and work[0] != _LF):
+            # Fast path, LF-only framing without blank lines of their own: split does it all.
+            if work.find(b"\n\n") == len(work) - 2:
+                return [work]  # exactly one event, the usual chunk from a streaming server
+            parts = work.split(b"\n\n")
+            out = [part + b"\n\n" for part in parts[:-1]]
+            pos = len(work) - len(parts[-1])
+        else:
+            out = []
+            pos = 0  # start of the current event in work
+            while pos < len(work):
+                end = self._event_end(work, pos, max(pos, rescan_from), final)
+                if end < 0:
+                    break
+                chunk = work[pos:end]
+                oversized = self._oversized or end - pos > self.max_event_bytes
+                out.append(OversizedChunk(chunk) if oversized else chunk)
+                self._oversized = False
+                pos = end
+        if self._oversized or len(work) - pos > self.max_event_bytes:
+            # Hand out the unterminated event's bytes now; keep a short tail so a blank line
+            # split across chunks is still recognised.
+            keep_from = max(pos, len(work) - _RESCAN)
+            if keep_from > pos:
+                out.append(OversizedChunk(work[pos:keep_from]))
+            pos = keep_from
+            self._oversized = True
+        if pos < len(work):
+            self._buffer += memoryview(work)[pos:]
+        return out
+
+    def _event_end(self, buf: bytes, pos: int, search_from: int, final: bool) -> int:
+        """End offset of the event starting at `pos`, or -1 if it is not complete yet."""
+        first = buf[pos]
+        if not self._oversized and (first == _LF or first == _CR):
+            # The event starts with a blank line: an empty event of just that line ending.
+            if first == _LF:
+                return pos + 1
+            if pos + 1 < len(buf):
+                return pos + 2 if buf[pos + 1] == _LF else pos + 1
+            return pos + 1 if final else -1
+        match = _EVENT_END.search(buf, search_from)
+        if match is None:
+            return -1
+        end = match.end()
+        if end == len(buf) and buf[end - 1] == _CR and not final:
+            return -1  # the blank line may be CRLF whose LF has not arrived yet
+        return end
+
+
+class SSELine(NamedTuple):
+    """One line of an event: its content and its own terminator (b"" only for a cut-off tail)."""
+
+    text: bytes
+    ending: bytes
+
+    @property
+    def is_comment(self) -> bool:
+        return self.text.startswith(b":")
+
+    @property
+    def is_blank(self) -> bool:
+        return not self.text
+
+    @property
+    def name(self) -> bytes:
+        """Field name (b"" for comments and blank lines)."""
+        if not self.text or self.text.startswith(b":"):
+            return b""
+        return self.text.partition(b":")[0]
+
+    @property
+    def value(self) -> bytes:
+        """Field value with the one optional leading space removed (comment text for comments)."""
+        value = self.text.partition(b":")[2]
+        return value[1:] if value.startswith(b" ") else value
+
+
+class SSEEvent:
+    """A parsed raw event: its lines in order, each with its own line ending."""
+
+    __slots__ = ("lines",)
+
+    def __init__(self, lines: list[SSELine]) -> None:
+        self.lines = lines
+
+    @classmethod
+    def parse(cls, raw: bytes) -> SSEEvent:
+        parts = _LINE_SPLIT.split(raw)
+        lines = [SSELine(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+        if parts[-1]:
+            lines.append(SSELine(parts[-1], b""))
+        return cls(lines)
+
+    def to_bytes(self) -> bytes:
+        return b"".join(line.text + line.ending for line in self.lines)
+
+    @property
+    def fields(self) -> list[tuple[bytes, bytes]]:
+        """(name, value) of every non-comment, non-blank line, in order."""
+        return [(line.name, line.value) for line in self.lines
+                if line.text and not line.is_comment]
+
+    @property
+    def comments(self) -> list[bytes]:
+        return [line.value for line in self.lines if line.is_comment]
+
+    @property
+    def data(self) -> bytes | None:
+        """The data lines' values joined with LF, or None when the event has no data line."""
+        values = [line.value for line in self.lines if line.name == b"data"]
+        return b"\n".join(values) if values else None
+
+    @property
+    def line_ending(self) -> bytes:
+        """The event's line-ending style: the first terminator used (LF when there is none)."""
+        for line in self.lines:
+            if line.ending:
+                return line.ending
+        return b"\n"
+
+    def with_data(self, payload: bytes) -> bytes:
+        """Raw event with its data replaced by `payload`, every other line kept in place.
+
+        The new data lines take the place (and line ending) of the first data line; the other
+        data lines go. Without a data line, the data goes before the terminating blank line.
+        """
+        out: list[bytes] = []
+        placed = False
+        for index, line in enumerate(self.lines):
+            if line.name == b"data":
+                if not placed:
+                    out.append(_data_lines(payload, line.ending or self.line_ending))
+                    placed = True
+                continue
+            if not placed and line.is_blank and line.ending and index == len(self.lines) - 1:
+                out.append(_data_lines(payload, self.line_ending))
+                placed = True
+            out.append(line.text + line.ending)
+        if not placed:
+            ending = self.line_ending
+            if self.lines and not self.lines[-1].ending:
+                out.append(ending)  # close the cut-off last line first
+            out.append(_data_lines(payload, ending) + ending)
+        return b"".join(out)
+
+
+    def derive(self, payload: bytes, keep_fields: tuple[bytes, ...] = (b"event",)) -> bytes:
+        """A new event in this event's line-ending style: its `keep_fields` lines, then `payload`.
+
+        For events synthesised after this one (ids, comments and retry are not repeated).
+        """
+        ending = self.line_ending
+        kept = b"".join(line.text + line.ending for line in self.lines
+                        if line.name in keep_fields and line.ending)
+        return kept + _data_lines(payload, ending) + ending
+
+
+def single_data_line(raw: bytes) -> tuple[bytes, bytes] | None:
+    """(payload, line_ending) when `raw` is exactly one data line plus its blank line.
+
+    The shape nearly every OpenAI-compatible server sends; spares the general parse.
+    """
+    if not raw.startswith(b"data:"):
+        return None
+    for ending, blank_line_end in _ENDING_PAIRS:
+        if raw.endswith(blank_line_end):
+            payload = raw[5:len(raw) - len(blank_line_end)]
+            if b"\n" in payload or b"\r" in payload:
+                return None
+            return (payload[1:] if payload.startswith(b" ") else payload), ending
+    return None
+
+
+_ENDING_PAIRS = tuple((ending, ending + ending) for ending in (b"\n", b"\r\n", b"\r"))
+
+
+def _data_lines(payload: bytes, ending: bytes) -> bytes:
+    # A payload line break would end the field, so each payload line gets its own "data:" line.
+    lines = _LINE_SPLIT.split(payload)[::2]
+    return b"".join(b"data: " + line + ending for line in lines)
+
+
+def make_event(payload: bytes, ending: bytes = b"\n") -> bytes:
+    """A fresh raw event carrying only `payload` as data."""
+    return _data_lines(payload, ending) + ending

@@ -1,0 +1,284 @@
+"""ThinkFilter / remove_think_blocks: tags, hold-back, whitespace trimming, implicit start."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from cot_proxy.think import TagMatcher
+from cot_proxy.think import ThinkConfig
+from cot_proxy.think import ThinkFilter
+from cot_proxy.think import remove_think_blocks
+
+THINK = ("<think>", "</think>")
+THOUGHT = ("<|begin_of_thought|>", "<|end_of_thought|>")
+BRACKETS = ("[[", "]]")
+
+
+def config(mode: str = "strip", tags: tuple[tuple[str, str], ...] = (THINK,),
+           implicit: bool = False) -> ThinkConfig:
+    return ThinkConfig(mode=mode, tags=tags, implicit_start=implicit)  # type: ignore[arg-type]
+
+
+def feed_pieces(cfg: ThinkConfig, pieces: list[str], **kwargs: int) -> tuple[str, str]:
+    think_filter = ThinkFilter(cfg, **kwargs)
+    answer, think = [], []
+    for piece in pieces:
+        a, t = think_filter.feed(piece)
+        answer.append(a)
+        think.append(t)
+    a, t = think_filter.finish()
+    return "".join(answer) + a, "".join(think) + t
+
+
+def split_at(text: str, points: list[int]) -> list[str]:
+    bounds = [0, *sorted(points), len(text)]
+    return [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+# (mode, tags, implicit, text, answer, think)
+CASES = [
+    ("strip", (THINK,), False, "<think>abc</think>Hello", "Hello", ""),
+    ("reasoning", (THINK,), False, "<think>abc</think>Hello", "Hello", "abc"),
+    ("keep", (THINK,), False, "<think>abc</think>Hello", "<think>abc</think>Hello", ""),
+    ("strip", (THINK,), False, "Hi <think>x</think>there", "Hi there", ""),
+    ("reasoning", (THINK,), False, "A<think>1</think>B<think>2</think>C", "ABC", "12"),
+    ("strip", (THINK,), False, "<think>a</think>\n\n  Hello\n", "Hello\n", ""),
+    ("strip", (THINK,), False, "A <think>x</think>\n B", "A B", ""),
+    ("strip", (THINK,), False, "  <think>x</think>B", "  B", ""),  # whitespace before stays
+    ("strip", (THINK,), False, "<think>a</think> \n<think>b</think>\tZ", "Z", ""),
+    ("strip", (THINK,), False, "<think>a</think>   ", "", ""),
+    ("strip", (THINK,), False, "Hi <think>abc", "Hi ", ""),  # open block at finish: dropped
+    ("reasoning", (THINK,), False, "Hi <think>abc</thi", "Hi ", "abc</thi"),
+    ("keep", (THINK,), False, "Hi <think>abc", "Hi <think>abc", ""),
+    ("strip", (THINK,), False, "Hello <thi", "Hello <thi", ""),  # cut-off tag is answer at end
+    ("strip", (THINK,), False, "a</think>b", "a</think>b", ""),  # stray end tag is answer
+    ("strip", (THINK,), False, "<thinking-mode>on</thinking-mode>",
+     "<thinking-mode>on</thinking-mode>", ""),
+    ("strip", (THINK,), False, "<THINK>x</THINK>", "<THINK>x</THINK>", ""),  # case-sensitive
+    ("strip", (THINK,), False, "<think><think>a</think>b</think>c", "b</think>c", ""),  # no nesting
+    ("strip", (THINK,), False, "<<think>x</think>", "<", ""),
+    ("reasoning", (("<reason>", "</reason>"),), False, "<reason>r</reason>A<think>t</think>",
+     "A<think>t</think>", "r"),
+    ("reasoning", (THINK, THOUGHT), False,
+     "<|begin_of_thought|>a</think>b<|end_of_thought|>X<think>c<|end_of_thought|>d</think>Y",
+     "XY", "a</think>bc<|end_of_thought|>d"),
+    ("strip", (THINK, BRACKETS), False, "[[x]]a[[y</think>]]b<think>]]</think>c", "abc", ""),
+    ("reasoning", (THINK,), False, "日本<think>🙂é</think> 語", "日本語", "🙂é"),
+    # implicit start: the template opened the block
+    ("reasoning", (THINK,), True, "abc</think>\n\nHello", "Hello", "abc"),
+    ("strip", (THINK,), True, "abc</think>\n\nHello<think>x</think> y", "Helloy", ""),
+    ("reasoning", (THINK,), True, "  <think>abc</think>Hi", "Hi", "  abc"),
+    ("reasoning", (THINK,), True, "<think>a</think>b</think>c", "b</think>c", "a"),
+    ("reasoning", (THINK,), True, "just an answer", "just an answer", ""),
+    ("reasoning", (THINK,), True, "", "", ""),
+    ("reasoning", (THINK,), True, "  \n", "  \n", ""),
+    ("reasoning", (THINK,), True, "<thi", "<thi", ""),
+    # no end tag ever: as if implicit_start were off, explicit pairs inside still count
+    ("strip", (THINK,), True, "answer <think>x", "answer ", ""),
+    ("reasoning", (THINK, THOUGHT), True, "a<|end_of_thought|>\nb", "b", "a"),
+    ("keep", (THINK,), True, "a</think>b", "a</think>b", ""),
+    ("strip", (THINK,), True, "</thinking>a</think>b", "b", ""),
+]
+
+
+@pytest.mark.parametrize(("mode", "tags", "implicit", "text", "answer", "think"), CASES)
+def test_cases_whole_and_split_everywhere(mode: str, tags: tuple[tuple[str, str], ...],
+                                          implicit: bool, text: str, answer: str,
+                                          think: str) -> None:
+    cfg = config(mode, tags, implicit)
+    assert remove_think_blocks(text, cfg) == (answer, think)
+    for point in range(len(text) + 1):
+        assert feed_pieces(cfg, split_at(text, [point])) == (answer, think), point
+    assert feed_pieces(cfg, list(text)) == (answer, think)
+
+
+def test_answer_released_in_the_same_feed() -> None:
+    think_filter = ThinkFilter(config("reasoning"))
+    assert think_filter.feed("Hello ") == ("Hello ", "")
+    assert think_filter.feed("wor<") == ("wor", "")  # only the possible tag start is held
+    assert think_filter.held_chars == 1
+    assert think_filter.feed("think>abc") == ("", "abc")  # think text flows progressively
+    assert think_filter.feed("de</thi") == ("", "de")
+    assert think_filter.feed("nk>  ") == ("", "")  # whitespace after the block: dropped
+    assert not think_filter.idle
+    assert think_filter.feed(" \n") == ("", "")  # still dropping, nothing held
+    assert think_filter.held_chars == 0
+    assert think_filter.feed("x y") == ("x y", "")
+    assert think_filter.idle
+    assert think_filter.finish() == ("", "")
+    assert think_filter.think_chars == 5
+    assert think_filter.blocks == 1
+    assert think_filter.trimmed_chars == 4
+
+
+def test_holdback_is_at_most_longest_tag_minus_one() -> None:
+    think_filter = ThinkFilter(config("strip", (THINK, THOUGHT)))
+    answer, _ = think_filter.feed("x<|begin_of_though")
+    assert answer == "x"
+    assert think_filter.held_chars == len("<|begin_of_though")
+    answer, _ = think_filter.feed("!")
+    assert answer == "<|begin_of_though!"
+    assert think_filter.held_chars == 0
+
+
+def test_tie_prefers_longer_tag_and_waits_for_it() -> None:
+    cfg = config("reasoning", (("<t>", "</t>"), ("<t>x", "</tx>")))
+    assert remove_think_blocks("<t>xa</tx>b", cfg) == ("b", "a")
+    assert remove_think_blocks("<t>ya</t>b", cfg) == ("b", "ya")
+    assert feed_pieces(cfg, ["<t>", "xa</t>", "</tx>b"]) == ("b", "a</t>")
+
+
+def test_implicit_holds_until_end_tag() -> None:
+    think_filter = ThinkFilter(config("reasoning", implicit=True))
+    assert think_filter.feed("Let me think") == ("", "")
+    assert not think_filter.idle
+    assert think_filter.feed(" about it</th") == ("", "")
+    assert think_filter.feed("ink>\n\nThe answer") == ("The answer", "Let me think about it")
+    assert think_filter.feed(" <think>more</think>!") == (" !", "more")
+
+
+def test_implicit_without_end_tag_releases_answer_at_finish() -> None:
+    think_filter = ThinkFilter(config("strip", implicit=True))
+    assert think_filter.feed("plain ") == ("", "")
+    assert think_filter.feed("answer") == ("", "")
+    assert think_filter.finish() == ("plain answer", "")
+    assert think_filter.think_chars == 0
+
+
+def test_implicit_cap_releases_held_text_and_goes_explicit(
+        caplog: pytest.LogCaptureFixture) -> None:
+    think_filter = ThinkFilter(config("strip", implicit=True), max_held_chars=10)
+    assert think_filter.feed("0123456") == ("", "")
+    with caplog.at_level(logging.WARNING, logger="cot_proxy.think"):
+        assert think_filter.feed("789ab") == ("0123456789ab", "")
+    assert "no end tag" in caplog.text
+    assert "0123" not in caplog.text  # no content in logs
+    # explicit from now on: a stray end tag is answer, start tags open blocks
+    assert think_filter.feed("</think>c<think>x</think>d") == ("</think>cd", "")
+    assert think_filter.finish() == ("", "")
+
+
+def test_implicit_cap_while_undecided_whitespace() -> None:
+    think_filter = ThinkFilter(config("strip", implicit=True), max_held_chars=4)
+    assert think_filter.feed("   ") == ("", "")
+    assert think_filter.feed("  x") == ("     x", "")
+
+
+def test_filter_resets_after_finish() -> None:
+    think_filter = ThinkFilter(config("strip", implicit=True))
+    assert think_filter.feed("a</think>b") == ("b", "")
+    assert think_filter.finish() == ("", "")
+    assert think_filter.feed("c</think>d") == ("d", "")  # implicit again for a new text
+    assert think_filter.think_chars == 2
+
+
+def test_keep_mode_is_identity_and_always_idle() -> None:
+    think_filter = ThinkFilter(config("keep", implicit=True))
+    assert think_filter.feed("<think>") == ("<think>", "")
+    assert think_filter.idle
+    assert think_filter.finish() == ("", "")
+
+
+def test_tag_matcher_rejects_empty_tags() -> None:
+    with pytest.raises(ValueError):
+        TagMatcher(["<think>", ""])
+    with pytest.raises(ValueError):
+        TagMatcher([])
+
+
+def test_tag_matcher_search() -> None:
+    matcher = TagMatcher(["<think>"])
+    assert matcher.search("ab<think>c") == (2, "<think>")
+    assert matcher.search("ab<thi") == (2, None)
+    assert matcher.search("ab<x") == (4, None)
+    assert matcher.search("a<b<th") == (3, None)
+    assert matcher.search("") == (0, None)
+
+
+# -- property tests against an independent reference --------------------------------------------
+
+
+def reference(text: str, mode: str, pairs: tuple[tuple[str, str], ...],
+              implicit: bool) -> tuple[str, str]:
+    """Regex reference for the no-nesting case: leftmost start tag to its own first end tag."""
+    if mode == "keep":
+        return text, ""
+    if implicit:
+        body = text.lstrip()
+        if any(body.startswith(start) for start, _ in pairs):
+            answer, think = reference(body, mode, pairs, False)
+            return answer, (text[: len(text) - len(body)] + think) if mode == "reasoning" else ""
+        ends = [(text.find(end), end) for _, end in pairs if end in text]
+        if ends:
+            cut, end = min(ends)
+            answer, think = reference(text[cut + len(end):].lstrip(), mode, pairs, False)
+            return answer, (text[:cut] + think) if mode == "reasoning" else ""
+        return reference(text, mode, pairs, False)
+    block = "|".join(f"{re.escape(s)}(.*?)(?:{re.escape(e)}\\s*|\\Z)" for s, e in pairs)
+    pattern = re.compile(block, re.S)
+    think = "".join(g for m in pattern.finditer(text) for g in m.groups() if g)
+    return pattern.sub("", text), think if mode == "reasoning" else ""
+
+
+VOCAB = ["<think>", "</think>", "<", "</", "think", ">", "<th", "ink>", "</thi", "a", "bc", " ",
+         "\n", "\t", "é", "日本", "🙂", "x y", "<thinking>", "[[", "]]", "[", "]"]
+
+modes = st.sampled_from(["strip", "reasoning", "keep"])
+texts = st.lists(st.sampled_from(VOCAB), max_size=40).map("".join)
+splits = st.lists(st.integers(min_value=0, max_value=300), max_size=15)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts, modes, st.booleans(), splits)
+def test_random_split_equals_reference(text: str, mode: str, implicit: bool,
+                                       points: list[int]) -> None:
+    cfg = config(mode, (THINK,), implicit)
+    expected = reference(text, mode, (THINK,), implicit)
+    assert remove_think_blocks(text, cfg) == expected
+    pieces = split_at(text, [p % (len(text) + 1) for p in points])
+    assert feed_pieces(cfg, pieces) == expected
+
+
+@settings(max_examples=250, deadline=None)
+@given(texts, modes, st.booleans(), splits)
+def test_random_split_two_pairs_equals_reference(text: str, mode: str, implicit: bool,
+                                                 points: list[int]) -> None:
+    pairs = (THINK, BRACKETS)
+    cfg = config(mode, pairs, implicit)
+    expected = reference(text, mode, pairs, implicit)
+    assert remove_think_blocks(text, cfg) == expected
+    pieces = split_at(text, [p % (len(text) + 1) for p in points])
+    assert feed_pieces(cfg, pieces) == expected
+
+
+# No letters of the tag names: segments cannot form tags, so the split into parts is the truth.
+segments = st.lists(
+    st.tuples(st.booleans(), st.text(alphabet="ab <>/\n\t日🙂", max_size=12)), max_size=8)
+
+
+@settings(max_examples=250, deadline=None)
+@given(segments, st.sampled_from(["strip", "reasoning"]), splits)
+def test_assembled_answer_and_think_segments(parts: list[tuple[bool, str]], mode: str,
+                                             points: list[int]) -> None:
+    """Answer segments and think blocks assembled into one text come apart again."""
+    text = "".join(f"<think>{seg}</think>" if is_think else seg for is_think, seg in parts)
+    answer, think, trimming = [], [], False
+    for is_think, seg in parts:
+        if is_think:
+            think.append(seg)
+            trimming = True
+            continue
+        if trimming:
+            seg = seg.lstrip()
+            trimming = not seg
+        answer.append(seg)
+    expected = ("".join(answer), "".join(think) if mode == "reasoning" else "")
+    assert reference(text, mode, (THINK,), False) == expected
+    pieces = split_at(text, [p % (len(text) + 1) for p in points])
+    assert feed_pieces(config(mode), pieces) == expected

@@ -1,0 +1,569 @@
+"""The mitmproxy-facing side of cot-proxy: small addons, one concern each.
+
+Order matters (see `addons()` at the bottom): /health is answered before
+anything else looks at the flow; request rules run on the client's path before
+the router rewrites it; timeouts wrap whatever stream callable the think
+removal installed; the request log sees every flow last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from mitmproxy import ctx
+from mitmproxy import exceptions
+from mitmproxy import http
+
+from cot_proxy import errors
+from cot_proxy import redact
+from cot_proxy.apierror import error_body
+from cot_proxy.codec import DecodingStream
+from cot_proxy.codec import can_decode
+from cot_proxy.probe import probe_target
+from cot_proxy.rewrite import merge_models_list
+from cot_proxy.rewrite import rewrite_request
+from cot_proxy.routing import Target
+from cot_proxy.routing import parse_target
+from cot_proxy.rules import ConfigError
+from cot_proxy.rules import ModelRule
+from cot_proxy.rules import RuleSet
+from cot_proxy.rules import load_config_file
+from cot_proxy.rules import merge_rules
+from cot_proxy.rules import parse_llm_params
+from cot_proxy.stream import ThinkStream
+from cot_proxy.stream import filter_body
+from cot_proxy.think import THINK_MODES
+from cot_proxy.think import ThinkConfig
+from cot_proxy.think import remove_think_blocks
+
+logger = logging.getLogger("cot_proxy")
+
+HEALTH_PATH = "/health"
+HEALTH_TIMEOUT = 5.0
+BODY_LOG_LIMIT = 4096
+
+# flow.metadata keys
+LOCAL = "cot_proxy.local"  # answered by the proxy itself
+ENDPOINT = "cot_proxy.endpoint"  # "chat" | "completions" | "models" | None
+MODEL = "cot_proxy.model"
+RULE = "cot_proxy.rule"
+THINK = "cot_proxy.think"
+CHANGES = "cot_proxy.changes"
+STREAM = "cot_proxy.stream"
+TIMED_OUT = "cot_proxy.timed_out"
+
+
+class Startup:
+    """Knows whether mitmproxy is up yet, and catches what its start-up lets slip through."""
+
+    started = False
+
+    def running(self) -> None:
+        redact.install_on_root_handlers()
+        if ctx.options.termlog_verbosity != "debug":
+            # mitmproxy logs each connect/disconnect at INFO; our one line per request is enough.
+            logging.getLogger("mitmproxy.proxy.server").setLevel(logging.WARNING)
+        if ctx.options.deferred:
+            # mitmproxy keeps unknown --set names for addons that might load later: none will.
+            logger.error("Unknown option(s): %s", ", ".join(sorted(ctx.options.deferred)))
+        Startup.started = True
+
+    def done(self) -> None:
+        Startup.started = False
+
+
+def reject(message: str) -> None:
+    """Refuse a configuration value.
+
+    Once running, raise OptionsError: mitmproxy rolls the change back and shows why.
+    During start-up, mitmproxy would print that as a traceback (or, for deferred
+    --set values, drop it silently), so log one clear line instead: an error
+    logged during start-up makes mitmproxy exit 1.
+    """
+    if Startup.started:
+        raise exceptions.OptionsError(message)
+    logger.error("cot-proxy: %s", message)
+
+
+def _note(flow: http.HTTPFlow, change: str) -> None:
+    flow.metadata.setdefault(CHANGES, []).append(change)
+
+
+def _answer_locally(flow: http.HTTPFlow, status: int, body: bytes) -> None:
+    flow.response = http.Response.make(status, body, {"Content-Type": "application/json"})
+    flow.metadata[LOCAL] = True
+
+
+def _bare_path(flow: http.HTTPFlow) -> str:
+    return flow.request.path.split("?", 1)[0]
+
+
+def endpoint_of(method: str, path: str) -> str | None:
+    """Which OpenAI endpoint a client path names, judged by its end so any prefix works."""
+    path = path.split("?", 1)[0].rstrip("/")
+    if method == "POST" and path.endswith("/chat/completions"):
+        return "chat"
+    if method == "POST" and path.endswith("/completions"):
+        return "completions"
+    if method == "GET" and path.endswith("/models"):
+        return "models"
+    return None
+
+
+class Router:
+    """Sends every request to the configured target and nowhere else, under its base path."""
+
+    def __init__(self) -> None:
+        self.target: Target | None = None
+
+    def load(self, loader: Any) -> None:
+        loader.add_option(
+            "target_base_url",
+            str,
+            "https://api.openai.com/v1/",
+            "Base URL of the OpenAI-compatible server; its path is prepended to client paths "
+            "(without doubling /v1). Start mitmdump with --mode reverse: on the same scheme, host and port.",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if "target_base_url" in updated:
+            try:
+                self.target = parse_target(ctx.options.target_base_url)
+            except ValueError as e:
+                reject(str(e))
+
+    def running(self) -> None:
+        modes = list(ctx.options.mode)
+        if self.target and not any(self.target.origin.split("://", 1)[1] in m for m in modes):
+            logger.warning(
+                "target_base_url %s does not match --mode %s: requests go to the mode's server",
+                self.target.url,
+                " ".join(modes),
+            )
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or self.target is None:
+            return
+        target = self.target
+        # Pin the destination: nothing a client sends (absolute-form target, Host header) may change it.
+        flow.request.authority = ""  # origin-form upstream
+        flow.request.scheme = target.scheme
+        flow.request.port = target.port
+        flow.request.host = target.host  # last: also sets the Host header to the target's
+        flow.request.path = target.upstream_path(flow.request.path)
+        # The stream filter needs plain bytes.
+        flow.request.headers["accept-encoding"] = "identity"
+
+
+class Health:
+    """GET /health, answered locally: is the target answering HTTP within 5 s?"""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or _bare_path(flow) != HEALTH_PATH or flow.request.method not in ("GET", "HEAD"):
+            return
+        target = self.router.target
+        assert target is not None
+        problem = await probe_target(target, HEALTH_TIMEOUT)
+        if problem is None:
+            body = {"status": "healthy", "target_url": target.url}
+            _answer_locally(flow, 200, json.dumps(body).encode())
+        else:
+            body = {"status": "unhealthy", "target_url": target.url, "error": problem}
+            _answer_locally(flow, 503, json.dumps(body).encode())
+
+
+class ThinkRemoval:
+    """Removes think blocks from chat and completions answers, streamed and buffered."""
+
+    def __init__(self) -> None:
+        self.defaults = ThinkConfig()
+
+    def load(self, loader: Any) -> None:
+        loader.add_option("think_tag", str, "<think>", "Tag that opens a think block (literal, case-sensitive).")
+        loader.add_option("think_end_tag", str, "</think>", "Tag that closes a think block.")
+        loader.add_option(
+            "think_mode",
+            str,
+            "strip",
+            "What happens to think blocks by default: strip (removed), reasoning (moved to the "
+            "reasoning field), keep (untouched). Model rules may override it.",
+        )
+        loader.add_option(
+            "reasoning_field",
+            str,
+            "reasoning_content",
+            "Message/delta field that receives think text in reasoning mode.",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if updated & {"think_tag", "think_end_tag", "think_mode", "reasoning_field"}:
+            start, end = ctx.options.think_tag, ctx.options.think_end_tag
+            mode = ctx.options.think_mode
+            if mode not in THINK_MODES:
+                return reject(f"think_mode (THINK_MODE) must be one of {', '.join(THINK_MODES)}, not {mode!r}")
+            if not start or not end:
+                return reject("THINK_TAG and THINK_END_TAG must not be empty")
+            if start == end:
+                return reject(f"THINK_TAG and THINK_END_TAG must differ (both are {start!r})")
+            if not ctx.options.reasoning_field.strip():
+                return reject("REASONING_FIELD must not be empty")
+            self.defaults = ThinkConfig(
+                mode=ctx.options.think_mode,
+                tags=((start, end),),
+                reasoning_field=ctx.options.reasoning_field.strip(),
+            )
+
+    def config_for(self, rule: ModelRule | None) -> ThinkConfig:
+        return rule.think_config(self.defaults) if rule else self.defaults
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        assert flow.response
+        if flow.metadata.get(LOCAL):
+            return
+        response = flow.response
+        endpoint = flow.metadata.get(ENDPOINT)
+        config: ThinkConfig = flow.metadata.get(THINK, self.defaults)
+        is_sse = response.headers.get("content-type", "").startswith("text/event-stream")
+        wants_filter = endpoint in ("chat", "completions") and config.mode != "keep" and response.status_code < 400
+        if is_sse and wants_filter:
+            self._install_filter(flow, config, endpoint)
+        elif wants_filter or (endpoint == "models" and response.status_code < 400) or response.status_code >= 400:
+            # Buffered: the `response` hook rewrites it (or logs an error body).
+            pass
+        else:
+            # Everything else passes through as it arrives (SSE and NDJSON of other endpoints included).
+            response.stream = True
+
+    def _install_filter(self, flow: http.HTTPFlow, config: ThinkConfig, endpoint: str) -> None:
+        response = flow.response
+        assert response
+        stream = ThinkStream(config, endpoint)
+        flow.metadata[STREAM] = stream
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            if not can_decode(encoding):
+                logger.warning(
+                    "%s: target sent the stream with Content-Encoding %s despite our identity request; "
+                    "passing it through unfiltered",
+                    flow.request.path,
+                    encoding,
+                )
+                response.stream = True
+                return
+            response.stream = DecodingStream(encoding, stream)
+            del response.headers["content-encoding"]
+            _note(flow, f"decoded {encoding}")
+        else:
+            response.stream = stream
+        # The filter changes the byte count.
+        response.headers.pop("content-length", None)
+        if response.http_version == "HTTP/1.1" and "chunked" not in response.headers.get("transfer-encoding", ""):
+            # Chunked framing keeps the client's connection alive; without it the body ends at close.
+            response.headers["transfer-encoding"] = "chunked"
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        assert flow.response
+        if flow.metadata.get(LOCAL) or flow.response.stream or flow.response.status_code >= 400:
+            return
+        endpoint = flow.metadata.get(ENDPOINT)
+        config: ThinkConfig = flow.metadata.get(THINK, self.defaults)
+        if endpoint not in ("chat", "completions") or config.mode == "keep":
+            return
+        if not flow.response.headers.get("content-type", "").startswith("application/json"):
+            return
+        try:
+            body = flow.response.content
+        except ValueError:  # undecodable content-encoding: leave it as it came
+            return
+        if body is None:
+            return
+        new_body = filter_body(body, config, endpoint)
+        if new_body is not None:
+            flow.response.content = new_body
+            _note(flow, f"think {config.mode}")
+
+
+class RequestRules:
+    """Validates JSON request bodies and applies the per-model rules (LLM_PARAMS, config file)."""
+
+    def __init__(self, think: ThinkRemoval) -> None:
+        self.think = think
+        self.rules = RuleSet([])
+
+    def load(self, loader: Any) -> None:
+        loader.add_option(
+            "llm_params",
+            str,
+            "",
+            "Per-model rules: 'model=NAME,key=value,...;model=NAME2,...' (see README).",
+        )
+        loader.add_option(
+            "rules_file",
+            str,
+            "",
+            "YAML file with per-model rules (see config.yaml); LLM_PARAMS wins over it per model and key.",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if not updated & {"llm_params", "rules_file"}:
+            return
+        try:
+            env_rules = parse_llm_params(ctx.options.llm_params)
+            file_rules = load_config_file(ctx.options.rules_file) if ctx.options.rules_file else []
+            rules = RuleSet(merge_rules(env_rules, file_rules))
+        except ConfigError as e:
+            return reject(str(e))
+        self.rules = rules
+        for line in rules.describe():
+            logger.info("rule: %s", line)
+
+    def models(self) -> RuleSet:
+        return self.rules
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response:
+            return
+        request = flow.request
+        endpoint = endpoint_of(request.method, request.path)
+        flow.metadata[ENDPOINT] = endpoint
+        if not request.headers.get("content-type", "").lower().startswith("application/json"):
+            return
+        if not request.raw_content:
+            return
+        try:
+            body = json.loads(request.get_content(strict=True) or b"")
+        except (ValueError, UnicodeDecodeError) as e:
+            _answer_locally(
+                flow,
+                400,
+                error_body(
+                    f"The request body is not valid JSON: {e}",
+                    "invalid_request_error",
+                    "invalid_json",
+                ),
+            )
+            return
+        if not isinstance(body, dict):
+            return
+        model = body.get("model")
+        model_name = model if isinstance(model, str) else None
+        flow.metadata[MODEL] = model_name
+        rule = self.rules.match(model_name)
+        flow.metadata[RULE] = rule
+        config = self.think.config_for(rule)
+        flow.metadata[THINK] = config
+        if rule is None:
+            return
+
+        def strip_think(text: str) -> str:
+            return remove_think_blocks(text, config)[0]
+
+        changes = rewrite_request(body, rule, strip_think)
+        if changes:
+            request.content = json.dumps(body, ensure_ascii=False).encode()
+            for change in changes:
+                _note(flow, change)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        assert flow.response
+        if (
+            flow.metadata.get(LOCAL)
+            or flow.metadata.get(ENDPOINT) != "models"
+            or flow.response.stream
+            or flow.response.status_code >= 400
+        ):
+            return
+        pseudo = self.rules.pseudo_models()
+        if not pseudo:
+            return
+        try:
+            listing = flow.response.json()
+        except ValueError:
+            return
+        merged = merge_models_list(listing, pseudo)
+        if merged is not None:
+            flow.response.content = json.dumps(merged).encode()
+            _note(flow, f"models +{len(pseudo)} pseudo")
+
+
+class Timeouts:
+    """504 when the target sends no response headers in time; ends streams that go silent."""
+
+    def __init__(self) -> None:
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._deadline: dict[str, float] = {}
+
+    def load(self, loader: Any) -> None:
+        loader.add_option(
+            "api_request_timeout",
+            int,
+            3000,
+            "Seconds to wait for the target's response headers; also the longest silence allowed mid-stream.",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if "api_request_timeout" in updated and ctx.options.api_request_timeout <= 0:
+            reject(f"API_REQUEST_TIMEOUT must be a positive number of seconds, not {ctx.options.api_request_timeout}")
+
+    def running(self) -> None:
+        errors.install()
+
+    def done(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        errors.uninstall()
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response:
+            return
+        self._arm(flow)
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        assert flow.response
+        if flow.metadata.get(LOCAL):
+            return
+        inner = flow.response.stream
+        if not inner:
+            # Buffered body: one more timeout span for the rest of it.
+            self._arm(flow)
+            return
+        self._arm(flow)
+
+        def watched(data: bytes) -> Any:
+            self._deadline[flow.id] = time.monotonic() + ctx.options.api_request_timeout
+            return data if inner is True else inner(data)
+
+        flow.response.stream = watched
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        self._disarm(flow)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self._disarm(flow)
+        if flow.response is not None:
+            return  # mid-stream: the status line is long gone, the connection just ends
+        if flow.metadata.get(TIMED_OUT):
+            seconds = ctx.options.api_request_timeout
+            errors.answer_with(
+                errors.ErrorAnswer(
+                    504,
+                    f"The target sent no response within {seconds} s (API_REQUEST_TIMEOUT)",
+                    "upstream_error",
+                    "target_timeout",
+                )
+            )
+        else:
+            # Connect, DNS or TLS failure, or the target closed the connection: mitmproxy answers 502.
+            target = f"{flow.request.scheme}://{flow.request.host}:{flow.request.port}"
+            message = flow.error.msg if flow.error else "unknown error"
+            errors.answer_with(
+                errors.ErrorAnswer(502, f"Cannot get an answer from the target {target}: {message}", "upstream_error", "target_unreachable")
+            )
+
+    def _arm(self, flow: http.HTTPFlow) -> None:
+        seconds = ctx.options.api_request_timeout
+        self._deadline[flow.id] = time.monotonic() + seconds
+        if flow.id not in self._timers:
+            loop = asyncio.get_running_loop()
+            self._timers[flow.id] = loop.call_later(seconds, self._check, flow)
+
+    def _disarm(self, flow: http.HTTPFlow) -> None:
+        timer = self._timers.pop(flow.id, None)
+        if timer:
+            timer.cancel()
+        self._deadline.pop(flow.id, None)
+
+    def _check(self, flow: http.HTTPFlow) -> None:
+        self._timers.pop(flow.id, None)
+        deadline = self._deadline.get(flow.id)
+        if deadline is None or not flow.live:
+            return
+        remaining = deadline - time.monotonic()
+        if remaining > 0:
+            # Activity since the timer was set: sleep on until the new deadline.
+            self._timers[flow.id] = asyncio.get_running_loop().call_later(remaining, self._check, flow)
+            return
+        flow.metadata[TIMED_OUT] = True
+        phase = "mid-stream" if flow.response else "before response headers"
+        logger.warning(
+            "%s %s: target silent for %d s %s; closing the upstream connection",
+            flow.request.method,
+            flow.request.path,
+            ctx.options.api_request_timeout,
+            phase,
+        )
+        if not errors.cancel_upstream(flow):
+            logger.error("could not cancel the upstream connection of a timed-out request (mitmproxy changed?)")
+
+
+class RequestLog:
+    """One INFO line per request; DEBUG adds bodies. Credentials never reach the log."""
+
+    def load(self, loader: Any) -> None:
+        loader.add_option(
+            "log_bodies",
+            bool,
+            False,
+            "Log request and (buffered) response bodies at DEBUG level.",
+        )
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if ctx.options.log_bodies and flow.response is None and flow.request.raw_content:
+            logger.debug(
+                "%s %s request body: %s", flow.request.method, flow.request.path, _truncated(flow.request.raw_content)
+            )
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        assert flow.response
+        if ctx.options.log_bodies and not flow.response.stream and flow.response.raw_content:
+            logger.debug("%s response body: %s", flow.request.path, _truncated(flow.response.raw_content))
+        self._log(flow, str(flow.response.status_code))
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        status = "timeout" if flow.metadata.get(TIMED_OUT) else "error"
+        self._log(flow, f"{status} ({flow.error.msg if flow.error else 'unknown'})")
+
+    def _log(self, flow: http.HTTPFlow, outcome: str) -> None:
+        started = flow.request.timestamp_start
+        duration_ms = (time.time() - started) * 1000 if started else 0.0
+        parts: list[str] = [flow.request.method, flow.request.path]
+        model = flow.metadata.get(MODEL)
+        if model:
+            parts.append(f"model={model}")
+        parts.append(outcome)
+        parts.append(f"{duration_ms:.0f}ms")
+        changes: Sequence[str] = flow.metadata.get(CHANGES, [])
+        stream = flow.metadata.get(STREAM)
+        if stream is not None and getattr(stream, "think_chars", 0):
+            changes = [*changes, f"think: {stream.think_chars} chars"]
+        if changes:
+            parts.append("changed: " + "; ".join(changes))
+        logger.info(" ".join(parts))
+
+
+def _truncated(body: bytes) -> str:
+    text = body[:BODY_LOG_LIMIT].decode("utf-8", "replace")
+    return text + (f"… ({len(body)} bytes)" if len(body) > BODY_LOG_LIMIT else "")
+
+
+def addons() -> list[object]:
+    router = Router()
+    think = ThinkRemoval()
+    return [
+        Startup(),
+        Health(router),
+        RequestRules(think),
+        router,
+        think,
+        Timeouts(),
+        RequestLog(),
+    ]

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# cot-proxy: map the environment to mitmdump options and exec it.
+# Usage: ./entrypoint.sh [extra mitmdump arguments]
+# Runs the mitmdump (or, with MITM_TOOL=mitmweb, mitmweb) found on PATH.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+
+fail() {
+    echo "cot-proxy: $*" >&2
+    exit 2
+}
+
+TARGET_BASE_URL=${TARGET_BASE_URL:-https://api.openai.com/v1/}
+PORT=${PORT:-5000}
+LISTEN_HOST=${LISTEN_HOST:-0.0.0.0}
+LLM_PARAMS=${LLM_PARAMS:-}
+CONFIG_FILE=${CONFIG_FILE:-}
+THINK_TAG=${THINK_TAG:-<think>}
+THINK_END_TAG=${THINK_END_TAG:-</think>}
+THINK_MODE=${THINK_MODE:-strip}
+REASONING_FIELD=${REASONING_FIELD:-reasoning_content}
+API_REQUEST_TIMEOUT=${API_REQUEST_TIMEOUT:-3000}
+DEBUG=${DEBUG:-false}
+MITM_TOOL=${MITM_TOOL:-mitmdump}
+
+# A reverse-mode spec cannot carry a path: take scheme://host[:port] for --mode,
+# the addon takes the whole URL and prepends its path.
+url_re='^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)(.*)$'
+[[ $TARGET_BASE_URL =~ $url_re ]] ||
+    fail "TARGET_BASE_URL '$TARGET_BASE_URL' must start with http:// or https://, e.g. http://localhost:8000/v1"
+scheme=$(printf '%s' "${BASH_REMATCH[1]}" | tr '[:upper:]' '[:lower:]')
+hostport=${BASH_REMATCH[2]}
+case $scheme in
+    http | https) ;;
+    *) fail "TARGET_BASE_URL '$TARGET_BASE_URL' must start with http:// or https://" ;;
+esac
+[[ -n $hostport && $hostport != *@* && $hostport != :* ]] ||
+    fail "TARGET_BASE_URL '$TARGET_BASE_URL' needs a host (and no credentials), e.g. http://localhost:8000/v1"
+if [[ $hostport =~ :([^]:]*)$ ]]; then
+    target_port=${BASH_REMATCH[1]}
+    [[ $target_port =~ ^[0-9]{1,5}$ ]] ||
+        fail "TARGET_BASE_URL '$TARGET_BASE_URL' has an invalid port '$target_port'"
+fi
+
+if ! [[ $PORT =~ ^[0-9]{1,5}$ ]] || ((10#$PORT < 1 || 10#$PORT > 65535)); then
+    fail "PORT must be a number from 1 to 65535, not '$PORT'"
+fi
+if ! [[ $API_REQUEST_TIMEOUT =~ ^[0-9]{1,9}$ ]] || ((10#$API_REQUEST_TIMEOUT == 0)); then
+    fail "API_REQUEST_TIMEOUT must be a whole number of seconds above 0, not '$API_REQUEST_TIMEOUT'"
+fi
+PORT=$((10#$PORT))
+API_REQUEST_TIMEOUT=$((10#$API_REQUEST_TIMEOUT))
+case ${DEBUG,,} in
+    true | 1 | yes | on) verbosity=debug log_bodies=true ;;
+    false | 0 | no | off | '') verbosity=info log_bodies=false ;;
+    *) fail "DEBUG must be true or false, not '$DEBUG'" ;;
+esac
+case $MITM_TOOL in
+    mitmdump) tool_args=() ;;
+    mitmweb) tool_args=(--no-web-open-browser) ;;
+    *) fail "MITM_TOOL must be mitmdump or mitmweb, not '$MITM_TOOL'" ;;
+esac
+command -v "$MITM_TOOL" >/dev/null ||
+    fail "$MITM_TOOL is not on PATH: activate the venv (make run does) or install requirements.txt"
+
+# mitmproxy closes client connections idle for tcp_timeout seconds without an
+# HTTP answer; keep it above our own timeout so the client gets the JSON 504.
+tcp_timeout=$((API_REQUEST_TIMEOUT + 30))
+((tcp_timeout > 600)) || tcp_timeout=600
+
+exec "$MITM_TOOL" "${tool_args[@]}" \
+    --mode "reverse:$scheme://$hostport" \
+    --listen-host "$LISTEN_HOST" --listen-port "$PORT" \
+    -s "$here/addon/main.py" \
+    --set connection_strategy=lazy \
+    --set block_global=false \
+    --set flow_detail=0 \
+    --set termlog_verbosity="$verbosity" \
+    --set tcp_timeout="$tcp_timeout" \
+    --set target_base_url="$TARGET_BASE_URL" \
+    --set llm_params="$LLM_PARAMS" \
+    --set rules_file="$CONFIG_FILE" \
+    --set think_tag="$THINK_TAG" \
+    --set think_end_tag="$THINK_END_TAG" \
+    --set think_mode="$THINK_MODE" \
+    --set reasoning_field="$REASONING_FIELD" \
+    --set api_request_timeout="$API_REQUEST_TIMEOUT" \
+    --set log_bodies="$log_bodies" \
+    "$@"

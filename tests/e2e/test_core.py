@@ -1,0 +1,329 @@
+"""The proxy end to end: routing, headers, /health, JSON errors, passthrough, with curl and the openai SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import threading
+import time
+
+import openai
+import pytest
+
+from .conftest import free_port
+from .conftest import run_entrypoint
+from .upstream import Received
+from .upstream import Reply
+from .upstream import chat_completion
+from .upstream import chat_stream
+
+KEY = "sk-test-SECRETKEY0123456789"
+
+
+def curl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["curl", "-sS", "--max-time", str(timeout), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout + 5,
+    )
+
+
+def curl_json(*args: str, timeout: float = 20) -> tuple[int, dict, dict[str, str]]:
+    """(status, JSON body, lower-case headers) of one curl call."""
+    result = curl("-i", *args, timeout=timeout)
+    head, _, body = result.stdout.replace("\r\n", "\n").partition("\n\n")
+    lines = head.split("\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, json.loads(body), headers
+
+
+def client(proxy, **kw) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=KEY, max_retries=0, timeout=20, **kw)
+
+
+# --- routing ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "base_path, client_path, expected",
+    [
+        ("/v1/", "/v1/chat/completions", "/v1/chat/completions"),
+        ("/", "/v1/chat/completions", "/v1/chat/completions"),
+        ("/x/v1/", "/chat/completions", "/x/v1/chat/completions"),
+        ("/x/v1/", "/v1/models?limit=5&after=a%2Fb", "/x/v1/models?limit=5&after=a%2Fb"),
+    ],
+)
+def test_routing_joins_base_path(start_proxy, upstream, base_path, client_path, expected):
+    proxy = start_proxy({"TARGET_BASE_URL": f"{upstream.url}{base_path}"})
+    status, body, _ = curl_json(f"{proxy.url}{client_path}")
+    assert status == 200
+    assert [r.path for r in upstream.received] == [expected]
+
+
+def test_every_method_and_headers_forwarded(proxy, upstream):
+    for method in ["GET", "POST", "PUT", "PATCH", "DELETE"]:
+        curl("-X", method, "-H", f"Authorization: Bearer {KEY}", "-H", "X-Custom: 1",
+             "-H", "Content-Type: text/plain", "--data-binary", "not json {",
+             f"{proxy.url}/v1/files/abc?purpose=x")
+    assert [r.method for r in upstream.received] == ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    for r in upstream.received:
+        assert r.path == "/v1/files/abc?purpose=x"
+        assert r.headers["authorization"] == f"Bearer {KEY}"
+        assert r.headers["x-custom"] == "1"
+        assert r.headers["host"] == f"127.0.0.1:{upstream.port}"
+        assert r.body == b"not json {"  # non-JSON bodies are forwarded untouched
+
+
+def test_absolute_form_and_host_header_cannot_redirect(proxy, upstream):
+    # A client path or Host header naming another host still goes to the target, in origin-form.
+    with socket.create_connection(("127.0.0.1", proxy.port)) as s:
+        s.sendall(b"GET http://example.invalid:81/v1/models HTTP/1.1\r\nHost: example.invalid:81\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200")
+    assert [r.path for r in upstream.received] == ["/v1/models"]
+    assert upstream.received[0].headers["host"] == f"127.0.0.1:{upstream.port}"
+
+
+def test_openai_sdk_chat_non_streaming(proxy, upstream):
+    async def handler(req: Received, reply: Reply) -> None:
+        await reply.json(200, chat_completion("Hello!"))
+
+    upstream.reset(handler)
+    result = client(proxy).chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+    assert result.choices[0].message.content == "Hello!"
+    assert upstream.received[0].headers["authorization"] == f"Bearer {KEY}"
+    assert upstream.received[0].json()["messages"] == [{"role": "user", "content": "hi"}]
+
+
+def test_openai_sdk_chat_streaming(proxy, upstream):
+    async def handler(req: Received, reply: Reply) -> None:
+        await reply.sse(chat_stream(["Hel", "lo", "!"]))
+
+    upstream.reset(handler)
+    stream = client(proxy).chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert text == "Hello!"
+
+
+def test_keep_alive_kept_for_streams(proxy, upstream):
+    """Two streamed requests over one client connection (chunked framing after the rewrite)."""
+
+    async def handler(req: Received, reply: Reply) -> None:
+        await reply.sse(chat_stream(["<think>x</think>", "ok"]))
+
+    upstream.reset(handler)
+    result = curl("-N", "-H", "Content-Type: application/json", "-d", '{"model":"m","stream":true}',
+                  f"{proxy.url}/v1/chat/completions", "--next", "-N", "-H", "Content-Type: application/json",
+                  "-d", '{"model":"m","stream":true}', f"{proxy.url}/v1/chat/completions", "-v")
+    assert result.stderr.count("Re-using existing connection") + result.stderr.count("Reusing existing") >= 1, result.stderr
+    assert result.stdout.count("[DONE]") == 2
+
+
+# --- upstream answers pass through ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [401, 404, 429, 500])
+def test_upstream_errors_pass_through(proxy, upstream, status):
+    body = {"error": {"message": "<think>not touched</think> nope", "type": "x", "code": None}}
+
+    async def handler(req: Received, reply: Reply) -> None:
+        await reply.json(status, body, {"X-Upstream": "yes"})
+
+    upstream.reset(handler)
+    got_status, got_body, headers = curl_json("-H", "Content-Type: application/json", "-d", '{"model":"m"}',
+                                              f"{proxy.url}/v1/chat/completions")
+    assert (got_status, got_body, headers["x-upstream"]) == (status, body, "yes")
+
+
+def test_openai_sdk_sees_upstream_401(proxy, upstream):
+    async def handler(req: Received, reply: Reply) -> None:
+        await reply.json(401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
+                                         "code": "invalid_api_key"}})
+
+    upstream.reset(handler)
+    with pytest.raises(openai.AuthenticationError, match="Incorrect API key"):
+        client(proxy).chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+
+
+# --- errors made by the proxy ----------------------------------------------------------------
+
+
+def test_invalid_json_is_400_and_not_forwarded(proxy, upstream):
+    status, body, headers = curl_json("-H", "Content-Type: application/json", "-d", '{"model": "m",',
+                                      f"{proxy.url}/v1/chat/completions")
+    assert status == 400
+    assert headers["content-type"] == "application/json"
+    assert body["error"]["type"] == "invalid_request_error"
+    assert body["error"]["code"] == "invalid_json"
+    assert "not valid JSON" in body["error"]["message"]
+    assert upstream.received == []
+
+
+def test_unreachable_target_is_json_502(start_proxy):
+    dead = f"http://127.0.0.1:{free_port()}/v1/"
+    proxy = start_proxy({"TARGET_BASE_URL": dead})
+    status, body, headers = curl_json(f"{proxy.url}/v1/models")
+    assert status == 502
+    assert headers["content-type"] == "application/json"
+    assert body["error"]["code"] == "target_unreachable"
+    assert "Cannot get an answer from the target" in body["error"]["message"]
+    # the SDK shows the message too
+    with pytest.raises(openai.APIStatusError) as info:
+        client(proxy).models.list()
+    assert info.value.status_code == 502
+
+
+def test_silent_target_is_json_504(start_proxy, upstream):
+    async def handler(req: Received, reply: Reply) -> None:
+        await asyncio.sleep(30)
+
+    upstream.reset(handler)
+    proxy = start_proxy({"TARGET_BASE_URL": f"{upstream.url}/v1/", "API_REQUEST_TIMEOUT": "1"})
+    started = time.monotonic()
+    status, body, headers = curl_json("-H", "Content-Type: application/json", "-d", '{"model":"m"}',
+                                      f"{proxy.url}/v1/chat/completions")
+    elapsed = time.monotonic() - started
+    assert status == 504
+    assert body["error"]["code"] == "target_timeout"
+    assert "1 s" in body["error"]["message"]
+    assert 0.9 < elapsed < 10
+
+
+def test_silence_mid_stream_ends_the_stream(start_proxy, upstream):
+    async def handler(req: Received, reply: Reply) -> None:
+        await reply.head(200, {"Content-Type": "text/event-stream", "Transfer-Encoding": "chunked"})
+        await reply.chunk(b'data: {"choices":[{"index":0,"delta":{"content":"partial"}}]}\n\n')
+        await asyncio.sleep(30)
+
+    upstream.reset(handler)
+    proxy = start_proxy({"TARGET_BASE_URL": f"{upstream.url}/v1/", "API_REQUEST_TIMEOUT": "1"})
+    started = time.monotonic()
+    result = curl("-N", "-H", "Content-Type: application/json", "-d", '{"model":"m","stream":true}',
+                  f"{proxy.url}/v1/chat/completions")
+    assert time.monotonic() - started < 10
+    assert "partial" in result.stdout
+
+
+def test_next_request_works_after_timeout(start_proxy, upstream):
+    calls = []
+
+    async def handler(req: Received, reply: Reply) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            await asyncio.sleep(30)
+        await reply.json(200, {"second": True})
+
+    upstream.reset(handler)
+    proxy = start_proxy({"TARGET_BASE_URL": f"{upstream.url}/v1/", "API_REQUEST_TIMEOUT": "1"})
+    assert curl_json(f"{proxy.url}/v1/models")[0] == 504
+    assert curl_json(f"{proxy.url}/v1/models")[:2] == (200, {"second": True})
+
+
+# --- /health ---------------------------------------------------------------------------------
+
+
+def test_health_up(proxy, upstream):
+    status, body, _ = curl_json(f"{proxy.url}/health")
+    assert (status, body) == (200, {"status": "healthy", "target_url": f"{upstream.url}/v1/"})
+    # answered locally: the probe went to the target's base path, not /health
+    assert all(r.path != "/health" and not r.path.endswith("/health") for r in upstream.received)
+
+
+def test_health_down(start_proxy):
+    dead = f"http://127.0.0.1:{free_port()}/v1/"
+    proxy = start_proxy({"TARGET_BASE_URL": dead})
+    status, body, _ = curl_json(f"{proxy.url}/health")
+    assert status == 503
+    assert body["status"] == "unhealthy"
+    assert body["target_url"] == dead
+    assert "cannot connect" in body["error"]
+
+
+def test_health_hanging_target_does_not_block_other_requests(start_proxy, upstream):
+    # A target that accepts TCP but never answers: the health check waits 5 s, others go on.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    port = silent.getsockname()[1]
+    try:
+        proxy = start_proxy({"TARGET_BASE_URL": f"http://127.0.0.1:{port}/v1/", "API_REQUEST_TIMEOUT": "30"})
+        result: dict = {}
+
+        def check() -> None:
+            result["health"] = curl_json(f"{proxy.url}/health")
+
+        started = time.monotonic()
+        thread = threading.Thread(target=check)
+        thread.start()
+        time.sleep(0.5)
+        # meanwhile, a locally answered request is served at once
+        status, body, _ = curl_json("-H", "Content-Type: application/json", "-d", "{bad",
+                                    f"{proxy.url}/v1/chat/completions")
+        assert status == 400
+        assert time.monotonic() - started < 3
+        thread.join(15)
+        status, body, _ = result["health"]
+        assert status == 503
+        assert "within 5 s" in body["error"]
+        assert 4.5 < time.monotonic() - started < 12
+    finally:
+        silent.close()
+
+
+# --- logging ---------------------------------------------------------------------------------
+
+
+def test_log_line_per_request_and_no_secrets_with_debug(start_proxy, upstream):
+    async def handler(req: Received, reply: Reply) -> None:
+        await reply.json(200, chat_completion("<think>hmm</think>Hi"))
+
+    upstream.reset(handler)
+    proxy = start_proxy({"TARGET_BASE_URL": f"{upstream.url}/v1/", "DEBUG": "true"})
+    curl("-H", f"Authorization: Bearer {KEY}", "-H", "api-key: AZUREKEY123456", "-H", "x-api-key: XAPIKEY987654",
+         "-H", "Content-Type: application/json", "-d", '{"model":"qwen","messages":[]}',
+         f"{proxy.url}/v1/chat/completions")
+    log = proxy.wait_log("POST /v1/chat/completions model=qwen 200")
+    assert "request body" in log  # DEBUG adds bodies
+    for secret in (KEY, "SECRETKEY", "AZUREKEY123456", "XAPIKEY987654"):
+        assert secret not in log
+
+
+# --- configuration errors fail fast ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"TARGET_BASE_URL": "localhost:8000/v1"}, "must start with http:// or https://"),
+        ({"TARGET_BASE_URL": "ftp://h/v1"}, "must start with http:// or https://"),
+        ({"TARGET_BASE_URL": "http://h:80a/v1"}, "invalid port"),
+        ({"PORT": "50x"}, "PORT must be a number"),
+        ({"API_REQUEST_TIMEOUT": "soon"}, "API_REQUEST_TIMEOUT must be a whole number"),
+        ({"DEBUG": "maybe"}, "DEBUG must be true or false"),
+        ({"THINK_MODE": "hide"}, "think_mode"),
+        ({"LLM_PARAMS": "temperature=0.5"}, "LLM_PARAMS"),
+    ],
+)
+def test_bad_configuration_fails_fast(tmp_path, env, message):
+    result = run_entrypoint({"TARGET_BASE_URL": "http://127.0.0.1:9/v1/", **env}, tmp_path)
+    assert result.returncode != 0
+    assert message in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_unknown_option_fails_fast(tmp_path):
+    # mitmproxy defers unknown --set names silently; the addon turns that into an error at start.
+    result = run_entrypoint({"TARGET_BASE_URL": "http://127.0.0.1:9/v1/"}, tmp_path, args=["--set", "think_mdoe=keep"])
+    assert result.returncode != 0
+    assert "think_mdoe" in result.stdout + result.stderr

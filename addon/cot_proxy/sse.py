@@ -78,6 +78,11 @@ class SSEFramer:
         if not data:
             return []
         buf = self._buffer
+        if (not buf and not self._oversized and len(data) > 2
+                and data.find(b"\n\n") == len(data) - 2 and data.find(_CR) < 0
+                and data[0] != _LF and len(data) <= self.max_event_bytes):
+            # Exactly one LF-framed event: the usual chunk from a streaming server.
+            return [bytes(data)]
         rescan_from = max(0, len(buf) - _RESCAN)
         if buf:
             buf += data
@@ -122,7 +127,7 @@ class SSEFramer:
         if (not self._oversized and len(work) <= self.max_event_bytes and _CR not in work
                 and b"\n\n\n" not in work and work[0] != _LF):
             # Fast path, LF-only framing without blank lines of their own: split does it all.
-            if work.find(b"\n\n") == len(work) - 2:
+            if len(work) > 2 and work.find(b"\n\n") == len(work) - 2:
                 return [work]  # exactly one event, the usual chunk from a streaming server
             parts = work.split(b"\n\n")
             out = [part + b"\n\n" for part in parts[:-1]]

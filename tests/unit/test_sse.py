@@ -95,12 +95,14 @@ def test_random_multi_splits(data: bytes, points: list[int]) -> None:
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(st.sampled_from([b"data: x", b"data:y", b": c", b"id: 7", b"\n", b"\r", b"\r\n",
-                              b"\xff\xfe", "é".encode()]), max_size=30),
+                              b"\xff\xfe", "é".encode(), b"data: e\n\n", b"\ndata: f\n\n"]),
+             max_size=30),
     st.lists(st.integers(min_value=0, max_value=200), max_size=10),
 )
 def test_arbitrary_bytes_any_chunking(parts: list[bytes], points: list[int]) -> None:
     data = b"".join(parts)
     check_framing(data, frame(split_at(data, [p % (len(data) + 1) for p in points])))
+    check_framing(data, frame(parts))  # chunk boundaries on token edges
 
 
 @pytest.mark.parametrize("ending", ENDINGS)
@@ -136,6 +138,19 @@ def test_flush_returns_unterminated_tail_raw() -> None:
     assert tail == [b"data: b\n"]
     assert isinstance(tail[0], UnterminatedTail)
     assert framer.flush() == []
+
+
+@pytest.mark.parametrize("tail", [b"x", b"da", b"\r", b"x\n", b"\n\n"[:1] + b"a"])
+def test_short_tails(tail: bytes) -> None:
+    check_framing(tail, frame([tail]))
+    check_framing(b"data: a\n\n" + tail, frame([b"data: a\n\n", tail]))
+    check_framing(b"data: a\n\n" + tail, frame([b"data: a\n\n" + tail]))
+
+
+def test_leading_blank_line_in_a_fresh_chunk_is_its_own_event() -> None:
+    framer = SSEFramer()
+    assert framer.feed(b"data: a\n\n") == [b"data: a\n\n"]
+    assert framer.feed(b"\ndata: b\n\n") == [b"\n", b"data: b\n\n"]
 
 
 def test_empty_feed_returns_nothing() -> None:

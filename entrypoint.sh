@@ -22,6 +22,11 @@ THINK_MODE=${THINK_MODE:-strip}
 REASONING_FIELD=${REASONING_FIELD:-reasoning_content}
 API_REQUEST_TIMEOUT=${API_REQUEST_TIMEOUT:-3000}
 DEBUG=${DEBUG:-false}
+MAX_REQUEST_BYTES=${MAX_REQUEST_BYTES:-67108864}
+TARGET_CA_BUNDLE=${TARGET_CA_BUNDLE:-}
+TARGET_TLS_VERIFY=${TARGET_TLS_VERIFY:-true}
+# PROXY_API_KEYS and TARGET_API_KEY are read by the addon from the environment
+# itself: on the command line, `ps` would show them to every local user.
 MITM_TOOL=${MITM_TOOL:-mitmdump}
 
 # A reverse-mode spec cannot carry a path: take scheme://host[:port] for --mode,
@@ -51,6 +56,18 @@ if ! [[ $API_REQUEST_TIMEOUT =~ ^[0-9]{1,9}$ ]] || ((10#$API_REQUEST_TIMEOUT == 
 fi
 PORT=$((10#$PORT))
 API_REQUEST_TIMEOUT=$((10#$API_REQUEST_TIMEOUT))
+if ! [[ $MAX_REQUEST_BYTES =~ ^[0-9]{1,15}$ ]] || ((10#$MAX_REQUEST_BYTES == 0)); then
+    fail "MAX_REQUEST_BYTES must be a whole number of bytes above 0, not '$MAX_REQUEST_BYTES'"
+fi
+MAX_REQUEST_BYTES=$((10#$MAX_REQUEST_BYTES))
+case ${TARGET_TLS_VERIFY,,} in
+    true | 1 | yes | on) ssl_insecure=false ;;
+    false | 0 | no | off) ssl_insecure=true ;;
+    *) fail "TARGET_TLS_VERIFY must be true or false, not '$TARGET_TLS_VERIFY'" ;;
+esac
+if [[ -n $TARGET_CA_BUNDLE && ! -r $TARGET_CA_BUNDLE ]]; then
+    fail "TARGET_CA_BUNDLE '$TARGET_CA_BUNDLE' is not a readable file"
+fi
 case ${DEBUG,,} in
     true | 1 | yes | on) verbosity=debug log_bodies=true ;;
     false | 0 | no | off | '') verbosity=info log_bodies=false ;;
@@ -69,7 +86,11 @@ command -v "$MITM_TOOL" >/dev/null ||
 tcp_timeout=$((API_REQUEST_TIMEOUT + 30))
 ((tcp_timeout > 600)) || tcp_timeout=600
 
+# confdir is mitmproxy's default, but naming it makes mitmproxy load its CA while
+# configuring instead of after the port is open: a request in that gap would crash it.
+# shellcheck disable=SC2088 # mitmproxy expands the ~ itself
 exec "$MITM_TOOL" "${tool_args[@]}" \
+    --set confdir="~/.mitmproxy" \
     --mode "reverse:$scheme://$hostport" \
     --listen-host "$LISTEN_HOST" --listen-port "$PORT" \
     -s "$here/addon/main.py" \
@@ -87,4 +108,7 @@ exec "$MITM_TOOL" "${tool_args[@]}" \
     --set reasoning_field="$REASONING_FIELD" \
     --set api_request_timeout="$API_REQUEST_TIMEOUT" \
     --set log_bodies="$log_bodies" \
+    --set max_request_bytes="$MAX_REQUEST_BYTES" \
+    --set target_ca_bundle="$TARGET_CA_BUNDLE" \
+    --set ssl_insecure="$ssl_insecure" \
     "$@"

@@ -34,6 +34,7 @@ def curl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
 def curl_json(*args: str, timeout: float = 20) -> tuple[int, dict, dict[str, str]]:
     """(status, JSON body, lower-case headers) of one curl call."""
     result = curl("-i", *args, timeout=timeout)
+    assert result.stdout, f"no answer: {result.stderr}"
     head, _, body = result.stdout.replace("\r\n", "\n").partition("\n\n")
     lines = head.split("\n")
     status = int(lines[0].split()[1])
@@ -327,3 +328,29 @@ def test_unknown_option_fails_fast(tmp_path):
     result = run_entrypoint({"TARGET_BASE_URL": "http://127.0.0.1:9/v1/"}, tmp_path, args=["--set", "think_mdoe=keep"])
     assert result.returncode != 0
     assert "think_mdoe" in result.stdout + result.stderr
+
+
+def test_requests_at_startup_do_not_crash_the_proxy(tmp_path):
+    """The port opens before mitmproxy's `running` hooks; requests in that gap must be served.
+
+    An https target widens the gap (mitmproxy also opens a UDP port for HTTP/3).
+    """
+    from .conftest import Proxy
+
+    proxy = Proxy({"TARGET_BASE_URL": f"https://127.0.0.1:{free_port()}/v1/"}, tmp_path / "proxy.log")
+    try:
+        deadline = time.monotonic() + 30
+        answered = None
+        while answered is None and time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as s:
+                    s.sendall(b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    answered = s.recv(100)
+            except OSError:
+                time.sleep(0.001)
+        assert answered and answered.startswith(b"HTTP/1.1 502"), answered
+        assert curl_json(f"{proxy.url}/v1/models")[0] == 502
+        assert proxy.process.poll() is None, proxy.log()
+        assert "Traceback" not in proxy.log()
+    finally:
+        proxy.stop()

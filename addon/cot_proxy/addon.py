@@ -9,8 +9,11 @@ removal installed; the request log sees every flow last.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
+import os
+import ssl
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +28,8 @@ from cot_proxy.apierror import error_body
 from cot_proxy.codec import DecodingStream
 from cot_proxy.codec import can_decode
 from cot_proxy.probe import probe_target
+from cot_proxy.probe import ssl_context_for
+from cot_proxy.probe import trust_bundle_with
 from cot_proxy.rewrite import merge_models_list
 from cot_proxy.rewrite import rewrite_request
 from cot_proxy.routing import Target
@@ -163,21 +168,152 @@ class Router:
 class Health:
     """GET /health, answered locally: is the target answering HTTP within 5 s?"""
 
-    def __init__(self, router: Router) -> None:
+    def __init__(self, router: Router, tls: TargetTls) -> None:
         self.router = router
+        self.tls = tls
 
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or _bare_path(flow) != HEALTH_PATH or flow.request.method not in ("GET", "HEAD"):
             return
         target = self.router.target
         assert target is not None
-        problem = await probe_target(target, HEALTH_TIMEOUT)
+        problem = await probe_target(target, HEALTH_TIMEOUT, self.tls.ssl_context())
         if problem is None:
             body = {"status": "healthy", "target_url": target.url}
             _answer_locally(flow, 200, json.dumps(body).encode())
         else:
             body = {"status": "unhealthy", "target_url": target.url, "error": problem}
             _answer_locally(flow, 503, json.dumps(body).encode())
+
+
+class TargetTls:
+    """TLS to an https target: verified by default, a custom CA added on request, off only explicitly."""
+
+    def __init__(self) -> None:
+        self._bundle: str | None = None
+
+    def load(self, loader: Any) -> None:
+        loader.add_option(
+            "target_ca_bundle",
+            str,
+            "",
+            "PEM file with extra CA certificates to trust for the target (added to the public ones).",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if "target_ca_bundle" in updated and ctx.options.target_ca_bundle:
+            try:
+                bundle = trust_bundle_with(ctx.options.target_ca_bundle)
+            except ValueError as e:
+                return reject(str(e))
+            self.done()
+            self._bundle = bundle
+            # mitmproxy verifies the target against this one file (it replaces its default list).
+            ctx.options.update(ssl_verify_upstream_trusted_ca=bundle)
+
+    def done(self) -> None:
+        if self._bundle:
+            os.unlink(self._bundle)
+            self._bundle = None
+
+    def running(self) -> None:
+        if ctx.options.ssl_insecure:
+            logger.warning("TLS verification of the target is OFF (TARGET_TLS_VERIFY=false): anyone on the path can read and change traffic")
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl_context_for(verify=not ctx.options.ssl_insecure, cafile=ctx.options.ssl_verify_upstream_trusted_ca)
+
+
+class Gateway:
+    """Optional gateway keys, read from the environment (never from argv, where `ps` would show them).
+
+    PROXY_API_KEYS: comma-separated keys a client must present (Authorization: Bearer …), else 401.
+    TARGET_API_KEY: the credential sent to the target instead of the client's.
+    """
+
+    SECRET_HEADERS = ("authorization", "api-key", "x-api-key")
+
+    def __init__(self, environ: dict[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self.client_keys = [k.strip().encode() for k in env.get("PROXY_API_KEYS", "").split(",") if k.strip()]
+        self.target_key = env.get("TARGET_API_KEY", "").strip()
+
+    def running(self) -> None:
+        if self.client_keys:
+            logger.info("gateway keys required: %d configured", len(self.client_keys))
+        if self.target_key:
+            logger.info("the target's key is set by the proxy (TARGET_API_KEY)")
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response:
+            return
+        if self.client_keys and not self._authorized(flow.request.headers.get("authorization", "")):
+            _answer_locally(
+                flow,
+                401,
+                error_body(
+                    "Missing or invalid API key for this proxy: send Authorization: Bearer <key>",
+                    "authentication_error",
+                    "invalid_api_key",
+                ),
+            )
+            flow.response.headers["WWW-Authenticate"] = "Bearer"
+            return
+        if self.target_key:
+            for name in self.SECRET_HEADERS:
+                flow.request.headers.pop(name, None)
+            flow.request.headers["authorization"] = f"Bearer {self.target_key}"
+
+    def _authorized(self, header: str) -> bool:
+        scheme, _, token = header.partition(" ")
+        presented = token.strip().encode() if scheme.lower() == "bearer" else b""
+        # Compare with every key, in constant time, so timing tells nothing about which or how much matched.
+        matched = False
+        for key in self.client_keys:
+            matched |= hmac.compare_digest(presented, key)
+        return matched and bool(presented)
+
+
+class BodyLimit:
+    """Request bodies above max_request_bytes get a JSON 413 and are not forwarded."""
+
+    def load(self, loader: Any) -> None:
+        loader.add_option(
+            "max_request_bytes",
+            int,
+            64 * 1024 * 1024,
+            "Largest request body forwarded, in bytes (image inputs make chat requests large).",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if "max_request_bytes" in updated and ctx.options.max_request_bytes <= 0:
+            reject(f"MAX_REQUEST_BYTES must be a positive number of bytes, not {ctx.options.max_request_bytes}")
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        # A declared length is refused before a byte of the body is read.
+        length = flow.request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > ctx.options.max_request_bytes:
+            self._refuse(flow, int(length))
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        # Chunked bodies have no declared length: they are checked once read.
+        if flow.response is None and flow.request.raw_content and len(flow.request.raw_content) > ctx.options.max_request_bytes:
+            self._refuse(flow, len(flow.request.raw_content))
+
+    @staticmethod
+    def _refuse(flow: http.HTTPFlow, size: int) -> None:
+        limit = ctx.options.max_request_bytes
+        _answer_locally(
+            flow,
+            413,
+            error_body(
+                f"The request body is {size} bytes; this proxy accepts at most {limit} (MAX_REQUEST_BYTES)",
+                "invalid_request_error",
+                "request_too_large",
+            ),
+        )
+        # Don't read (or wait for) a body we will not forward.
+        flow.response.headers["connection"] = "close"
 
 
 class ThinkRemoval:
@@ -325,9 +461,6 @@ class RequestRules:
         for line in rules.describe():
             logger.info("rule: %s", line)
 
-    def models(self) -> RuleSet:
-        return self.rules
-
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response:
             return
@@ -401,6 +534,10 @@ class Timeouts:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._deadline: dict[str, float] = {}
 
+    def configure(self, updated: set[str]) -> None:
+        if "api_request_timeout" in updated and ctx.options.api_request_timeout <= 0:
+            reject(f"API_REQUEST_TIMEOUT must be a positive number of seconds, not {ctx.options.api_request_timeout}")
+
     def load(self, loader: Any) -> None:
         loader.add_option(
             "api_request_timeout",
@@ -408,12 +545,7 @@ class Timeouts:
             3000,
             "Seconds to wait for the target's response headers; also the longest silence allowed mid-stream.",
         )
-
-    def configure(self, updated: set[str]) -> None:
-        if "api_request_timeout" in updated and ctx.options.api_request_timeout <= 0:
-            reject(f"API_REQUEST_TIMEOUT must be a positive number of seconds, not {ctx.options.api_request_timeout}")
-
-    def running(self) -> None:
+        # Before the servers listen: the first request may already need a JSON error.
         errors.install()
 
     def done(self) -> None:
@@ -557,10 +689,14 @@ def _truncated(body: bytes) -> str:
 
 def addons() -> list[object]:
     router = Router()
+    tls = TargetTls()
     think = ThinkRemoval()
     return [
         Startup(),
-        Health(router),
+        tls,
+        Health(router, tls),
+        BodyLimit(),
+        Gateway(),
         RequestRules(think),
         router,
         think,

@@ -298,8 +298,9 @@ def test_buffered_chat_response_filtered():
 
 async def test_health_ignores_other_paths():
     router = cp.Router()
-    health = cp.Health(router)
-    with taddons.context(router, health) as tctx:
+    tls = cp.TargetTls()
+    health = cp.Health(router, tls)
+    with taddons.context(router, tls, health) as tctx:
         tctx.configure(router, target_base_url="http://127.0.0.1:9/v1/")
         flow = tflow.tflow()
         flow.request.path = "/v1/health"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import ssl
 import threading
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -92,9 +93,9 @@ class Upstream:
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
 
-    def start(self) -> Upstream:
+    def start(self, tls: ssl.SSLContext | None = None) -> Upstream:
         self._thread.start()
-        self._server = self.call(asyncio.start_server(self._serve, "127.0.0.1", 0))
+        self._server = self.call(asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=tls))
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

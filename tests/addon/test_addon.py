@@ -306,3 +306,72 @@ async def test_health_ignores_other_paths():
         flow.request.path = "/v1/health"
         await health.request(flow)
         assert flow.response is None
+
+
+# --- Gateway and BodyLimit -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "authorization, allowed",
+    [
+        ("Bearer k1", True),
+        ("bearer k2", True),
+        ("Bearer  k1 ", True),
+        ("Bearer k3", False),
+        ("Bearer k", False),
+        ("Bearer ", False),
+        ("k1", False),
+        ("Basic k1", False),
+        ("", False),
+    ],
+)
+def test_gateway_keys(authorization, allowed):
+    gateway = cp.Gateway({"PROXY_API_KEYS": "k1, k2,,"})
+    with taddons.context(gateway):
+        flow = chat_flow({"model": "m"})
+        if authorization:
+            flow.request.headers["authorization"] = authorization
+        gateway.request(flow)
+        if allowed:
+            assert flow.response is None
+            assert flow.request.headers["authorization"] == authorization  # passed on unchanged
+        else:
+            assert flow.response.status_code == 401
+            assert flow.response.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_gateway_off_by_default_and_target_key_swap():
+    with taddons.context():
+        open_gateway = cp.Gateway({})
+        flow = chat_flow({"model": "m"})
+        open_gateway.request(flow)
+        assert flow.response is None and "authorization" not in flow.request.headers
+
+        swapping = cp.Gateway({"TARGET_API_KEY": "sk-target"})
+        flow = chat_flow({"model": "m"})
+        flow.request.headers["authorization"] = "Bearer client"
+        flow.request.headers["x-api-key"] = "client"
+        flow.request.headers["api-key"] = "client"
+        swapping.request(flow)
+        assert flow.request.headers["authorization"] == "Bearer sk-target"
+        assert "x-api-key" not in flow.request.headers and "api-key" not in flow.request.headers
+
+
+def test_body_limit_by_declared_length_and_by_size():
+    limit = cp.BodyLimit()
+    with taddons.context(limit) as tctx:
+        tctx.configure(limit, max_request_bytes=10)
+        declared = chat_flow(b"x" * 5)
+        declared.request.headers["content-length"] = "11"
+        limit.requestheaders(declared)
+        assert declared.response.status_code == 413
+        chunked = chat_flow(b"x" * 11)
+        del chunked.request.headers["content-length"]
+        limit.requestheaders(chunked)
+        assert chunked.response is None
+        limit.request(chunked)
+        assert chunked.response.status_code == 413
+        exact = chat_flow(b"x" * 10)
+        limit.requestheaders(exact)
+        limit.request(exact)
+        assert exact.response is None

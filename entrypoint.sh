@@ -28,6 +28,7 @@ TARGET_TLS_VERIFY=${TARGET_TLS_VERIFY:-true}
 # PROXY_API_KEYS and TARGET_API_KEY are read by the addon from the environment
 # itself: on the command line, `ps` would show them to every local user.
 MITM_TOOL=${MITM_TOOL:-mitmdump}
+WORKERS=${WORKERS:-1}
 
 # A reverse-mode spec cannot carry a path: take scheme://host[:port] for --mode,
 # the addon takes the whole URL and prepends its path.
@@ -78,6 +79,16 @@ case $MITM_TOOL in
     mitmweb) tool_args=(--no-web-open-browser) ;;
     *) fail "MITM_TOOL must be mitmdump or mitmweb, not '$MITM_TOOL'" ;;
 esac
+if [[ ${WORKERS,,} == auto ]]; then
+    WORKERS=$(nproc)
+fi
+if ! [[ $WORKERS =~ ^[0-9]{1,3}$ ]] || ((10#$WORKERS < 1 || 10#$WORKERS > 256)); then
+    fail "WORKERS must be a number from 1 to 256, or auto, not '$WORKERS'"
+fi
+WORKERS=$((10#$WORKERS))
+if ((WORKERS > 1)) && [[ $MITM_TOOL == mitmweb ]]; then
+    fail "WORKERS must be 1 with mitmweb (one web UI, one process)"
+fi
 command -v "$MITM_TOOL" >/dev/null ||
     fail "$MITM_TOOL is not on PATH: activate the venv (make run does) or install requirements.txt"
 
@@ -88,27 +99,55 @@ tcp_timeout=$((API_REQUEST_TIMEOUT + 30))
 
 # confdir is mitmproxy's default, but naming it makes mitmproxy load its CA while
 # configuring instead of after the port is open: a request in that gap would crash it.
+# server=false: the addon opens the port once it is loaded (see Listening in addon.py).
 # shellcheck disable=SC2088 # mitmproxy expands the ~ itself
-exec "$MITM_TOOL" "${tool_args[@]}" \
-    --set confdir="~/.mitmproxy" \
-    --mode "reverse:$scheme://$hostport" \
-    --listen-host "$LISTEN_HOST" --listen-port "$PORT" \
-    -s "$here/addon/main.py" \
-    --set connection_strategy=lazy \
-    --set block_global=false \
-    --set flow_detail=0 \
-    --set termlog_verbosity="$verbosity" \
-    --set tcp_timeout="$tcp_timeout" \
-    --set target_base_url="$TARGET_BASE_URL" \
-    --set llm_params="$LLM_PARAMS" \
-    --set rules_file="$CONFIG_FILE" \
-    --set think_tag="$THINK_TAG" \
-    --set think_end_tag="$THINK_END_TAG" \
-    --set think_mode="$THINK_MODE" \
-    --set reasoning_field="$REASONING_FIELD" \
-    --set api_request_timeout="$API_REQUEST_TIMEOUT" \
-    --set log_bodies="$log_bodies" \
-    --set max_request_bytes="$MAX_REQUEST_BYTES" \
-    --set target_ca_bundle="$TARGET_CA_BUNDLE" \
-    --set ssl_insecure="$ssl_insecure" \
-    "$@"
+args=(
+    "${tool_args[@]}"
+    --set confdir="~/.mitmproxy"
+    --set server=false
+    --mode "reverse:$scheme://$hostport"
+    --listen-host "$LISTEN_HOST" --listen-port "$PORT"
+    -s "$here/addon/main.py"
+    --set connection_strategy=lazy
+    --set block_global=false
+    --set flow_detail=0
+    --set termlog_verbosity="$verbosity"
+    --set tcp_timeout="$tcp_timeout"
+    --set target_base_url="$TARGET_BASE_URL"
+    --set llm_params="$LLM_PARAMS"
+    --set rules_file="$CONFIG_FILE"
+    --set think_tag="$THINK_TAG"
+    --set think_end_tag="$THINK_END_TAG"
+    --set think_mode="$THINK_MODE"
+    --set reasoning_field="$REASONING_FIELD"
+    --set api_request_timeout="$API_REQUEST_TIMEOUT"
+    --set log_bodies="$log_bodies"
+    --set max_request_bytes="$MAX_REQUEST_BYTES"
+    --set target_ca_bundle="$TARGET_CA_BUNDLE"
+    --set ssl_insecure="$ssl_insecure"
+)
+
+if ((WORKERS == 1)); then
+    exec "$MITM_TOOL" "${args[@]}" "$@"
+fi
+
+# WORKERS > 1: N processes share the port (SO_REUSEPORT; the kernel spreads the
+# connections). Signals reach every worker; if one dies, all stop and we exit
+# non-zero so that the container is restarted.
+workers=()
+signalled=0
+trap 'signalled=1; kill -TERM "${workers[@]}" 2>/dev/null' TERM INT
+for ((i = 0; i < WORKERS; i++)); do
+    "$MITM_TOOL" "${args[@]}" --set reuse_port=true "$@" &
+    workers+=("$!")
+done
+status=0
+wait -n "${workers[@]}" || status=$?
+if ((signalled)); then
+    wait "${workers[@]}" 2>/dev/null || true
+    exit 0
+fi
+echo "cot-proxy: a worker exited with status $status; stopping the others" >&2
+kill -TERM "${workers[@]}" 2>/dev/null || true
+wait "${workers[@]}" 2>/dev/null || true
+exit $((status == 0 ? 1 : status))

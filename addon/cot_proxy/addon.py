@@ -23,6 +23,7 @@ from mitmproxy import exceptions
 from mitmproxy import http
 
 from cot_proxy import errors
+from cot_proxy import listening
 from cot_proxy import redact
 from cot_proxy.apierror import error_body
 from cot_proxy.codec import DecodingStream
@@ -80,6 +81,33 @@ class Startup:
 
     def done(self) -> None:
         Startup.started = False
+
+
+class Listening:
+    """TCP only; with reuse_port, several processes (WORKERS) serve one port."""
+
+    def load(self, loader: Any) -> None:
+        loader.add_option(
+            "reuse_port",
+            bool,
+            False,
+            "Bind the proxy port with SO_REUSEPORT so that several mitmdump processes share it (WORKERS).",
+        )
+        listening.listen_tcp_only()
+
+    def configure(self, updated: set[str]) -> None:
+        if "reuse_port" in updated and ctx.options.reuse_port:
+            listening.share_port()
+
+    async def running(self) -> None:
+        # entrypoint.sh starts mitmdump with server=false: mitmproxy loads `-s` scripts in a
+        # task that can run after it has opened its ports, and requests arriving then would
+        # meet a proxy without this addon (no gateway keys, no think removal). Open them now,
+        # with every hook in place; a failure to listen is logged as an error, which makes
+        # mitmproxy exit 1 at the end of start-up.
+        if not ctx.options.server:
+            ctx.options.update(server=True)
+            await ctx.master.addons.get("proxyserver").setup_servers()
 
 
 def reject(message: str) -> None:
@@ -693,6 +721,7 @@ def addons() -> list[object]:
     think = ThinkRemoval()
     return [
         Startup(),
+        Listening(),
         tls,
         Health(router, tls),
         BodyLimit(),

@@ -354,3 +354,13 @@ def test_requests_at_startup_do_not_crash_the_proxy(tmp_path):
         assert "Traceback" not in proxy.log()
     finally:
         proxy.stop()
+
+
+def test_port_in_use_fails_fast(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_entrypoint({"TARGET_BASE_URL": "http://127.0.0.1:9/v1/", "PORT": str(port)}, tmp_path)
+    assert result.returncode != 0
+    assert "address already in use" in result.stdout + result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import openai
 import pytest
@@ -201,3 +202,27 @@ def test_body_at_the_limit_is_forwarded(small_body_proxy, upstream):
                              f"{small_body_proxy.url}/v1/chat/completions")
     assert status == 200
     assert len(upstream.received[0].body) == 1000
+
+
+def test_gateway_enforced_from_the_first_request(tmp_path):
+    """No request can slip in before the addon is loaded: the port opens only once it is.
+
+    mitmproxy loads `-s` scripts in a task that may run after its servers listen; an https
+    target (which made mitmproxy open a UDP port too) widened that window.
+    """
+    from .conftest import Proxy
+    from .conftest import free_port
+
+    target = f"https://127.0.0.1:{free_port()}/v1/"
+    proxy = Proxy({"TARGET_BASE_URL": target, "PROXY_API_KEYS": "k"}, tmp_path / "proxy.log")
+    try:
+        deadline = time.monotonic() + 30
+        answered = None
+        while answered is None and time.monotonic() < deadline:
+            try:
+                answered = raw_request(proxy.port, b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            except OSError:
+                time.sleep(0.001)
+        assert answered and answered.startswith(b"HTTP/1.1 401"), answered
+    finally:
+        proxy.stop()

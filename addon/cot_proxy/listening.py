@@ -1,0 +1,60 @@
+"""How mitmproxy listens: TCP only, and optionally with SO_REUSEPORT so WORKERS processes share a port.
+
+Private API, like errors.py, and kept here alone. Tested with mitmproxy 12.2.3-12.3.1
+(requirements.txt pins that range); tests/e2e/test_workers.py fails loudly if it moves.
+
+- mitmproxy binds with a plain `asyncio.start_server(handler, host, port)` in
+  `mitmproxy.proxy.mode_servers.AsyncioServerInstance.listen`, with no way to pass
+  `reuse_port`. We give that module an `asyncio` whose `start_server` sets it.
+- For an https reverse target mitmproxy also opens a UDP port (HTTP/3 towards clients).
+  Our clients speak plain HTTP/1.1, and a second worker could not bind that UDP port, so
+  reverse-mode servers listen on TCP only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from mitmproxy.proxy import mode_servers
+from mitmproxy.proxy import mode_specs
+
+_original_listen = mode_servers.AsyncioServerInstance.listen
+
+
+class _AsyncioWithReusePort:
+    """Stands in for the asyncio module inside mitmproxy.proxy.mode_servers."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+    @staticmethod
+    async def start_server(*args: Any, **kwargs: Any) -> asyncio.Server:
+        kwargs.setdefault("reuse_port", True)
+        return await asyncio.start_server(*args, **kwargs)
+
+
+async def _listen_tcp_only(self: Any, host: str, port: int) -> Any:
+    if isinstance(self.mode, mode_specs.ReverseMode) and self.mode.transport_protocol == "both":
+        # The spec is a frozen (and cached) dataclass; this process only ever serves it over TCP.
+        object.__setattr__(self.mode, "transport_protocol", "tcp")
+    return await _original_listen(self, host, port)
+
+
+def _check_seams() -> None:
+    if getattr(mode_servers, "asyncio", None) is None or not callable(
+        getattr(mode_servers.AsyncioServerInstance, "listen", None)
+    ):
+        raise RuntimeError("mitmproxy's mode_servers changed: cot-proxy's listening seam needs updating")
+
+
+def listen_tcp_only() -> None:
+    _check_seams()
+    mode_servers.AsyncioServerInstance.listen = _listen_tcp_only  # type: ignore[method-assign]
+
+
+def share_port() -> None:
+    """Bind listening sockets with SO_REUSEPORT: the kernel spreads connections over the processes."""
+    _check_seams()
+    if not isinstance(mode_servers.asyncio, _AsyncioWithReusePort):
+        mode_servers.asyncio = _AsyncioWithReusePort()  # type: ignore[assignment]

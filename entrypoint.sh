@@ -75,7 +75,7 @@ case ${DEBUG,,} in
     *) fail "DEBUG must be true or false, not '$DEBUG'" ;;
 esac
 case $MITM_TOOL in
-    mitmdump) tool_args=() ;;
+    mitmdump) tool_args=(--set flow_detail=0) ;; # our addon logs one line per request
     mitmweb) tool_args=(--no-web-open-browser) ;;
     *) fail "MITM_TOOL must be mitmdump or mitmweb, not '$MITM_TOOL'" ;;
 esac
@@ -110,7 +110,6 @@ args=(
     -s "$here/addon/main.py"
     --set connection_strategy=lazy
     --set block_global=false
-    --set flow_detail=0
     --set termlog_verbosity="$verbosity"
     --set tcp_timeout="$tcp_timeout"
     --set target_base_url="$TARGET_BASE_URL"

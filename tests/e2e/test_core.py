@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import openai
 import pytest
@@ -364,3 +367,21 @@ def test_port_in_use_fails_fast(tmp_path):
         result = run_entrypoint({"TARGET_BASE_URL": "http://127.0.0.1:9/v1/", "PORT": str(port)}, tmp_path)
     assert result.returncode != 0
     assert "address already in use" in result.stdout + result.stderr
+
+
+def test_mitmweb_runs_the_same_addon(start_proxy, upstream):
+    proxy = start_proxy({"TARGET_BASE_URL": f"{upstream.url}/v1/", "MITM_TOOL": "mitmweb"},
+                        args=["--web-port", str(free_port())])
+    status, body, _ = curl_json("-H", "Content-Type: application/json", "-d", "{bad", f"{proxy.url}/v1/chat/completions")
+    assert (status, body["error"]["code"]) == (400, "invalid_json")
+
+
+def test_docker_healthcheck_script(proxy, start_proxy):
+    script = str(Path(__file__).resolve().parents[2] / "docker" / "healthcheck.py")
+    healthy = subprocess.run([sys.executable, script], env={**os.environ, "PORT": str(proxy.port)}, timeout=20)
+    assert healthy.returncode == 0
+    down = start_proxy({"TARGET_BASE_URL": f"http://127.0.0.1:{free_port()}/v1/"})
+    unhealthy = subprocess.run([sys.executable, script], env={**os.environ, "PORT": str(down.port)},
+                               capture_output=True, text=True, timeout=20)
+    assert unhealthy.returncode == 1
+    assert "unhealthy" in unhealthy.stderr

@@ -67,6 +67,21 @@ class Proxy:
                 time.sleep(0.05)
         raise RuntimeError(f"proxy did not listen within {timeout} s:\n{self.log()}")
 
+    def first_answer(self, request: bytes, timeout: float = 30.0) -> bytes:
+        """Send `request` from the moment the port opens (retrying until it does); the raw answer."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+                    s.sendall(request)
+                    answer = b""
+                    while chunk := s.recv(65536):
+                        answer += chunk
+                    return answer
+            except OSError:
+                time.sleep(0.001)
+        raise AssertionError(f"no answer within {timeout} s:\n{self.log()}")
+
     def log(self) -> str:
         self._log.flush()
         return self.log_path.read_text(errors="replace")

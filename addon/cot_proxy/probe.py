@@ -69,7 +69,7 @@ async def _probe(target: Target, ssl_context: ssl.SSLContext | None) -> str | No
         target.host, target.port, ssl=tls, server_hostname=target.host if tls else None
     )
     try:
-        host = target.origin.split("://", 1)[1]
+        host = target.host_header
         path = (target.path_prefix or "") + "/"
         writer.write(
             f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: cot-proxy-health\r\n"

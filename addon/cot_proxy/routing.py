@@ -32,6 +32,11 @@ class Target:
             return f"{self.scheme}://{host}"
         return f"{self.scheme}://{host}:{self.port}"
 
+    @property
+    def host_header(self) -> str:
+        """The Host header value for the target: host, and port unless it is the scheme's default."""
+        return self.origin.split("://", 1)[1]
+
     def upstream_path(self, client_path: str) -> str:
         """Join the base path and the client's path (query string kept).
 

@@ -571,15 +571,14 @@ class RequestRules:
 
 
 class Timeouts:
-    """504 when the target sends no response headers in time; ends streams that go silent."""
+    """504 when the target sends no response headers in time; ends streams that go silent.
+
+    Silence is measured from mitmproxy's own record of the connection's last activity, so the
+    stream's chunks pass through without any per-chunk work here.
+    """
 
     def __init__(self) -> None:
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._deadline: dict[str, float] = {}
-
-    def configure(self, updated: set[str]) -> None:
-        if "api_request_timeout" in updated and ctx.options.api_request_timeout <= 0:
-            reject(f"API_REQUEST_TIMEOUT must be a positive number of seconds, not {ctx.options.api_request_timeout}")
 
     def load(self, loader: Any) -> None:
         loader.add_option(
@@ -591,6 +590,10 @@ class Timeouts:
         # Before the servers listen: the first request may already need a JSON error.
         errors.install()
 
+    def configure(self, updated: set[str]) -> None:
+        if "api_request_timeout" in updated and ctx.options.api_request_timeout <= 0:
+            reject(f"API_REQUEST_TIMEOUT must be a positive number of seconds, not {ctx.options.api_request_timeout}")
+
     def done(self) -> None:
         for timer in self._timers.values():
             timer.cancel()
@@ -598,28 +601,8 @@ class Timeouts:
         errors.uninstall()
 
     def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response:
-            return
-        self._arm(flow)
-
-    def responseheaders(self, flow: http.HTTPFlow) -> None:
-        assert flow.response
-        if flow.metadata.get(LOCAL):
-            return
-        inner = flow.response.stream
-        if not inner:
-            # Buffered body: one more timeout span for the rest of it.
-            self._arm(flow)
-            return
-        self._arm(flow)
-        deadlines, flow_id, seconds = self._deadline, flow.id, ctx.options.api_request_timeout
-
-        # Runs for every chunk: keep it to a clock read and a dict store.
-        def watched(data: bytes) -> Any:
-            deadlines[flow_id] = time.monotonic() + seconds
-            return data if inner is True else inner(data)
-
-        flow.response.stream = watched
+        if flow.response is None:
+            self._schedule(flow, ctx.options.api_request_timeout)
 
     def response(self, flow: http.HTTPFlow) -> None:
         self._disarm(flow)
@@ -646,36 +629,33 @@ class Timeouts:
                 errors.ErrorAnswer(502, f"Cannot get an answer from the target {target}: {message}", "upstream_error", "target_unreachable")
             )
 
-    def _arm(self, flow: http.HTTPFlow) -> None:
-        seconds = ctx.options.api_request_timeout
-        self._deadline[flow.id] = time.monotonic() + seconds
-        if flow.id not in self._timers:
-            loop = asyncio.get_running_loop()
-            self._timers[flow.id] = loop.call_later(seconds, self._check, flow)
+    def _schedule(self, flow: http.HTTPFlow, delay: float) -> None:
+        self._timers[flow.id] = asyncio.get_running_loop().call_later(delay, self._check, flow)
 
     def _disarm(self, flow: http.HTTPFlow) -> None:
         timer = self._timers.pop(flow.id, None)
         if timer:
             timer.cancel()
-        self._deadline.pop(flow.id, None)
 
     def _check(self, flow: http.HTTPFlow) -> None:
         self._timers.pop(flow.id, None)
-        deadline = self._deadline.get(flow.id)
-        if deadline is None or not flow.live:
+        if not flow.live:
             return
-        remaining = deadline - time.monotonic()
-        if remaining > 0:
-            # Activity since the timer was set: sleep on until the new deadline.
-            self._timers[flow.id] = asyncio.get_running_loop().call_later(remaining, self._check, flow)
-            return
+        seconds = ctx.options.api_request_timeout
+        last_activity = errors.last_activity(flow)
+        if last_activity is not None:
+            remaining = last_activity + seconds - time.time()
+            if remaining > 0:
+                # Bytes moved since: sleep on until the new deadline.
+                self._schedule(flow, remaining)
+                return
         flow.metadata[TIMED_OUT] = True
         phase = "mid-stream" if flow.response else "before response headers"
         logger.warning(
             "%s %s: target silent for %d s %s; closing the upstream connection",
             flow.request.method,
             flow.request.path,
-            ctx.options.api_request_timeout,
+            seconds,
             phase,
         )
         if not errors.cancel_upstream(flow):

@@ -16,7 +16,9 @@ if any of them moves):
    ContextVar set in the hook tells the replacement which status and message
    to use (504 on our timeout, a clear 502 message on connect failure).
 3. To time out a silent target we cancel the task that reads the upstream
-   socket: `Proxyserver.connections[client id].transports[server conn].handler`.
+   socket: `Proxyserver.connections[client id].transports[server conn].handler`,
+   and we read how long the connection has been silent from the same handler's
+   `timeout_watchdog.last_activity` (what mitmproxy's own tcp_timeout uses).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import logging
+from typing import Any
 
 from mitmproxy import ctx
 from mitmproxy import http
@@ -88,12 +91,25 @@ def answer_with(answer: ErrorAnswer) -> None:
     _pending_answer.set(answer)
 
 
+def _connection_handler(flow: http.HTTPFlow) -> Any:
+    try:
+        return ctx.master.addons.get("proxyserver").connections[flow.client_conn.id]
+    except (AttributeError, KeyError):
+        return None
+
+
+def last_activity(flow: http.HTTPFlow) -> float | None:
+    """When (time.time()) bytes last moved on the flow's connections; None if unknown."""
+    handler = _connection_handler(flow)
+    watchdog = getattr(handler, "timeout_watchdog", None)
+    activity = getattr(watchdog, "last_activity", None)
+    return activity if isinstance(activity, float) else None
+
+
 def cancel_upstream(flow: http.HTTPFlow) -> bool:
     """Abort the flow's upstream connection; mitmproxy then runs the `error` hook."""
     try:
-        proxyserver = ctx.master.addons.get("proxyserver")
-        handler = proxyserver.connections[flow.client_conn.id]
-        io = handler.transports[flow.server_conn]
+        io = _connection_handler(flow).transports[flow.server_conn]
     except (AttributeError, KeyError):
         return False
     if io.handler is None:

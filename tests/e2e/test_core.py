@@ -219,6 +219,18 @@ def test_silence_mid_stream_ends_the_stream(start_proxy, upstream):
     assert "partial" in result.stdout
 
 
+def test_slow_but_steady_stream_is_not_cut(start_proxy, upstream):
+    """The timeout is for silence, not for the whole answer: chunks 0.6 s apart outlast 1 s."""
+
+    async def handler(req: Received, reply: Reply) -> None:
+        await reply.sse(chat_stream(["a", "b", "c", "d"]), delay=0.6)
+
+    upstream.reset(handler)
+    proxy = start_proxy({"TARGET_BASE_URL": f"{upstream.url}/v1/", "API_REQUEST_TIMEOUT": "1"})
+    stream = client(proxy).chat.completions.create(model="m", messages=[], stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "abcd"
+
+
 def test_next_request_works_after_timeout(start_proxy, upstream):
     calls = []
 

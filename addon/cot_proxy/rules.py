@@ -559,6 +559,9 @@ def parse_config(text: str, path: str = "config.yaml") -> list[ModelRule]:
         data = YAML(typ="safe", pure=True).load(text)
     except YAMLError as e:
         raise _yaml_error(path, e) from None
+    except (ValueError, TypeError, RecursionError) as e:
+        # ruamel's constructors can fail outside YAMLError on odd scalars (e.g. `._` as a float).
+        raise ConfigError(f"{path}: not valid YAML ({type(e).__name__}: {e})") from None
     if data is None:
         return []
     if not isinstance(data, dict):

@@ -686,3 +686,9 @@ def test_merge_empty():
     rules = parse_llm_params("model=a")
     assert merge_rules(rules, []) == rules
     assert merge_rules([], rules) == rules
+
+
+def test_yaml_scalar_that_crashes_the_yaml_library_is_a_config_error():
+    # Found by tests/unit/test_fuzz.py: ruamel raises a bare ValueError for "._".
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        parse_config("._", "fuzz.yaml")

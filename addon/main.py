@@ -4,6 +4,6 @@ mitmproxy puts this file's folder on sys.path only while it runs this module,
 so the package import must happen here, at top level.
 """
 
-from cot_proxy.addon import addons as _addons
+from cot_proxy.addon import CotProxy
 
-addons = _addons()
+addons = [CotProxy()]

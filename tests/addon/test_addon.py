@@ -304,8 +304,45 @@ async def test_health_ignores_other_paths():
         tctx.configure(router, target_base_url="http://127.0.0.1:9/v1/")
         flow = tflow.tflow()
         flow.request.path = "/v1/health"
-        await health.request(flow)
-        assert flow.response is None
+        health.request(flow)
+        assert flow.response is None and not flow.intercepted
+
+
+async def test_health_waits_for_the_probe_without_blocking():
+    router = cp.Router()
+    tls = cp.TargetTls()
+    health = cp.Health(router, tls)
+    with taddons.context(router, tls, health) as tctx:
+        tctx.configure(router, target_base_url="http://127.0.0.1:9/v1/")  # nothing listens on port 9
+        flow = tflow.tflow()
+        flow.request.path = "/health"
+        health.request(flow)
+        assert flow.intercepted and flow.response is None  # the hook returned at once
+        await flow.wait_for_resume()
+        assert flow.response.status_code == 503
+        assert flow.response.json()["status"] == "unhealthy"
+
+
+async def test_cot_proxy_runs_the_parts_in_order_and_stops_at_a_local_answer():
+    proxy = cp.CotProxy()
+    with taddons.context(proxy) as tctx:
+        tctx.configure(proxy, target_base_url="http://upstream:8080/v1/", llm_params="model=m,temperature=0.5")
+        flow = chat_flow({"model": "m"}, path="/chat/completions")
+        proxy.request(flow)
+        assert flow.request.path == "/v1/chat/completions"  # router ran after the rules
+        assert flow.request.json()["temperature"] == 0.5
+        bad = chat_flow(b"{", path="/chat/completions")
+        proxy.request(bad)
+        assert bad.response.status_code == 400
+        assert bad.request.path == "/chat/completions"  # the router did not run
+
+
+def test_main_script_loads_one_addon():
+    from pathlib import Path
+
+    with taddons.context() as tctx:
+        module = tctx.script(str(Path(__file__).resolve().parents[2] / "addon" / "main.py"))
+        assert [type(a).__name__ for a in module.addons] == ["CotProxy"]
 
 
 # --- Gateway and BodyLimit -------------------------------------------------------------------

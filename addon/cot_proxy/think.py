@@ -97,7 +97,9 @@ class TagMatcher:
 
 
 @functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=128)
 def _matcher(tags: tuple[str, ...]) -> TagMatcher:
+    # Matchers are immutable; every filter of a config shares them (one per choice per flow).
     return TagMatcher(tags)
 
 

@@ -151,3 +151,10 @@ def test_think_mode_per_model(start_proxy, upstream):
     assert ask("other").content == "Answer"
     for received in upstream.received:
         assert "think_mode" not in json.dumps(received.json())
+
+
+def test_effective_rules_logged_once_at_start(rules_proxy):
+    log = rules_proxy.log()
+    rule_lines = [line for line in log.splitlines() if "rule: " in line]
+    assert len(rule_lines) == 4, rule_lines  # three LLM_PARAMS groups + the file's r1 rule (qwen3-* merged)
+    assert any("qwen3-pseudo" in line and "upstream_model_name=Qwen/Qwen3-8B" in line for line in rule_lines)

@@ -59,7 +59,6 @@ BODY_LOG_LIMIT = 4096
 LOCAL = "cot_proxy.local"  # answered by the proxy itself
 ENDPOINT = "cot_proxy.endpoint"  # "chat" | "completions" | "models" | None
 MODEL = "cot_proxy.model"
-RULE = "cot_proxy.rule"
 THINK = "cot_proxy.think"
 CHANGES = "cot_proxy.changes"
 STREAM = "cot_proxy.stream"
@@ -431,11 +430,9 @@ class ThinkRemoval:
         wants_filter = endpoint in ("chat", "completions") and config.mode != "keep" and response.status_code < 400
         if is_sse and wants_filter:
             self._install_filter(flow, config, endpoint)
-        elif wants_filter or (endpoint == "models" and response.status_code < 400) or response.status_code >= 400:
-            # Buffered: the `response` hook rewrites it (or logs an error body).
-            pass
-        else:
-            # Everything else passes through as it arrives (SSE and NDJSON of other endpoints included).
+        elif not (wants_filter or endpoint == "models" or response.status_code >= 400):
+            # Passed on as it arrives (event streams and NDJSON of other endpoints included). The rest
+            # is buffered: JSON answers for the `response` hooks to rewrite, error bodies for the log.
             response.stream = True
 
     def _install_filter(self, flow: http.HTTPFlow, config: ThinkConfig, endpoint: str) -> None:
@@ -550,7 +547,6 @@ class RequestRules:
         model_name = model if isinstance(model, str) else None
         flow.metadata[MODEL] = model_name
         rule = self.rules.match(model_name)
-        flow.metadata[RULE] = rule
         config = self.think.config_for(rule)
         flow.metadata[THINK] = config
         if rule is None:

@@ -16,12 +16,17 @@ _HEADER_VALUE = re.compile(
 )
 _BEARER = re.compile(r"\b(?P<scheme>bearer|basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _OPENAI_KEY = re.compile(r"\bsk-[A-Za-z0-9_-]{8,}")
+# Credentials some APIs take in the query string (Gemini's ?key=, Azure's ?api-key=, OAuth tokens).
+_QUERY_SECRET = re.compile(
+    r"(?P<name>[?&](?:key|api_key|apikey|api-key|access_token|token|sig|signature)=)[^&\s]+", re.IGNORECASE
+)
 
 
 def redact(text: str) -> str:
     """Mask header-like credentials, bearer tokens and OpenAI-style keys."""
     text = _HEADER_VALUE.sub(lambda m: f"{m['name']}{m['sep']}***", text)
     text = _BEARER.sub(lambda m: f"{m['scheme']} ***", text)
+    text = _QUERY_SECRET.sub(lambda m: f"{m['name']}***", text)
     return _OPENAI_KEY.sub("sk-***", text)
 
 

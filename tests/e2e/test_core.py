@@ -309,9 +309,11 @@ def test_log_line_per_request_and_no_secrets_with_debug(start_proxy, upstream):
     curl("-H", f"Authorization: Bearer {KEY}", "-H", "api-key: AZUREKEY123456", "-H", "x-api-key: XAPIKEY987654",
          "-H", "Content-Type: application/json", "-d", '{"model":"qwen","messages":[]}',
          f"{proxy.url}/v1/chat/completions")
-    log = proxy.wait_log("POST /v1/chat/completions model=qwen 200")
+    curl(f"{proxy.url}/v1/models?key=QUERYSECRET123")
+    log = proxy.wait_log("GET /v1/models?key=*** 200")
+    assert "POST /v1/chat/completions model=qwen 200" in log
     assert "request body" in log  # DEBUG adds bodies
-    for secret in (KEY, "SECRETKEY", "AZUREKEY123456", "XAPIKEY987654"):
+    for secret in (KEY, "SECRETKEY", "AZUREKEY123456", "XAPIKEY987654", "QUERYSECRET123"):
         assert secret not in log
 
 

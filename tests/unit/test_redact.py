@@ -16,6 +16,9 @@ from cot_proxy.redact import redact
         ("got bearer abc.def.ghi from client", "abc.def.ghi"),
         ("Proxy-Authorization: Basic dXNlcjpwdw==", "dXNlcjpwdw=="),
         ("key sk-proj-AAAAAAAAAAAAAAAA in body", "AAAAAAAAAAAAAAAA"),
+        ("GET /v1beta/models?key=AIzaSyQUERYSECRET 200", "AIzaSyQUERYSECRET"),
+        ("POST /openai/deployments/x/chat/completions?api-version=1&api-key=AZQ123 200", "AZQ123"),
+        ("GET /v1/models?limit=5&access_token=tok987 200", "tok987"),
     ],
 )
 def test_redact_removes_secret(text, secret):
@@ -23,7 +26,7 @@ def test_redact_removes_secret(text, secret):
 
 
 def test_redact_leaves_ordinary_text():
-    text = "POST /v1/chat/completions model=qwen3 200 12ms think: 40 chars removed"
+    text = "POST /v1/chat/completions?api-version=2024-10-21&limit=5 model=qwen3 200 12ms think: 40 chars removed"
     assert redact(text) == text
 
 

@@ -458,9 +458,13 @@ class ThinkRemoval:
             response.stream = stream
         # The filter changes the byte count.
         response.headers.pop("content-length", None)
-        if response.http_version == "HTTP/1.1" and "chunked" not in response.headers.get("transfer-encoding", ""):
+        chunked = "chunked" in response.headers.get("transfer-encoding", "")
+        if flow.request.http_version == "HTTP/1.1" and not chunked:
             # Chunked framing keeps the client's connection alive; without it the body ends at close.
             response.headers["transfer-encoding"] = "chunked"
+        elif flow.request.http_version == "HTTP/1.0" and chunked:
+            # An HTTP/1.0 client knows no chunks: its body ends when the connection closes.
+            del response.headers["transfer-encoding"]
 
     def response(self, flow: http.HTTPFlow) -> None:
         assert flow.response

@@ -305,3 +305,14 @@ def test_client_disconnect_closes_upstream(proxy, upstream):
         time.sleep(0.02)
     assert upstream.connections_closed > closed_before
     assert "Traceback" not in proxy.log()
+
+
+def test_http10_client_gets_a_plain_stream(proxy, upstream):
+    serve(upstream, chat_stream(PIECES))
+    result = curl("-N", "--http1.0", "-i", "-H", "Content-Type: application/json", "-d", '{"model":"m","stream":true}',
+                  f"{proxy.url}/v1/chat/completions")
+    head, _, body = result.stdout.replace("\r\n", "\n").partition("\n\n")
+    assert "transfer-encoding" not in head.lower()
+    text = "".join(json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+                   for line in body.split("\n") if line.startswith("data: {"))
+    assert text == ANSWER

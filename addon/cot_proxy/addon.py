@@ -717,8 +717,9 @@ class RequestLog:
         parts.append(f"{duration_ms:.0f}ms")
         changes: Sequence[str] = flow.metadata.get(CHANGES, [])
         stream = flow.metadata.get(STREAM)
-        if stream is not None and getattr(stream, "think_chars", 0):
-            changes = [*changes, f"think: {stream.think_chars} chars"]
+        think_chars = stream.think_chars if stream is not None else 0
+        if think_chars:
+            changes = [*changes, f"think: {think_chars} chars"]
         if changes:
             parts.append("changed: " + "; ".join(changes))
         logger.info(" ".join(parts))

@@ -7,7 +7,7 @@ hook to override 502 responses", unmerged), issue #4854 (custom error
 responses), issue #4711 (`flow.kill()` cannot stop a flow in transit).
 
 Until those land we use three private seams, verified on mitmproxy 12.2.3 and
-12.3.1 (requirements.txt pins that range; tests/e2e/test_errors.py fails loudly
+12.3.1 (requirements.txt pins that range; the JSON 502/504 tests in tests/e2e/test_core.py fail loudly
 if any of them moves):
 
 1. `mitmproxy.proxy.layers.http._http1.make_error_response` is looked up as a

@@ -8,8 +8,6 @@ from __future__ import annotations
 import logging
 import re
 
-SECRET_HEADERS = ("authorization", "proxy-authorization", "api-key", "x-api-key")
-
 _HEADER_VALUE = re.compile(
     r"(?P<name>\b(?:proxy-)?authorization|\bx-api-key|\bapi-key)(?P<sep>['\"]?\s*[:=,]\s*['\"]?)(?P<value>[^'\"\r\n,}]+)",
     re.IGNORECASE,

@@ -77,12 +77,20 @@ class Result:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "requests": self.requests, "ok": self.ok, "errors": self.errors,
-            "inexact": self.inexact, "wall": self.wall, "req_per_s": self.req_per_s,
-            "events_per_s": self.events_per_s, "events_received": self.events_received,
-            "latency_p50": percentile(self.latencies, 50), "latency_p99": percentile(self.latencies, 99),
-            "ttfa_p50": percentile(self.ttfa, 50), "ttfa_p99": percentile(self.ttfa, 99),
-            "deadline_hit": self.deadline_hit, "error_samples": self.error_samples,
+            "requests": self.requests,
+            "ok": self.ok,
+            "errors": self.errors,
+            "inexact": self.inexact,
+            "wall": self.wall,
+            "req_per_s": self.req_per_s,
+            "events_per_s": self.events_per_s,
+            "events_received": self.events_received,
+            "latency_p50": percentile(self.latencies, 50),
+            "latency_p99": percentile(self.latencies, 99),
+            "ttfa_p50": percentile(self.ttfa, 50),
+            "ttfa_p99": percentile(self.ttfa, 99),
+            "deadline_hit": self.deadline_hit,
+            "error_samples": self.error_samples,
         }
 
 
@@ -187,7 +195,7 @@ class Client(asyncio.Protocol):
                 pos = end + 4
             elif state == _DATA:
                 take = min(size - pos, self.chunk_left)
-                self._body(bytes(buf[pos:pos + take]), now)
+                self._body(bytes(buf[pos : pos + take]), now)
                 pos += take
                 self.chunk_left -= take
                 if self.chunk_left:
@@ -212,7 +220,7 @@ class Client(asyncio.Protocol):
             elif state == _TRAILER:
                 if size - pos < 2:
                     break
-                if buf[pos:pos + 2] == b"\r\n":
+                if buf[pos : pos + 2] == b"\r\n":
                     pos += 2
                 else:
                     end = buf.find(b"\r\n\r\n", pos)
@@ -223,7 +231,7 @@ class Client(asyncio.Protocol):
                 break
             elif state == _LENGTH:
                 take = size - pos if self.length < 0 else min(size - pos, self.length)
-                self._body(bytes(buf[pos:pos + take]), now)
+                self._body(bytes(buf[pos : pos + take]), now)
                 pos += take
                 if self.length >= 0:
                     self.length -= take
@@ -295,25 +303,29 @@ class Client(asyncio.Protocol):
             self.future.set_result(None)
 
 
-async def _connect(loop: asyncio.AbstractEventLoop, host: str, port: int, endpoint: str,
-                   prefix_len: int) -> Client:
+async def _connect(
+    loop: asyncio.AbstractEventLoop, host: str, port: int, endpoint: str, prefix_len: int
+) -> Client:
     _, client = await loop.create_connection(lambda: Client(endpoint, prefix_len), host, port)
     return client
 
 
 def build_request(host: str, port: int, spec: Spec) -> bytes:
     path = "/v1/chat/completions" if spec.endpoint == "chat" else "/v1/completions"
-    body: dict[str, Any] = {"model": "bench", "stream": spec.stream,
-                            "bench": {"tokens": spec.tokens, "think_tokens": spec.think_tokens,
-                                      "delay": spec.delay}}
+    body: dict[str, Any] = {
+        "model": "bench",
+        "stream": spec.stream,
+        "bench": {"tokens": spec.tokens, "think_tokens": spec.think_tokens, "delay": spec.delay},
+    }
     if spec.endpoint == "chat":
         body["messages"] = [{"role": "user", "content": "Hi"}]
     else:
         body["prompt"] = "Hi"
     data = json.dumps(body).encode()
-    return (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer sk-bench\r\n"
-            f"Content-Type: application/json\r\nAccept: */*\r\nContent-Length: {len(data)}\r\n\r\n"
-            ).encode() + data
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer sk-bench\r\n"
+        f"Content-Type: application/json\r\nAccept: */*\r\nContent-Length: {len(data)}\r\n\r\n"
+    ).encode() + data
 
 
 async def _measure(host: str, port: int, spec: Spec) -> Result:
@@ -336,7 +348,8 @@ async def _measure(host: str, port: int, spec: Spec) -> Result:
                     break
                 try:
                     return await asyncio.wait_for(
-                        _connect(loop, host, port, spec.endpoint, prefix_len), 10)
+                        _connect(loop, host, port, spec.endpoint, prefix_len), 10
+                    )
                 except (OSError, asyncio.TimeoutError) as exc:
                     result.note(f"connect: {exc!r}")
                     await asyncio.sleep(0.2)
@@ -358,7 +371,8 @@ async def _measure(host: str, port: int, spec: Spec) -> Result:
                     client.transport.close()
                 try:
                     client = await asyncio.wait_for(
-                        _connect(loop, host, port, spec.endpoint, prefix_len), min(10, remaining))
+                        _connect(loop, host, port, spec.endpoint, prefix_len), min(10, remaining)
+                    )
                 except (OSError, asyncio.TimeoutError) as exc:
                     result.errors += 1
                     result.note(f"connect: {exc!r}")
@@ -431,7 +445,16 @@ if __name__ == "__main__":  # a quick manual probe: python bench/load.py PORT [s
 
     port = int(sys.argv[1])
     streaming = len(sys.argv) > 2 and sys.argv[2] == "stream"
-    res = measure("127.0.0.1", port, Spec(stream=streaming, connections=8, requests_per_conn=20,
-                                          tokens=50, think_tokens=20,
-                                          stripped="--stripped" in sys.argv))
+    res = measure(
+        "127.0.0.1",
+        port,
+        Spec(
+            stream=streaming,
+            connections=8,
+            requests_per_conn=20,
+            tokens=50,
+            think_tokens=20,
+            stripped="--stripped" in sys.argv,
+        ),
+    )
     print(json.dumps(res.summary(), indent=1))

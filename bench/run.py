@@ -50,7 +50,8 @@ STREAM = {"tokens": 50, "think_tokens": 20, "delay": 0.02}
 BURST = {"tokens": 50, "think_tokens": 20, "delay": 0.0}  # the same streams, as fast as possible
 SIZES: dict[str, dict[str, Any]] = {
     "full": {
-        "rounds": 5, "budget": 540,
+        "rounds": 5,
+        "budget": 540,
         "small-1": {"connections": 1, "requests_per_conn": 500},
         "small-32": {"connections": 32, "requests_per_conn": 50},
         "stream-64": {"connections": 64, "requests_per_conn": 3, **STREAM},
@@ -58,11 +59,17 @@ SIZES: dict[str, dict[str, Any]] = {
         "burst-256": {"connections": 256, "requests_per_conn": 2, **BURST},
         "bulk": {"connections": 16, "requests_per_conn": 1, "tokens": 5000, "think_tokens": 500},
         "think-filter": {"events": 200_000},
-        "slow-1000": {"connections": 1000, "requests_per_conn": 1, "tokens": 5, "think_tokens": 1,
-                      "delay": 1.0},
+        "slow-1000": {
+            "connections": 1000,
+            "requests_per_conn": 1,
+            "tokens": 5,
+            "think_tokens": 1,
+            "delay": 1.0,
+        },
     },
     "quick": {
-        "rounds": 3, "budget": 150,
+        "rounds": 3,
+        "budget": 150,
         "small-1": {"connections": 1, "requests_per_conn": 200},
         "small-32": {"connections": 32, "requests_per_conn": 15},
         "stream-64": {"connections": 64, "requests_per_conn": 1, **STREAM},
@@ -70,17 +77,33 @@ SIZES: dict[str, dict[str, Any]] = {
         "burst-256": {"connections": 256, "requests_per_conn": 1, **BURST},
         "bulk": {"connections": 16, "requests_per_conn": 1, "tokens": 1000, "think_tokens": 100},
         "think-filter": {"events": 50_000},
-        "slow-1000": {"connections": 1000, "requests_per_conn": 1, "tokens": 3, "think_tokens": 1,
-                      "delay": 0.5},
+        "slow-1000": {
+            "connections": 1000,
+            "requests_per_conn": 1,
+            "tokens": 3,
+            "think_tokens": 1,
+            "delay": 0.5,
+        },
     },
     "smoke": {
-        "rounds": 1, "budget": 90,
+        "rounds": 1,
+        "budget": 90,
         "small-1": {"connections": 1, "requests_per_conn": 5},
         "small-32": {"connections": 4, "requests_per_conn": 2},
-        "stream-64": {"connections": 4, "requests_per_conn": 1, "tokens": 10, "think_tokens": 4,
-                      "delay": 0.005},
-        "stream-256": {"connections": 8, "requests_per_conn": 1, "tokens": 10, "think_tokens": 4,
-                       "delay": 0.005},
+        "stream-64": {
+            "connections": 4,
+            "requests_per_conn": 1,
+            "tokens": 10,
+            "think_tokens": 4,
+            "delay": 0.005,
+        },
+        "stream-256": {
+            "connections": 8,
+            "requests_per_conn": 1,
+            "tokens": 10,
+            "think_tokens": 4,
+            "delay": 0.005,
+        },
         "burst-256": {"connections": 8, "requests_per_conn": 1, "tokens": 10, "think_tokens": 4},
         "bulk": {"connections": 2, "requests_per_conn": 1, "tokens": 200, "think_tokens": 20},
         "think-filter": {"events": 2_000},
@@ -105,9 +128,15 @@ class Proc:
         self.name = name
         self.log_path = log
         self._log = open(log, "wb")
-        self.popen = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=self._log,
-                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                      start_new_session=True)
+        self.popen = subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=REPO,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.pid = self.popen.pid
         self.port = 0
         Proc.running.append(self)
@@ -227,13 +256,17 @@ def wait_listening(proc: Proc, port: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not proc.alive():
-            raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode}:\n{proc.log_tail()}")
+            raise RuntimeError(
+                f"{proc.name} exited with {proc.popen.returncode}:\n{proc.log_tail()}"
+            )
         try:
             with socket.create_connection((HOST, port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError(f"{proc.name} did not listen on {port} within {timeout} s:\n{proc.log_tail()}")
+    raise RuntimeError(
+        f"{proc.name} did not listen on {port} within {timeout} s:\n{proc.log_tail()}"
+    )
 
 
 class Lab:
@@ -242,13 +275,20 @@ class Lab:
     def __init__(self, logs: Path, home: Path) -> None:
         self.logs = logs
         self.home = home
-        self.env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-                    "HOME": str(home)}  # mitmproxy keeps its CA in ~/.mitmproxy
+        self.env = {
+            **os.environ,
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "HOME": str(home),
+        }  # mitmproxy keeps its CA in ~/.mitmproxy
         self.upstream: Proc | None = None
 
     def start_upstream(self) -> Proc:
-        proc = Proc("upstream", [sys.executable, str(BENCH / "upstream.py"), "--port", "0"],
-                    self.env, self.logs / "upstream.log")
+        proc = Proc(
+            "upstream",
+            [sys.executable, str(BENCH / "upstream.py"), "--port", "0"],
+            self.env,
+            self.logs / "upstream.log",
+        )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             text = proc.log_path.read_text(errors="replace")
@@ -267,11 +307,23 @@ class Lab:
     def start_floor(self, name: str = "floor") -> Proc:
         assert self.upstream is not None
         port = free_port()
-        cmd = [str(VENV_BIN / "mitmdump"), "--mode", f"reverse:http://{HOST}:{self.upstream.port}",
-               "--listen-host", HOST, "--listen-port", str(port),
-               "-s", str(BENCH / "floor_addon.py"),
-               "--set", "connection_strategy=lazy", "--set", "flow_detail=0",
-               "--set", "termlog_verbosity=warn"]
+        cmd = [
+            str(VENV_BIN / "mitmdump"),
+            "--mode",
+            f"reverse:http://{HOST}:{self.upstream.port}",
+            "--listen-host",
+            HOST,
+            "--listen-port",
+            str(port),
+            "-s",
+            str(BENCH / "floor_addon.py"),
+            "--set",
+            "connection_strategy=lazy",
+            "--set",
+            "flow_detail=0",
+            "--set",
+            "termlog_verbosity=warn",
+        ]
         proc = Proc(name, cmd, self.env, self.logs / f"{name}.log")
         proc.port = port
         wait_listening(proc, port)
@@ -280,8 +332,13 @@ class Lab:
     def start_project(self, name: str = "project", workers: int | None = None) -> Proc:
         assert self.upstream is not None
         port = free_port()
-        env = {**self.env, "TARGET_BASE_URL": f"http://{HOST}:{self.upstream.port}/v1",
-               "PORT": str(port), "LISTEN_HOST": HOST, "THINK_MODE": "strip"}
+        env = {
+            **self.env,
+            "TARGET_BASE_URL": f"http://{HOST}:{self.upstream.port}/v1",
+            "PORT": str(port),
+            "LISTEN_HOST": HOST,
+            "THINK_MODE": "strip",
+        }
         if workers:
             env["WORKERS"] = str(workers)
         proc = Proc(name, [str(REPO / "entrypoint.sh")], env, self.logs / f"{name}.log")
@@ -304,6 +361,7 @@ def workers_supported() -> bool:
 
 # -- measurements ---------------------------------------------------------------------------------
 
+
 def load_spec(scenario: str, sizes: dict[str, Any], stripped: bool, deadline: float) -> Spec:
     params = {**(SMALL if scenario.startswith("small") else {}), **sizes[scenario]}
     stream = not scenario.startswith("small")
@@ -311,8 +369,13 @@ def load_spec(scenario: str, sizes: dict[str, Any], stripped: bool, deadline: fl
         # Long-lived streams: the deadline covers them (tokens * delay plus slack).
         events = params["tokens"] + params["think_tokens"] + 4
         deadline = max(deadline, events * params["delay"] + 30)
-    return Spec(stream=stream, stripped=stripped, deadline=deadline,
-                request_timeout=min(deadline, MEASURE_DEADLINE), **params)
+    return Spec(
+        stream=stream,
+        stripped=stripped,
+        deadline=deadline,
+        request_timeout=min(deadline, MEASURE_DEADLINE),
+        **params,
+    )
 
 
 def think_filter_round(events: int) -> dict[str, Any]:
@@ -321,10 +384,15 @@ def think_filter_round(events: int) -> dict[str, Any]:
     from cot_proxy.think import ThinkConfig
 
     def event(content: str) -> bytes:
-        obj = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1700000000,
-               "model": "bench",
-               "choices": [{"index": 0, "delta": {"content": content}, "logprobs": None,
-                            "finish_reason": None}]}
+        obj = {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion.chunk",
+            "created": 1700000000,
+            "model": "bench",
+            "choices": [
+                {"index": 0, "delta": {"content": content}, "logprobs": None, "finish_reason": None}
+            ],
+        }
         return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
 
     role = event("")
@@ -360,7 +428,7 @@ def think_filter_round(events: int) -> dict[str, Any]:
     # Informational: 64 pass-through events per chunk (a fast upstream, a big network read).
     stream = ThinkStream(ThinkConfig(), "chat")
     stream(role)
-    batches = [b"".join(answer[i:i + 64]) for i in range(0, events, 64)]
+    batches = [b"".join(answer[i : i + 64]) for i in range(0, events, 64)]
     started = time.perf_counter()
     for raw in batches:
         stream(raw)
@@ -369,6 +437,7 @@ def think_filter_round(events: int) -> dict[str, Any]:
 
 
 # -- statistics and the report --------------------------------------------------------------------
+
 
 def med(values: list[float | None]) -> float | None:
     present = [v for v in values if v is not None]
@@ -435,20 +504,37 @@ class Report:
         rounds = [s for s in self.results.get(scenario, {}).get(target, []) if s]
         if not rounds:
             return None
-        return (sum(s["requests"] for s in rounds), sum(s["ok"] for s in rounds),
-                sum(s["errors"] for s in rounds), sum(s["inexact"] for s in rounds))
+        return (
+            sum(s["requests"] for s in rounds),
+            sum(s["ok"] for s in rounds),
+            sum(s["errors"] for s in rounds),
+            sum(s["inexact"] for s in rounds),
+        )
 
     def rows(self) -> list[Row]:
         rows: list[Row] = []
         main = [t for t in ("direct", "floor", "project") if t in self.targets]
 
-        def metric_row(scenario: str, label: str, key: str, unit: str, check: str | None,
-                       bound: float | None, vs_direct_too: bool = True) -> None:
+        def metric_row(
+            scenario: str,
+            label: str,
+            key: str,
+            unit: str,
+            check: str | None,
+            bound: float | None,
+            vs_direct_too: bool = True,
+        ) -> None:
             values = {t: fmt(med(self.series(scenario, t, key)), unit) for t in main}
-            vs_floor = paired_ratio(self.series(scenario, "project", key),
-                                    self.series(scenario, "floor", key))
-            vs_direct = paired_ratio(self.series(scenario, "project", key),
-                                     self.series(scenario, "direct", key)) if vs_direct_too else None
+            vs_floor = paired_ratio(
+                self.series(scenario, "project", key), self.series(scenario, "floor", key)
+            )
+            vs_direct = (
+                paired_ratio(
+                    self.series(scenario, "project", key), self.series(scenario, "direct", key)
+                )
+                if vs_direct_too
+                else None
+            )
             target = verdict = ""
             if check and bound is not None:
                 target = f"{'≥' if check == 'min' else '≤'} {bound}× floor"
@@ -457,8 +543,17 @@ class Report:
                 else:
                     ok = vs_floor >= bound if check == "min" else vs_floor <= bound
                     verdict = "PASS" if ok else "**MISS**"
-            rows.append(Row(scenario, label, values, fmt_ratio(vs_floor),
-                            fmt_ratio(vs_direct) if vs_direct_too else "", target, verdict))
+            rows.append(
+                Row(
+                    scenario,
+                    label,
+                    values,
+                    fmt_ratio(vs_floor),
+                    fmt_ratio(vs_direct) if vs_direct_too else "",
+                    target,
+                    verdict,
+                )
+            )
 
         def correctness_row(scenario: str) -> None:
             values = {}
@@ -472,10 +567,20 @@ class Report:
                 values[t] = f"{ok}/{requests} ok, {errors} err, {inexact} inexact"
                 if t == "project":
                     bad = errors + inexact + (requests - ok)
-            verdict = "n/a" if self.counts(scenario, "project") is None else (
-                "PASS" if bad == 0 else "**MISS**")
-            rows.append(Row(scenario, "answers (all rounds)", values, target="0 errors, all exact",
-                            verdict=verdict))
+            verdict = (
+                "n/a"
+                if self.counts(scenario, "project") is None
+                else ("PASS" if bad == 0 else "**MISS**")
+            )
+            rows.append(
+                Row(
+                    scenario,
+                    "answers (all rounds)",
+                    values,
+                    target="0 errors, all exact",
+                    verdict=verdict,
+                )
+            )
 
         for scenario in LOAD_SCENARIOS:
             if scenario not in self.results:
@@ -500,9 +605,10 @@ class Report:
 
         if self.filter_rounds:
             for label, key, exact_key, bound in (
-                    ("pass-through events/s", "pass_events_per_s", "pass_exact", 200_000),
-                    ("in-think events/s", "think_events_per_s", "think_exact", 100_000),
-                    ("pass-through, 64 events/chunk, events/s", "batched_events_per_s", None, None)):
+                ("pass-through events/s", "pass_events_per_s", "pass_exact", 200_000),
+                ("in-think events/s", "think_events_per_s", "think_exact", 100_000),
+                ("pass-through, 64 events/chunk, events/s", "batched_events_per_s", None, None),
+            ):
                 value = med([r[key] for r in self.filter_rounds])
                 exact = all(r[exact_key] for r in self.filter_rounds) if exact_key else True
                 verdict = ""
@@ -510,8 +616,15 @@ class Report:
                     verdict = "PASS" if value >= bound and exact else "**MISS**"
                     if not exact:
                         verdict += " (output wrong)"
-                rows.append(Row("think-filter", label, {"project": fmt(value, "")},
-                                target=f"≥ {bound:,}" if bound else "", verdict=verdict))
+                rows.append(
+                    Row(
+                        "think-filter",
+                        label,
+                        {"project": fmt(value, "")},
+                        target=f"≥ {bound:,}" if bound else "",
+                        verdict=verdict,
+                    )
+                )
 
         if self.slow:
             values, rss = {}, {}
@@ -520,32 +633,56 @@ class Report:
                 if summary is None:
                     values[t] = rss[t] = "–"
                     continue
-                values[t] = (f"{summary['ok']}/{summary['requests']} ok, {summary['errors']} err, "
-                             f"{summary['inexact']} inexact")
+                values[t] = (
+                    f"{summary['ok']}/{summary['requests']} ok, {summary['errors']} err, "
+                    f"{summary['inexact']} inexact"
+                )
                 rss[t] = fmt(summary.get("peak_rss_mb"), "MB") if t != "direct" else "–"
             project = self.slow.get("project")
-            bad = None if project is None else (
-                project["errors"] + project["inexact"] + project["requests"] - project["ok"])
-            rows.append(Row("slow-1000", "answers", values, target="0 errors, all exact",
-                            verdict="n/a" if bad is None else ("PASS" if bad == 0 else "**MISS**")))
+            bad = (
+                None
+                if project is None
+                else (project["errors"] + project["inexact"] + project["requests"] - project["ok"])
+            )
+            rows.append(
+                Row(
+                    "slow-1000",
+                    "answers",
+                    values,
+                    target="0 errors, all exact",
+                    verdict="n/a" if bad is None else ("PASS" if bad == 0 else "**MISS**"),
+                )
+            )
             peak = None if project is None else project.get("peak_rss_mb")
-            rows.append(Row("slow-1000", "peak RSS MB (fresh process)", rss, target="≤ 150 MB",
-                            verdict="n/a" if peak is None else ("PASS" if peak <= 150 else "**MISS**")))
-            ttfa = {t: fmt(self.slow[t].get("ttfa_p50"), "ms") if t in self.slow else "–"
-                    for t in main}
+            rows.append(
+                Row(
+                    "slow-1000",
+                    "peak RSS MB (fresh process)",
+                    rss,
+                    target="≤ 150 MB",
+                    verdict="n/a" if peak is None else ("PASS" if peak <= 150 else "**MISS**"),
+                )
+            )
+            ttfa = {
+                t: fmt(self.slow[t].get("ttfa_p50"), "ms") if t in self.slow else "–" for t in main
+            }
             rows.append(Row("slow-1000", "TTFA p50 ms", ttfa))
 
         if self.rss:
-            rows.append(Row("whole run", "peak RSS MB", {t: fmt(self.rss.get(t), "MB") for t in main}))
+            rows.append(
+                Row("whole run", "peak RSS MB", {t: fmt(self.rss.get(t), "MB") for t in main})
+            )
         return rows
 
     def worker_rows(self) -> list[Row]:
         if self.workers_note:
             return [Row("WORKERS=2", self.workers_note, {})]
         rows = []
-        for scenario, key, label, bound in (("small-32", "req_per_s", "req/s", 1.7),
-                                            ("stream-256", "events_per_s", "events/s", 1.6),
-                                            ("burst-256", "events_per_s", "events/s", None)):
+        for scenario, key, label, bound in (
+            ("small-32", "req_per_s", "req/s", 1.7),
+            ("stream-256", "events_per_s", "events/s", 1.6),
+            ("burst-256", "events_per_s", "events/s", None),
+        ):
             if "project-w2" not in self.results.get(scenario, {}):
                 continue
             one = self.series(scenario, "project", key)
@@ -560,71 +697,122 @@ class Report:
             if bound is None:
                 verdict = "(info)" if not bad else "**MISS**"
             else:
-                verdict = "n/a" if ratio is None else (
-                    "PASS" if ratio >= bound and not bad else "**MISS**")
+                verdict = (
+                    "n/a"
+                    if ratio is None
+                    else ("PASS" if ratio >= bound and not bad else "**MISS**")
+                )
             if counts and bad:
                 verdict += f" ({counts[2]} err, {counts[3]} inexact)"
-            rows.append(Row(scenario, label, {"project": fmt(med(one), ""),
-                                              "project-w2": fmt(med(two), ""),
-                                              "ceiling": fmt_ratio(ceiling),
-                                              "busy": "–" if busy is None else f"{busy:.0%}"},
-                            ratio_floor=fmt_ratio(ratio),
-                            target=f"≥ {bound}× one process" if bound else "",
-                            verdict=verdict))
+            rows.append(
+                Row(
+                    scenario,
+                    label,
+                    {
+                        "project": fmt(med(one), ""),
+                        "project-w2": fmt(med(two), ""),
+                        "ceiling": fmt_ratio(ceiling),
+                        "busy": "–" if busy is None else f"{busy:.0%}",
+                    },
+                    ratio_floor=fmt_ratio(ratio),
+                    target=f"≥ {bound}× one process" if bound else "",
+                    verdict=verdict,
+                )
+            )
         return rows
 
     def markdown(self, header: dict[str, str]) -> str:
-        lines = [f"### cot-proxy benchmark ({self.mode}, {self.rounds_done} round"
-                 f"{'s' if self.rounds_done != 1 else ''}, medians)", ""]
+        lines = [
+            f"### cot-proxy benchmark ({self.mode}, {self.rounds_done} round"
+            f"{'s' if self.rounds_done != 1 else ''}, medians)",
+            "",
+        ]
         lines.append(" · ".join(f"{k}: {v}" for k, v in header.items()))
         lines.append("")
         main = [t for t in ("direct", "floor", "project") if t in self.targets]
-        lines.append("| scenario | metric | " + " | ".join(main)
-                     + " | project/floor | project/direct | target | result |")
+        lines.append(
+            "| scenario | metric | "
+            + " | ".join(main)
+            + " | project/floor | project/direct | target | result |"
+        )
         lines.append("|---|---|" + "---:|" * len(main) + "---:|---:|---|---|")
         for row in self.rows():
-            cells = [row.scenario, row.metric, *(row.values.get(t, "") for t in main),
-                     row.ratio_floor, row.ratio_direct, row.target, row.verdict]
+            cells = [
+                row.scenario,
+                row.metric,
+                *(row.values.get(t, "") for t in main),
+                row.ratio_floor,
+                row.ratio_direct,
+                row.target,
+                row.verdict,
+            ]
             lines.append("| " + " | ".join(cells) + " |")
         worker_rows = self.worker_rows()
         if worker_rows:
-            lines += ["", "| WORKERS=2 | metric | one process | WORKERS=2 | ratio | ceiling | "
-                      "machine CPU busy | target | result |",
-                      "|---|---|---:|---:|---:|---:|---:|---|---|"]
+            lines += [
+                "",
+                "| WORKERS=2 | metric | one process | WORKERS=2 | ratio | ceiling | "
+                "machine CPU busy | target | result |",
+                "|---|---|---:|---:|---:|---:|---:|---|---|",
+            ]
             for row in worker_rows:
-                lines.append(f"| {row.scenario} | {row.metric} | {row.values.get('project', '')} | "
-                             f"{row.values.get('project-w2', '')} | {row.ratio_floor} | "
-                             f"{row.values.get('ceiling', '')} | {row.values.get('busy', '')} | "
-                             f"{row.target} | {row.verdict} |")
+                lines.append(
+                    f"| {row.scenario} | {row.metric} | {row.values.get('project', '')} | "
+                    f"{row.values.get('project-w2', '')} | {row.ratio_floor} | "
+                    f"{row.values.get('ceiling', '')} | {row.values.get('busy', '')} | "
+                    f"{row.target} | {row.verdict} |"
+                )
             if not self.workers_note:
-                lines += ["", "ceiling = direct ÷ one process: the most any number of workers could "
-                          "reach with this upstream and client. machine CPU busy = all cores, "
-                          "while WORKERS=2 ran (the client and the upstream share them)."]
-        lines += ["", "Ratios are medians of per-round ratios (targets measured back to back, "
-                  "order rotated each round). direct = client → upstream; floor = plain mitmdump "
-                  "streaming event streams; project = ./entrypoint.sh, THINK_MODE=strip, INFO log "
-                  "to a file. TTFA = time to the first answer character (after the think block). "
-                  "events/s = upstream SSE events of completed streams per second. CPU µs = user+system CPU "
-                  "time of the proxy process (for direct: of the upstream) per request or per "
-                  "upstream event, from /proc (10 ms ticks); steadier than throughput on a busy "
-                  "machine."]
-        cut = sorted({f"{scenario} {target}" for scenario, per_target in self.results.items()
-                      for target, series in per_target.items()
-                      for summary in series if summary.get("deadline_hit")})
+                lines += [
+                    "",
+                    "ceiling = direct ÷ one process: the most any number of workers could "
+                    "reach with this upstream and client. machine CPU busy = all cores, "
+                    "while WORKERS=2 ran (the client and the upstream share them).",
+                ]
+        lines += [
+            "",
+            "Ratios are medians of per-round ratios (targets measured back to back, "
+            "order rotated each round). direct = client → upstream; floor = plain mitmdump "
+            "streaming event streams; project = ./entrypoint.sh, THINK_MODE=strip, INFO log "
+            "to a file. TTFA = time to the first answer character (after the think block). "
+            "events/s = upstream SSE events of completed streams per second. CPU µs = user+system CPU "
+            "time of the proxy process (for direct: of the upstream) per request or per "
+            "upstream event, from /proc (10 ms ticks); steadier than throughput on a busy "
+            "machine.",
+        ]
+        cut = sorted(
+            {
+                f"{scenario} {target}"
+                for scenario, per_target in self.results.items()
+                for target, series in per_target.items()
+                for summary in series
+                if summary.get("deadline_hit")
+            }
+        )
         cut += [f"slow-1000 {t}" for t, summary in self.slow.items() if summary.get("deadline_hit")]
         notes = list(self.notes)
         if cut:
-            notes.append("the time limit cut these measurements short (fewer requests than "
-                         "planned): " + ", ".join(cut))
+            notes.append(
+                "the time limit cut these measurements short (fewer requests than "
+                "planned): " + ", ".join(cut)
+            )
         for note in notes:
             lines.append(f"- {note}")
         return "\n".join(lines) + "\n"
 
     def to_json(self, header: dict[str, str]) -> dict[str, Any]:
-        return {"mode": self.mode, "header": header, "rounds": self.rounds_done,
-                "targets": self.targets, "results": self.results,
-                "think_filter": self.filter_rounds, "slow": self.slow, "rss": self.rss,
-                "notes": self.notes, "workers_note": self.workers_note}
+        return {
+            "mode": self.mode,
+            "header": header,
+            "rounds": self.rounds_done,
+            "targets": self.targets,
+            "results": self.results,
+            "think_filter": self.filter_rounds,
+            "slow": self.slow,
+            "rss": self.rss,
+            "notes": self.notes,
+            "workers_note": self.workers_note,
+        }
 
 
 def machine_header() -> dict[str, str]:
@@ -637,10 +825,20 @@ def machine_header() -> dict[str, str]:
     except OSError:
         pass
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
-                                capture_output=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "addon", "entrypoint.sh"],
-                               cwd=REPO, text=True, capture_output=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            text=True,
+            capture_output=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "addon", "entrypoint.sh"],
+            cwd=REPO,
+            text=True,
+            capture_output=True,
+            timeout=10,
+        ).stdout.strip()
         commit += "+changes" if dirty else ""
     except (OSError, subprocess.SubprocessError):
         commit = "?"
@@ -664,25 +862,41 @@ PROFILE_SECONDS = 8.0  # per target: the scenario is repeated for about this lon
 PROFILE_RATE = 500  # samples per second
 
 
-def profile_scenario(procs: dict[str, Any], scenario: str, sizes: dict[str, Any],
-                     out_dir: Path) -> str:
+def profile_scenario(
+    procs: dict[str, Any], scenario: str, sizes: dict[str, Any], out_dir: Path
+) -> str:
     """Run one scenario against the floor and the project under `py-spy record` and compare the
     CPU each spends per request (or per upstream event), by where the time goes."""
     py_spy = VENV_BIN / "py-spy"
     if not py_spy.exists():
-        return (f"profile {scenario}: py-spy is not installed "
-                f"({VENV_BIN / 'pip'} install py-spy: a measuring tool, not a project dependency)")
+        return (
+            f"profile {scenario}: py-spy is not installed "
+            f"({VENV_BIN / 'pip'} install py-spy: a measuring tool, not a project dependency)"
+        )
     profiles: dict[str, Profile] = {}
     for name in ("floor", "project"):
         proc = procs.get(name)
         if proc is None:
             continue
         raw = out_dir / f"profile-{scenario}-{name}.txt"
-        recorder = subprocess.Popen([str(py_spy), "record", "--pid", str(proc.pid), "--rate",
-                                     str(PROFILE_RATE), "--nonblocking", "--format", "raw",
-                                     "--output", str(raw)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                    start_new_session=True)
+        recorder = subprocess.Popen(
+            [
+                str(py_spy),
+                "record",
+                "--pid",
+                str(proc.pid),
+                "--rate",
+                str(PROFILE_RATE),
+                "--nonblocking",
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         time.sleep(1.0)
         units = 0
         started = time.monotonic()
@@ -698,7 +912,9 @@ def profile_scenario(procs: dict[str, Any], scenario: str, sizes: dict[str, Any]
             os.killpg(recorder.pid, signal.SIGKILL)
             _, err = recorder.communicate()
         if not raw.exists():
-            return f"profile {scenario}: py-spy wrote nothing: {err.decode(errors='replace')[-500:]}"
+            return (
+                f"profile {scenario}: py-spy wrote nothing: {err.decode(errors='replace')[-500:]}"
+            )
         profiles[name] = Profile(raw.read_text(errors="replace"), units)
     unit = "request" if scenario.startswith("small") else "upstream event"
     summary = compare_profiles(profiles, unit)
@@ -778,24 +994,38 @@ def compare_profiles(profiles: dict[str, Profile], unit: str) -> str:
     if project is None or not project.total or not project.units:
         return "no samples\n"
     names = [n for n in ("floor", "project") if n in profiles]
-    out = [f"py-spy, {PROFILE_RATE} Hz, on-CPU samples of the proxy process while the scenario "
-           f"ran for ~{PROFILE_SECONDS:.0f} s per target; µs of CPU per {unit}.", ""]
+    out = [
+        f"py-spy, {PROFILE_RATE} Hz, on-CPU samples of the proxy process while the scenario "
+        f"ran for ~{PROFILE_SECONDS:.0f} s per target; µs of CPU per {unit}.",
+        "",
+    ]
     for name in names:
         prof = profiles[name]
-        out.append(f"- {name}: {prof.units} {unit}s, {prof.total} samples, "
-                   f"**{prof.per_unit(prof.total):.1f} µs per {unit}**; hook dispatch "
-                   f"(stacks through mitmproxy/addonmanager.py) {prof.per_unit(prof.hook_dispatch):.1f} µs")
+        out.append(
+            f"- {name}: {prof.units} {unit}s, {prof.total} samples, "
+            f"**{prof.per_unit(prof.total):.1f} µs per {unit}**; hook dispatch "
+            f"(stacks through mitmproxy/addonmanager.py) {prof.per_unit(prof.hook_dispatch):.1f} µs"
+        )
     if floor is not None and floor.units:
         extra = project.per_unit(project.total) - floor.per_unit(floor.total)
-        out.append(f"- project − floor: {extra:+.1f} µs per {unit} "
-                   f"({project.per_unit(project.total) / max(floor.per_unit(floor.total), 1e-9):.2f}×)")
+        out.append(
+            f"- project − floor: {extra:+.1f} µs per {unit} "
+            f"({project.per_unit(project.total) / max(floor.per_unit(floor.total), 1e-9):.2f}×)"
+        )
 
-    def table(title: str, proj: dict[str, int], flo: dict[str, int] | None, rows: int,
-              by_diff: bool) -> None:
+    def table(
+        title: str, proj: dict[str, int], flo: dict[str, int] | None, rows: int, by_diff: bool
+    ) -> None:
         cols = names if flo is not None else ["project"]
-        out.extend(["", f"| {title} | " + " | ".join(f"{n} µs" for n in cols)
-                    + (" | project − floor |" if flo is not None else " |"),
-                    "|---|" + "---:|" * (len(cols) + (1 if flo is not None else 0))])
+        out.extend(
+            [
+                "",
+                f"| {title} | "
+                + " | ".join(f"{n} µs" for n in cols)
+                + (" | project − floor |" if flo is not None else " |"),
+                "|---|" + "---:|" * (len(cols) + (1 if flo is not None else 0)),
+            ]
+        )
         keys = set(proj) | (set(flo) if flo is not None else set())
 
         def diff(key: str) -> float:
@@ -814,8 +1044,13 @@ def compare_profiles(profiles: dict[str, Profile], unit: str) -> str:
 
     flo_self = floor.self_bucket if floor else None
     table("self time by module", project.self_bucket, flo_self, 14, True)
-    table("inclusive time by module (any frame)", project.incl_bucket,
-          floor.incl_bucket if floor else None, 14, True)
+    table(
+        "inclusive time by module (any frame)",
+        project.incl_bucket,
+        floor.incl_bucket if floor else None,
+        14,
+        True,
+    )
     table("project: cot_proxy functions, inclusive", project.incl_ours, None, 14, False)
     table("self time by function", project.self_func, floor.self_func if floor else None, 16, True)
     return "\n".join(out) + "\n"
@@ -823,17 +1058,21 @@ def compare_profiles(profiles: dict[str, Profile], unit: str) -> str:
 
 # -- main -----------------------------------------------------------------------------------------
 
+
 def ensure_requirements(allowed: bool) -> None:
     try:
         import uvloop  # noqa: F401
+
         return
     except ImportError:
         pass
     if not allowed:
         return
     print("installing bench/requirements.txt into the venv ...", flush=True)
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r",
-                           str(BENCH / "requirements.txt")], timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "-r", str(BENCH / "requirements.txt")],
+        timeout=300,
+    )
     if done.returncode != 0:
         print("could not install bench/requirements.txt; going on with plain asyncio", flush=True)
 
@@ -842,23 +1081,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="cot-proxy benchmark (see bench/README.md)")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="smaller counts, 3 rounds (~1-2 min)")
-    size.add_argument("--smoke", action="store_true",
-                      help="tiny: 1 round, direct + project, no 1000-stream or WORKERS scenario")
+    size.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny: 1 round, direct + project, no 1000-stream or WORKERS scenario",
+    )
     parser.add_argument("--rounds", type=int, help="rounds of the interleaved scenarios")
     parser.add_argument("--only", help=f"comma-separated scenarios, of: {', '.join(ALL_SCENARIOS)}")
     parser.add_argument("--no-workers", action="store_true", help="skip the WORKERS=2 target")
-    parser.add_argument("--profile", default="",
-                        help="comma-separated load scenarios to run once more against the project "
-                             "under py-spy (needs py-spy in the venv); summaries go to the report")
-    parser.add_argument("--budget", type=float, help="seconds the whole run may take (rounds are "
-                        "dropped to stay inside it)")
-    parser.add_argument("--out", type=Path, help="markdown output (default bench/results/latest.md; "
-                        "a full run also writes bench/LATEST.md)")
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="comma-separated load scenarios to run once more against the project "
+        "under py-spy (needs py-spy in the venv); summaries go to the report",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        help="seconds the whole run may take (rounds are dropped to stay inside it)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="markdown output (default bench/results/latest.md; "
+        "a full run also writes bench/LATEST.md)",
+    )
     parser.add_argument("--json", type=Path, help="also write every figure as JSON here")
-    parser.add_argument("--no-install", action="store_true",
-                        help="do not pip-install bench/requirements.txt (uvloop) when missing")
-    parser.add_argument("--strict", action="store_true",
-                        help="exit 3 when any answer was wrong or failed")
+    parser.add_argument(
+        "--no-install",
+        action="store_true",
+        help="do not pip-install bench/requirements.txt (uvloop) when missing",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 3 when any answer was wrong or failed"
+    )
     return parser.parse_args(argv)
 
 
@@ -907,24 +1163,50 @@ def main(argv: list[str] | None = None) -> int:
         if "floor" in targets:
             procs["floor"] = lab.start_floor()
         procs["project"] = lab.start_project()
-        use_workers = (mode != "smoke" and not args.no_workers
-                       and any(s in WORKER_SCENARIOS for s in scenarios))
+        use_workers = (
+            mode != "smoke"
+            and not args.no_workers
+            and any(s in WORKER_SCENARIOS for s in scenarios)
+        )
         if use_workers:
             if workers_supported():
                 procs["project-w2"] = lab.start_project("project-w2", workers=2)
             else:
                 report.workers_note = "skipped: WORKERS not supported"
         ports = {name: proc.port for name, proc in procs.items() if proc is not None}
-        print(f"upstream :{ports['direct']} ({lab.upstream_loop}), "
-              + ", ".join(f"{n} :{p}" for n, p in ports.items() if n != "direct"), flush=True)
+        print(
+            f"upstream :{ports['direct']} ({lab.upstream_loop}), "
+            + ", ".join(f"{n} :{p}" for n, p in ports.items() if n != "direct"),
+            flush=True,
+        )
 
         # Warm-up, untimed: imports, first connections, caches.
         for name, port in ports.items():
-            measure(HOST, port, Spec(stream=False, connections=4, requests_per_conn=10,
-                                     stripped=name.startswith("project"), deadline=30, **SMALL))
-            measure(HOST, port, Spec(stream=True, connections=4, requests_per_conn=2, tokens=20,
-                                     think_tokens=5, stripped=name.startswith("project"),
-                                     deadline=30))
+            measure(
+                HOST,
+                port,
+                Spec(
+                    stream=False,
+                    connections=4,
+                    requests_per_conn=10,
+                    stripped=name.startswith("project"),
+                    deadline=30,
+                    **SMALL,
+                ),
+            )
+            measure(
+                HOST,
+                port,
+                Spec(
+                    stream=True,
+                    connections=4,
+                    requests_per_conn=2,
+                    tokens=20,
+                    think_tokens=5,
+                    stripped=name.startswith("project"),
+                    deadline=30,
+                ),
+            )
 
         load_scenarios = [s for s in LOAD_SCENARIOS if s in scenarios]
         reserve = 40.0 if "slow-1000" in scenarios else 5.0
@@ -932,8 +1214,10 @@ def main(argv: list[str] | None = None) -> int:
         for round_no in range(rounds):
             round_start = time.monotonic()
             if round_times and round_start + max(round_times) + reserve > hard_stop:
-                report.notes.append(f"stopped after {round_no} of {rounds} rounds to stay within "
-                                    f"the {budget:.0f} s budget")
+                report.notes.append(
+                    f"stopped after {round_no} of {rounds} rounds to stay within "
+                    f"the {budget:.0f} s budget"
+                )
                 break
             for scenario in load_scenarios:
                 names = [t for t in targets]
@@ -958,18 +1242,28 @@ def main(argv: list[str] | None = None) -> int:
                     summary["cpu_us_per_unit"] = cpu / units * 1e6 if units else None
                     report.add(scenario, name, round_no, summary)
                     bad = result.errors + result.inexact
-                    print(f"round {round_no + 1} {scenario:<10} {name:<10} "
-                          f"req/s {result.req_per_s:9.1f}  events/s {result.events_per_s:9.0f}  "
-                          f"ttfa p50 {_ms(percentile(result.ttfa, 50))}  "
-                          f"lat p50 {_ms(percentile(result.latencies, 50))}"
-                          + (f"  ERRORS {result.errors} inexact {result.inexact}: "
-                             f"{result.error_samples[:2]}" if bad else ""), flush=True)
+                    print(
+                        f"round {round_no + 1} {scenario:<10} {name:<10} "
+                        f"req/s {result.req_per_s:9.1f}  events/s {result.events_per_s:9.0f}  "
+                        f"ttfa p50 {_ms(percentile(result.ttfa, 50))}  "
+                        f"lat p50 {_ms(percentile(result.latencies, 50))}"
+                        + (
+                            f"  ERRORS {result.errors} inexact {result.inexact}: "
+                            f"{result.error_samples[:2]}"
+                            if bad
+                            else ""
+                        ),
+                        flush=True,
+                    )
             if "think-filter" in scenarios:
                 figures = think_filter_round(sizes["think-filter"]["events"])
                 report.filter_rounds.append(figures)
-                print(f"round {round_no + 1} think-filter pass {figures['pass_events_per_s']:,.0f}/s "
-                      f"in-think {figures['think_events_per_s']:,.0f}/s "
-                      f"batched {figures['batched_events_per_s']:,.0f}/s", flush=True)
+                print(
+                    f"round {round_no + 1} think-filter pass {figures['pass_events_per_s']:,.0f}/s "
+                    f"in-think {figures['think_events_per_s']:,.0f}/s "
+                    f"batched {figures['batched_events_per_s']:,.0f}/s",
+                    flush=True,
+                )
             report.rounds_done = round_no + 1
             round_times.append(time.monotonic() - round_start)
         for name in ("floor", "project", "project-w2"):
@@ -1008,11 +1302,13 @@ def main(argv: list[str] | None = None) -> int:
                     summary["peak_rss_mb"] = proc.peak_rss_mb()
                     proc.stop()
                 report.slow[name] = summary
-                print(f"slow-1000 {name:<8} ok {result.ok}/{result.requests} errors {result.errors} "
-                      f"inexact {result.inexact} peak RSS {summary.get('peak_rss_mb') or 0:.1f} MB "
-                      f"({spec_args['connections']} streams, {spec_args['delay']} s/token)"
-                      + (f" {result.error_samples[:2]}" if result.errors + result.inexact else ""),
-                      flush=True)
+                print(
+                    f"slow-1000 {name:<8} ok {result.ok}/{result.requests} errors {result.errors} "
+                    f"inexact {result.inexact} peak RSS {summary.get('peak_rss_mb') or 0:.1f} MB "
+                    f"({spec_args['connections']} streams, {spec_args['delay']} s/token)"
+                    + (f" {result.error_samples[:2]}" if result.errors + result.inexact else ""),
+                    flush=True,
+                )
     finally:
         stop_all()
         shutil.rmtree(home, ignore_errors=True)
@@ -1028,13 +1324,21 @@ def main(argv: list[str] | None = None) -> int:
         (BENCH / "LATEST.md").write_text(text)
     json_path = args.json or out_md.with_suffix(".json")
     json_path.write_text(json.dumps(report.to_json(header), indent=1))
-    print(f"written: {out_md}, {json_path}" + (", bench/LATEST.md" if mode == "full" and args.out
-                                                 is None and not args.only else ""))
+    print(
+        f"written: {out_md}, {json_path}"
+        + (", bench/LATEST.md" if mode == "full" and args.out is None and not args.only else "")
+    )
     if args.strict:
-        wrong = any(s.get("errors") or s.get("inexact") or s.get("ok") != s.get("requests")
-                    for per_target in report.results.values() for series in per_target.values()
-                    for s in series if s)
-        wrong = wrong or any(not (r["pass_exact"] and r["think_exact"]) for r in report.filter_rounds)
+        wrong = any(
+            s.get("errors") or s.get("inexact") or s.get("ok") != s.get("requests")
+            for per_target in report.results.values()
+            for series in per_target.values()
+            for s in series
+            if s
+        )
+        wrong = wrong or any(
+            not (r["pass_exact"] and r["think_exact"]) for r in report.filter_rounds
+        )
         wrong = wrong or any(s["errors"] or s["inexact"] for s in report.slow.values())
         if wrong:
             return 3

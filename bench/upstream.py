@@ -77,20 +77,32 @@ def stream_events(endpoint: str, tokens: int, think_tokens: int) -> list[bytes]:
     pieces = think + answer
     events: list[bytes] = []
     if endpoint == "chat":
+
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-            return {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": CREATED,
-                    "model": "bench",
-                    "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                                 "finish_reason": finish}]}
+            return {
+                "id": "chatcmpl-bench",
+                "object": "chat.completion.chunk",
+                "created": CREATED,
+                "model": "bench",
+                "choices": [
+                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+                ],
+            }
+
         events.append(_event(chunk({"role": "assistant", "content": ""})))
         events += [_event(chunk({"content": piece})) for piece in pieces]
         events.append(_event(chunk({}, "stop")))
     else:
+
         def chunk(text: str, finish: str | None = None) -> dict[str, Any]:  # type: ignore[misc]
-            return {"id": "cmpl-bench", "object": "text_completion", "created": CREATED,
-                    "model": "bench",
-                    "choices": [{"index": 0, "text": text, "logprobs": None,
-                                 "finish_reason": finish}]}
+            return {
+                "id": "cmpl-bench",
+                "object": "text_completion",
+                "created": CREATED,
+                "model": "bench",
+                "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
+            }
+
         events += [_event(chunk(piece)) for piece in pieces]
         events.append(_event(chunk("", "stop")))
     events.append(_event(b"[DONE]"))
@@ -100,29 +112,50 @@ def stream_events(endpoint: str, tokens: int, think_tokens: int) -> list[bytes]:
 def json_body(endpoint: str, tokens: int, think_tokens: int) -> bytes:
     think, answer = script(tokens, think_tokens)
     text = "".join(think + answer)
-    usage = {"prompt_tokens": 8, "completion_tokens": len(think) + len(answer),
-             "total_tokens": 8 + len(think) + len(answer)}
+    usage = {
+        "prompt_tokens": 8,
+        "completion_tokens": len(think) + len(answer),
+        "total_tokens": 8 + len(think) + len(answer),
+    }
     if endpoint == "chat":
-        obj = {"id": "chatcmpl-bench", "object": "chat.completion", "created": CREATED,
-               "model": "bench",
-               "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                            "logprobs": None, "finish_reason": "stop"}],
-               "usage": usage}
+        obj = {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion",
+            "created": CREATED,
+            "model": "bench",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": usage,
+        }
     else:
-        obj = {"id": "cmpl-bench", "object": "text_completion", "created": CREATED,
-               "model": "bench",
-               "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}],
-               "usage": usage}
+        obj = {
+            "id": "cmpl-bench",
+            "object": "text_completion",
+            "created": CREATED,
+            "model": "bench",
+            "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}],
+            "usage": usage,
+        }
     return _dumps(obj)
 
 
-SSE_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-            b"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n")
+SSE_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+    b"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
 
 
 def _plain(status: int, body: bytes, content_type: str = "application/json") -> bytes:
-    return (b"HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
-            % (status, content_type.encode(), len(body))) + body
+    return (
+        b"HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
+        % (status, content_type.encode(), len(body))
+    ) + body
 
 
 def _error(status: int, message: str) -> bytes:
@@ -239,21 +272,21 @@ class Conn(asyncio.Protocol):
                     return None
                 if size == 0:
                     trailer_end = buf.find(b"\r\n\r\n", line_end)
-                    if buf[data_start:data_start + 2] == b"\r\n":
+                    if buf[data_start : data_start + 2] == b"\r\n":
                         consumed = data_start + 2
                     elif trailer_end >= 0:
                         consumed = trailer_end + 4
                     else:
                         return None
                     break
-                body += buf[data_start:data_start + size]
+                body += buf[data_start : data_start + size]
                 pos = data_start + size + 2
             del buf[:consumed]
             return method, path, bytes(body)
         if len(buf) < start + length:
             return None
-        body = bytes(buf[start:start + length])
-        del buf[:start + length]
+        body = bytes(buf[start : start + length])
+        del buf[: start + length]
         return method, path, body
 
     def _fail(self, status: int, message: str) -> None:
@@ -344,6 +377,7 @@ async def serve(port: int, ready: Any = None) -> None:
 
 def raise_nofile() -> int:
     import resource
+
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
     if soft < want:

@@ -22,11 +22,27 @@ pytestmark = pytest.mark.e2e
 def test_bench_smoke_run_is_complete_and_exact(tmp_path: Path) -> None:
     out = tmp_path / "smoke.md"
     data = tmp_path / "smoke.json"
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     done = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "run.py"), "--smoke", "--no-install", "--strict",
-         "--out", str(out), "--json", str(data)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(REPO / "bench" / "run.py"),
+            "--smoke",
+            "--no-install",
+            "--strict",
+            "--out",
+            str(out),
+            "--json",
+            str(data),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 

@@ -197,7 +197,11 @@ class Router:
         # are not free (they re-validate the host), so only fix what differs.
         if request.authority:
             request.authority = ""  # origin-form upstream
-        if (request.scheme, request.port, request.host) != (target.scheme, target.port, target.host):
+        if (request.scheme, request.port, request.host) != (
+            target.scheme,
+            target.port,
+            target.host,
+        ):
             request.scheme = target.scheme
             request.port = target.port
             request.host = target.host  # last: also sets the Host header
@@ -221,7 +225,11 @@ class Health:
         self._probes: set[asyncio.Task[None]] = set()
 
     def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response or _bare_path(flow) != HEALTH_PATH or flow.request.method not in ("GET", "HEAD"):
+        if (
+            flow.response
+            or _bare_path(flow) != HEALTH_PATH
+            or flow.request.method not in ("GET", "HEAD")
+        ):
             return
         flow.metadata[LOCAL] = True  # no other part touches it
         flow.intercept()
@@ -277,10 +285,14 @@ class TargetTls:
 
     def running(self) -> None:
         if ctx.options.ssl_insecure:
-            logger.warning("TLS verification of the target is OFF (TARGET_TLS_VERIFY=false): anyone on the path can read and change traffic")
+            logger.warning(
+                "TLS verification of the target is OFF (TARGET_TLS_VERIFY=false): anyone on the path can read and change traffic"
+            )
 
     def ssl_context(self) -> ssl.SSLContext:
-        return ssl_context_for(verify=not ctx.options.ssl_insecure, cafile=ctx.options.ssl_verify_upstream_trusted_ca)
+        return ssl_context_for(
+            verify=not ctx.options.ssl_insecure, cafile=ctx.options.ssl_verify_upstream_trusted_ca
+        )
 
 
 class Gateway:
@@ -294,7 +306,9 @@ class Gateway:
 
     def __init__(self, environ: dict[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
-        self.client_keys = [k.strip().encode() for k in env.get("PROXY_API_KEYS", "").split(",") if k.strip()]
+        self.client_keys = [
+            k.strip().encode() for k in env.get("PROXY_API_KEYS", "").split(",") if k.strip()
+        ]
         self.target_key = env.get("TARGET_API_KEY", "").strip()
 
     def running(self) -> None:
@@ -346,7 +360,9 @@ class BodyLimit:
 
     def configure(self, updated: set[str]) -> None:
         if "max_request_bytes" in updated and ctx.options.max_request_bytes <= 0:
-            reject(f"MAX_REQUEST_BYTES must be a positive number of bytes, not {ctx.options.max_request_bytes}")
+            reject(
+                f"MAX_REQUEST_BYTES must be a positive number of bytes, not {ctx.options.max_request_bytes}"
+            )
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         # A declared length is refused before a byte of the body is read.
@@ -356,7 +372,11 @@ class BodyLimit:
 
     def request(self, flow: http.HTTPFlow) -> None:
         # Chunked bodies have no declared length: they are checked once read.
-        if flow.response is None and flow.request.raw_content and len(flow.request.raw_content) > ctx.options.max_request_bytes:
+        if (
+            flow.response is None
+            and flow.request.raw_content
+            and len(flow.request.raw_content) > ctx.options.max_request_bytes
+        ):
             self._refuse(flow, len(flow.request.raw_content))
 
     @staticmethod
@@ -382,7 +402,9 @@ class ThinkRemoval:
         self.defaults = ThinkConfig()
 
     def load(self, loader: Any) -> None:
-        loader.add_option("think_tag", str, "<think>", "Tag that opens a think block (literal, case-sensitive).")
+        loader.add_option(
+            "think_tag", str, "<think>", "Tag that opens a think block (literal, case-sensitive)."
+        )
         loader.add_option("think_end_tag", str, "</think>", "Tag that closes a think block.")
         loader.add_option(
             "think_mode",
@@ -403,7 +425,9 @@ class ThinkRemoval:
             start, end = ctx.options.think_tag, ctx.options.think_end_tag
             mode = ctx.options.think_mode
             if mode not in THINK_MODES:
-                return reject(f"think_mode (THINK_MODE) must be one of {', '.join(THINK_MODES)}, not {mode!r}")
+                return reject(
+                    f"think_mode (THINK_MODE) must be one of {', '.join(THINK_MODES)}, not {mode!r}"
+                )
             if not start or not end:
                 return reject("THINK_TAG and THINK_END_TAG must not be empty")
             if start == end:
@@ -427,7 +451,11 @@ class ThinkRemoval:
         endpoint = flow.metadata.get(ENDPOINT)
         config: ThinkConfig = flow.metadata.get(THINK, self.defaults)
         is_sse = response.headers.get("content-type", "").startswith("text/event-stream")
-        wants_filter = endpoint in ("chat", "completions") and config.mode != "keep" and response.status_code < 400
+        wants_filter = (
+            endpoint in ("chat", "completions")
+            and config.mode != "keep"
+            and response.status_code < 400
+        )
         if is_sse and wants_filter:
             self._install_filter(flow, config, endpoint)
         elif not (wants_filter or endpoint == "models" or response.status_code >= 400):
@@ -609,7 +637,9 @@ class Timeouts:
 
     def configure(self, updated: set[str]) -> None:
         if "api_request_timeout" in updated and ctx.options.api_request_timeout <= 0:
-            reject(f"API_REQUEST_TIMEOUT must be a positive number of seconds, not {ctx.options.api_request_timeout}")
+            reject(
+                f"API_REQUEST_TIMEOUT must be a positive number of seconds, not {ctx.options.api_request_timeout}"
+            )
 
     def done(self) -> None:
         for timer in self._timers.values():
@@ -643,7 +673,12 @@ class Timeouts:
             target = f"{flow.request.scheme}://{flow.request.host}:{flow.request.port}"
             message = flow.error.msg if flow.error else "unknown error"
             errors.answer_with(
-                errors.ErrorAnswer(502, f"Cannot get an answer from the target {target}: {message}", "upstream_error", "target_unreachable")
+                errors.ErrorAnswer(
+                    502,
+                    f"Cannot get an answer from the target {target}: {message}",
+                    "upstream_error",
+                    "target_unreachable",
+                )
             )
 
     def _schedule(self, flow: http.HTTPFlow, delay: float) -> None:
@@ -676,7 +711,9 @@ class Timeouts:
             phase,
         )
         if not errors.cancel_upstream(flow):
-            logger.error("could not cancel the upstream connection of a timed-out request (mitmproxy changed?)")
+            logger.error(
+                "could not cancel the upstream connection of a timed-out request (mitmproxy changed?)"
+            )
 
 
 class RequestLog:
@@ -693,13 +730,18 @@ class RequestLog:
     def request(self, flow: http.HTTPFlow) -> None:
         if ctx.options.log_bodies and flow.response is None and flow.request.raw_content:
             logger.debug(
-                "%s %s request body: %s", flow.request.method, flow.request.path, _truncated(flow.request.raw_content)
+                "%s %s request body: %s",
+                flow.request.method,
+                flow.request.path,
+                _truncated(flow.request.raw_content),
             )
 
     def response(self, flow: http.HTTPFlow) -> None:
         assert flow.response
         if ctx.options.log_bodies and not flow.response.stream and flow.response.raw_content:
-            logger.debug("%s response body: %s", flow.request.path, _truncated(flow.response.raw_content))
+            logger.debug(
+                "%s response body: %s", flow.request.path, _truncated(flow.response.raw_content)
+            )
         self._log(flow, str(flow.response.status_code))
 
     def error(self, flow: http.HTTPFlow) -> None:

@@ -45,7 +45,9 @@ def _check_seams() -> None:
     if getattr(mode_servers, "asyncio", None) is None or not callable(
         getattr(mode_servers.AsyncioServerInstance, "listen", None)
     ):
-        raise RuntimeError("mitmproxy's mode_servers changed: cot-proxy's listening seam needs updating")
+        raise RuntimeError(
+            "mitmproxy's mode_servers changed: cot-proxy's listening seam needs updating"
+        )
 
 
 def listen_tcp_only() -> None:

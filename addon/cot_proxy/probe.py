@@ -34,7 +34,9 @@ def trust_bundle_with(extra_pem: str) -> str:
     try:
         extra = Path(extra_pem).read_text()
     except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"TARGET_CA_BUNDLE {extra_pem!r} cannot be read: {getattr(e, 'strerror', None) or e}") from None
+        raise ValueError(
+            f"TARGET_CA_BUNDLE {extra_pem!r} cannot be read: {getattr(e, 'strerror', None) or e}"
+        ) from None
     try:
         found = x509.load_pem_x509_certificates(extra.encode())
     except ValueError:
@@ -49,7 +51,9 @@ def trust_bundle_with(extra_pem: str) -> str:
     return path
 
 
-async def probe_target(target: Target, timeout: float, ssl_context: ssl.SSLContext | None = None) -> str | None:
+async def probe_target(
+    target: Target, timeout: float, ssl_context: ssl.SSLContext | None = None
+) -> str | None:
     """Return None when the target answers any HTTP response within `timeout` seconds, else why not."""
     try:
         return await asyncio.wait_for(_probe(target, ssl_context), timeout)
@@ -80,5 +84,9 @@ async def _probe(target: Target, ssl_context: ssl.SSLContext | None) -> str | No
     finally:
         writer.close()
     if not status_line.startswith(b"HTTP/"):
-        return f"{target.origin} did not answer with HTTP" if status_line else f"{target.origin} closed the connection"
+        return (
+            f"{target.origin} did not answer with HTTP"
+            if status_line
+            else f"{target.origin} closed the connection"
+        )
     return None

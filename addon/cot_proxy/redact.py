@@ -16,7 +16,8 @@ _BEARER = re.compile(r"\b(?P<scheme>bearer|basic)\s+[A-Za-z0-9._~+/=-]+", re.IGN
 _OPENAI_KEY = re.compile(r"\bsk-[A-Za-z0-9_-]{8,}")
 # Credentials some APIs take in the query string (Gemini's ?key=, Azure's ?api-key=, OAuth tokens).
 _QUERY_SECRET = re.compile(
-    r"(?P<name>[?&](?:key|api_key|apikey|api-key|access_token|token|sig|signature)=)[^&\s]+", re.IGNORECASE
+    r"(?P<name>[?&](?:key|api_key|apikey|api-key|access_token|token|sig|signature)=)[^&\s]+",
+    re.IGNORECASE,
 )
 
 

@@ -117,8 +117,10 @@ def _append_suffix(body: dict[str, Any], suffix: str) -> str | None:
         return "appended suffix"
     if isinstance(content, list):
         for part in reversed(content):
-            if isinstance(part, dict) and part.get("type") == "text" and isinstance(
-                part.get("text"), str
+            if (
+                isinstance(part, dict)
+                and part.get("type") == "text"
+                and isinstance(part.get("text"), str)
             ):
                 if part["text"].endswith(suffix):
                     return None

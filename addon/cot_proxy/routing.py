@@ -58,7 +58,9 @@ def parse_target(url: str) -> Target:
     """Validate TARGET_BASE_URL; raise ValueError with a message a user understands."""
     text = url.strip()
     if not text:
-        raise ValueError("TARGET_BASE_URL is empty: set it to your LLM server, e.g. http://localhost:8000/v1")
+        raise ValueError(
+            "TARGET_BASE_URL is empty: set it to your LLM server, e.g. http://localhost:8000/v1"
+        )
     parts = urllib.parse.urlsplit(text)
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS:

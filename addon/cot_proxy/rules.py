@@ -209,7 +209,7 @@ def _check_key(key: object) -> list[str]:
     parts = key.split(".")
     if any(p == "" for p in parts):
         raise _Invalid(f"key {key!r} has an empty part")
-    if any(c.isspace() or c in "\"[]{}" for c in key):
+    if any(c.isspace() or c in '"[]{}' for c in key):
         raise _Invalid(f"key {key!r} contains whitespace, quotes or brackets")
     return parts
 
@@ -631,7 +631,7 @@ def _overlay(file_rule: ModelRule, env_rule: ModelRule) -> ModelRule:
 
 def merge_rules(env: list[ModelRule], file: list[ModelRule]) -> list[ModelRule]:
     """Env rules first (merged with the file rule of the same pattern), then the file-only rules."""
-    by_pattern = {}
+    by_pattern: dict[str, ModelRule] = {}
     for rule in file:
         by_pattern.setdefault(rule.pattern, rule)
     used: set[str] = set()

@@ -78,18 +78,28 @@ class SSEFramer:
         if not data:
             return []
         buf = self._buffer
-        if (not buf and not self._oversized and len(data) > 2
-                and data.find(b"\n\n") == len(data) - 2 and data.find(_CR) < 0
-                and data[0] != _LF and len(data) <= self.max_event_bytes):
+        if (
+            not buf
+            and not self._oversized
+            and len(data) > 2
+            and data.find(b"\n\n") == len(data) - 2
+            and data.find(_CR) < 0
+            and data[0] != _LF
+            and len(data) <= self.max_event_bytes
+        ):
             # Exactly one LF-framed event: the usual chunk from a streaming server.
             return [bytes(data)]
         rescan_from = max(0, len(buf) - _RESCAN)
         if buf:
             buf += data
         pending = buf if buf else data
-        if (not self._oversized and len(pending) <= self.max_event_bytes
-                and pending[0] != _LF and pending[0] != _CR
-                and not self._may_end(pending, rescan_from)):
+        if (
+            not self._oversized
+            and len(pending) <= self.max_event_bytes
+            and pending[0] != _LF
+            and pending[0] != _CR
+            and not self._may_end(pending, rescan_from)
+        ):
             if pending is data:
                 buf += data
             return []  # cheap exit: still inside one event
@@ -124,8 +134,13 @@ class SSEFramer:
     def _frame(self, work: bytes, rescan_from: int, final: bool) -> list[bytes]:
         """Cut `work` (the held bytes plus new data) into events; keep the rest held."""
         out: list[bytes]
-        if (not self._oversized and len(work) <= self.max_event_bytes and _CR not in work
-                and b"\n\n\n" not in work and work[0] != _LF):
+        if (
+            not self._oversized
+            and len(work) <= self.max_event_bytes
+            and _CR not in work
+            and b"\n\n\n" not in work
+            and work[0] != _LF
+        ):
             # Fast path, LF-only framing without blank lines of their own: split does it all.
             if len(work) > 2 and work.find(b"\n\n") == len(work) - 2:
                 return [work]  # exactly one event, the usual chunk from a streaming server
@@ -225,8 +240,7 @@ class SSEEvent:
     @property
     def fields(self) -> list[tuple[bytes, bytes]]:
         """(name, value) of every non-comment, non-blank line, in order."""
-        return [(line.name, line.value) for line in self.lines
-                if line.text and not line.is_comment]
+        return [(line.name, line.value) for line in self.lines if line.text and not line.is_comment]
 
     @property
     def comments(self) -> list[bytes]:
@@ -271,15 +285,17 @@ class SSEEvent:
             out.append(_data_lines(payload, ending) + ending)
         return b"".join(out)
 
-
     def derive(self, payload: bytes, keep_fields: tuple[bytes, ...] = (b"event",)) -> bytes:
         """A new event in this event's line-ending style: its `keep_fields` lines, then `payload`.
 
         For events synthesised after this one (ids, comments and retry are not repeated).
         """
         ending = self.line_ending
-        kept = b"".join(line.text + line.ending for line in self.lines
-                        if line.name in keep_fields and line.ending)
+        kept = b"".join(
+            line.text + line.ending
+            for line in self.lines
+            if line.name in keep_fields and line.ending
+        )
         return kept + _data_lines(payload, ending) + ending
 
 
@@ -292,7 +308,7 @@ def single_data_line(raw: bytes) -> tuple[bytes, bytes] | None:
         return None
     for ending, blank_line_end in _ENDING_PAIRS:
         if raw.endswith(blank_line_end):
-            payload = raw[5:len(raw) - len(blank_line_end)]
+            payload = raw[5 : len(raw) - len(blank_line_end)]
             if b"\n" in payload or b"\r" in payload:
                 return None
             return (payload[1:] if payload.startswith(b" ") else payload), ending

@@ -45,8 +45,16 @@ _SCAN_ONCE: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
 # JSON's two-character escapes, by the character they stand for.
-_SHORT_ESCAPES = {'"': b'\\"', "\\": b"\\\\", "/": b"\\/", "\b": b"\\b", "\f": b"\\f",
-                  "\n": b"\\n", "\r": b"\\r", "\t": b"\\t"}
+_SHORT_ESCAPES = {
+    '"': b'\\"',
+    "\\": b"\\\\",
+    "/": b"\\/",
+    "\b": b"\\b",
+    "\f": b"\\f",
+    "\n": b"\\n",
+    "\r": b"\\r",
+    "\t": b"\\t",
+}
 # _filter_choice results, combined with "|" over an event's choices.
 _CHANGED = 1
 _GAVE_TEXT = 2
@@ -95,8 +103,9 @@ def json_spellings(char: str) -> list[bytes]:
     code = ord(char)
     # A non-BMP character is escaped as a surrogate pair; its first half is enough to spot it.
     unit = code if code < 0x10000 else 0xD800 + ((code - 0x10000) >> 10)
-    hex_cases = itertools.product(*(sorted({digit.lower(), digit.upper()})
-                                    for digit in f"{unit:04x}"))
+    hex_cases = itertools.product(
+        *(sorted({digit.lower(), digit.upper()}) for digit in f"{unit:04x}")
+    )
     spellings = [char.encode("utf-8", "surrogatepass")]
     spellings += [b"\\u" + "".join(digits).encode("ascii") for digits in hex_cases]
     if char in _SHORT_ESCAPES:
@@ -170,8 +179,9 @@ class ThinkStream:
         self._implicit = config.implicit_start
         self._reasoning_keys: tuple[str, ...] = ()
         if self._strip:
-            self._reasoning_keys = tuple(dict.fromkeys(
-                (*UPSTREAM_REASONING_FIELDS, config.reasoning_field)))
+            self._reasoning_keys = tuple(
+                dict.fromkeys((*UPSTREAM_REASONING_FIELDS, config.reasoning_field))
+            )
         # Keys a synthesised completions choice only carries when it has that text.
         self._text_fields = frozenset((*UPSTREAM_REASONING_FIELDS, config.reasoning_field))
         self._filters: dict[int, ThinkFilter] = {}
@@ -212,8 +222,14 @@ class ThinkStream:
         if self._raw or self.passthrough:
             return [data] if data else []
         framer = self._framer
-        if (self._idle and data.endswith(b"\n\n") and not framer.buffered_bytes
-                and not framer.in_oversized_event and not self._implicit and self._clean(data)):
+        if (
+            self._idle
+            and data.endswith(b"\n\n")
+            and not framer.buffered_bytes
+            and not framer.in_oversized_event
+            and not self._implicit
+            and self._clean(data)
+        ):
             # Whole-chunk fast path, the common case mid-answer: nothing held, the chunk ends
             # on an event boundary and nothing in it can change state, so it goes out as it
             # came without being framed event by event.
@@ -231,8 +247,11 @@ class ThinkStream:
             for position, raw in enumerate(events):
                 if type(raw) is not bytes:
                     if isinstance(raw, OversizedChunk):
-                        logger.warning("SSE event larger than %d bytes; passing the rest of this "
-                                       "response through unchanged", self._framer.max_event_bytes)
+                        logger.warning(
+                            "SSE event larger than %d bytes; passing the rest of this "
+                            "response through unchanged",
+                            self._framer.max_event_bytes,
+                        )
                         self._fall_back(out, events[position:], "oversized event")
                         return self._sent(out)
                     self._finish_choices(out)  # before the unterminated tail, not after it
@@ -258,8 +277,10 @@ class ThinkStream:
                 self._finish_choices(out)
         except Exception as exc:  # the callable must never raise (MITMPROXY.md §1)
             # No body content in the log: only the exception type; traceback at debug level.
-            logger.error("think filter failed (%s); passing the rest of this response through "
-                         "unchanged", type(exc).__name__)
+            logger.error(
+                "think filter failed (%s); passing the rest of this response through unchanged",
+                type(exc).__name__,
+            )
             logger.debug("think filter failure", exc_info=True)
             self._fall_back(out, events[position:], f"error: {type(exc).__name__}")
         return self._sent(out)
@@ -326,7 +347,8 @@ class ThinkStream:
         for position, choice in enumerate(choices):
             if type(choice) is dict:
                 changes |= self._filter_choice(
-                    _choice_index(choice, position), choice, obj, source, out)
+                    _choice_index(choice, position), choice, obj, source, out
+                )
         if not changes:
             self._emit(raw, out)
             return
@@ -353,8 +375,14 @@ class ThinkStream:
             return b'"delta"' not in raw and b'"text"' not in raw
         return all(int(index) in self._filters for index in indices)
 
-    def _filter_choice(self, index: int, choice: dict[str, Any], obj: dict[str, Any],
-                       source: _Source, out: list[bytes]) -> int:
+    def _filter_choice(
+        self,
+        index: int,
+        choice: dict[str, Any],
+        obj: dict[str, Any],
+        source: _Source,
+        out: list[bytes],
+    ) -> int:
         """Filter one choice in place → 0 (unchanged) or _CHANGED, plus _GAVE_TEXT if it now
         carries answer or think text (so the event is certainly worth sending)."""
         think_filter = self._filters.get(index)

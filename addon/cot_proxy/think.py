@@ -96,7 +96,6 @@ class TagMatcher:
         return best
 
 
-@functools.lru_cache(maxsize=64)
 @functools.lru_cache(maxsize=128)
 def _matcher(tags: tuple[str, ...]) -> TagMatcher:
     # Matchers are immutable; every filter of a config shares them (one per choice per flow).
@@ -155,8 +154,9 @@ class ThinkFilter:
         self._reset()
 
     def _reset(self) -> None:
-        self._state = (_State.IMPLICIT if self.config.implicit_start and not self._keep
-                       else _State.ANSWER)
+        self._state = (
+            _State.IMPLICIT if self.config.implicit_start and not self._keep else _State.ANSWER
+        )
         self._pending = ""
         self._trim = False
         self._clear_held()
@@ -235,7 +235,7 @@ class ThinkFilter:
                     self._pending = text[pos:]
                     return
                 self._close_block()
-            text = text[pos + len(tag):]
+            text = text[pos + len(tag) :]
 
     def _open_block(self, start_tag: str) -> None:
         self._state = _State.INSIDE
@@ -279,7 +279,7 @@ class ThinkFilter:
                 self._clear_held()
                 self._emit_think(held[: len(held) - len(body)], think)
                 self._open_block(tag)
-                return body[len(tag):]
+                return body[len(tag) :]
             if not body or pos == 0:
                 # Only whitespace, or the beginning of a start tag, so far: still undecided.
                 self._held = [held]
@@ -298,7 +298,7 @@ class ThinkFilter:
             self._emit_think(held[:cut], think)
             self.blocks += 1
             self._close_block()
-            return held[cut + len(tag):]
+            return held[cut + len(tag) :]
         keep = self._any_end.max_len - 1
         self._held_tail = window[-keep:] if keep else ""
         return self._check_cap()
@@ -308,7 +308,9 @@ class ThinkFilter:
             return None
         logger.warning(
             "implicit think start: no end tag within %d chars; releasing them as answer and "
-            "continuing with explicit tags", self.max_held_chars)
+            "continuing with explicit tags",
+            self.max_held_chars,
+        )
         held = "".join(self._held)
         self._clear_held()
         self._state = _State.ANSWER

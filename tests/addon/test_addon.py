@@ -27,7 +27,9 @@ def started():
     cp.Startup.started = False
 
 
-def chat_flow(body: object, path: str = "/v1/chat/completions", content_type: str = "application/json") -> http.HTTPFlow:
+def chat_flow(
+    body: object, path: str = "/v1/chat/completions", content_type: str = "application/json"
+) -> http.HTTPFlow:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     request = tutils.treq(method=b"POST", path=path.encode(), content=raw)
     request.headers["content-type"] = content_type
@@ -63,7 +65,11 @@ def test_router_pins_target_and_prefix(base, path, expected):
         flow.request.port = 1234
         flow.request.headers["accept-encoding"] = "gzip, br"
         router.request(flow)
-        assert (flow.request.scheme, flow.request.host, flow.request.port) == ("http", "upstream", 8080)
+        assert (flow.request.scheme, flow.request.host, flow.request.port) == (
+            "http",
+            "upstream",
+            8080,
+        )
         assert flow.request.path == expected
         assert flow.request.headers["host"] == "upstream:8080"
         assert flow.request.headers["accept-encoding"] == "identity"
@@ -130,7 +136,10 @@ def test_other_content_types_untouched(content_type):
 def test_rule_applied_and_think_config_recorded():
     rules, think = rules_addon()
     with taddons.context(rules, think) as tctx:
-        tctx.configure(rules, llm_params="model=qwen3-*,temperature=0.6,think_mode=reasoning,upstream_model_name=Q")
+        tctx.configure(
+            rules,
+            llm_params="model=qwen3-*,temperature=0.6,think_mode=reasoning,upstream_model_name=Q",
+        )
         flow = chat_flow({"model": "qwen3-8b", "temperature": 0, "messages": []})
         rules.request(flow)
         body = flow.request.json()
@@ -275,15 +284,23 @@ def test_think_options_validated(started):
             tctx.configure(think, think_mode="hide")
         with pytest.raises(exceptions.OptionsError, match="must differ"):
             tctx.configure(think, think_tag="<t>", think_end_tag="<t>")
-        tctx.configure(think, think_tag="<thinking>", think_end_tag="</thinking>", think_mode="reasoning")
-        assert think.defaults == ThinkConfig(mode="reasoning", tags=(("<thinking>", "</thinking>"),))
+        tctx.configure(
+            think, think_tag="<thinking>", think_end_tag="</thinking>", think_mode="reasoning"
+        )
+        assert think.defaults == ThinkConfig(
+            mode="reasoning", tags=(("<thinking>", "</thinking>"),)
+        )
 
 
 def test_buffered_chat_response_filtered():
     think = cp.ThinkRemoval()
     with taddons.context(think):
         flow = think_flow()
-        body = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "<think>a</think>\n\nB"}}]}
+        body = {
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "<think>a</think>\n\nB"}}
+            ]
+        }
         flow.response = tutils.tresp(content=json.dumps(body).encode())
         flow.response.headers["content-type"] = "application/json"
         think.responseheaders(flow)
@@ -313,7 +330,9 @@ async def test_health_waits_for_the_probe_without_blocking():
     tls = cp.TargetTls()
     health = cp.Health(router, tls)
     with taddons.context(router, tls, health) as tctx:
-        tctx.configure(router, target_base_url="http://127.0.0.1:9/v1/")  # nothing listens on port 9
+        tctx.configure(
+            router, target_base_url="http://127.0.0.1:9/v1/"
+        )  # nothing listens on port 9
         flow = tflow.tflow()
         flow.request.path = "/health"
         health.request(flow)
@@ -326,7 +345,9 @@ async def test_health_waits_for_the_probe_without_blocking():
 async def test_cot_proxy_runs_the_parts_in_order_and_stops_at_a_local_answer():
     proxy = cp.CotProxy()
     with taddons.context(proxy) as tctx:
-        tctx.configure(proxy, target_base_url="http://upstream:8080/v1/", llm_params="model=m,temperature=0.5")
+        tctx.configure(
+            proxy, target_base_url="http://upstream:8080/v1/", llm_params="model=m,temperature=0.5"
+        )
         flow = chat_flow({"model": "m"}, path="/chat/completions")
         proxy.request(flow)
         assert flow.request.path == "/v1/chat/completions"  # router ran after the rules

@@ -120,7 +120,11 @@ def run_entrypoint(
         **env,
     }
     return subprocess.run(
-        [str(ENTRYPOINT), *(args or [])], env=full_env, capture_output=True, text=True, timeout=timeout
+        [str(ENTRYPOINT), *(args or [])],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 

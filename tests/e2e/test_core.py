@@ -73,9 +73,19 @@ def test_routing_joins_base_path(start_proxy, upstream, base_path, client_path, 
 
 def test_every_method_and_headers_forwarded(proxy, upstream):
     for method in ["GET", "POST", "PUT", "PATCH", "DELETE"]:
-        curl("-X", method, "-H", f"Authorization: Bearer {KEY}", "-H", "X-Custom: 1",
-             "-H", "Content-Type: text/plain", "--data-binary", "not json {",
-             f"{proxy.url}/v1/files/abc?purpose=x")
+        curl(
+            "-X",
+            method,
+            "-H",
+            f"Authorization: Bearer {KEY}",
+            "-H",
+            "X-Custom: 1",
+            "-H",
+            "Content-Type: text/plain",
+            "--data-binary",
+            "not json {",
+            f"{proxy.url}/v1/files/abc?purpose=x",
+        )
     assert [r.method for r in upstream.received] == ["GET", "POST", "PUT", "PATCH", "DELETE"]
     for r in upstream.received:
         assert r.path == "/v1/files/abc?purpose=x"
@@ -88,7 +98,9 @@ def test_every_method_and_headers_forwarded(proxy, upstream):
 def test_absolute_form_and_host_header_cannot_redirect(proxy, upstream):
     # A client path or Host header naming another host still goes to the target, in origin-form.
     with socket.create_connection(("127.0.0.1", proxy.port)) as s:
-        s.sendall(b"GET http://example.invalid:81/v1/models HTTP/1.1\r\nHost: example.invalid:81\r\nConnection: close\r\n\r\n")
+        s.sendall(
+            b"GET http://example.invalid:81/v1/models HTTP/1.1\r\nHost: example.invalid:81\r\nConnection: close\r\n\r\n"
+        )
         data = b""
         while chunk := s.recv(65536):
             data += chunk
@@ -102,7 +114,9 @@ def test_openai_sdk_chat_non_streaming(proxy, upstream):
         await reply.json(200, chat_completion("Hello!"))
 
     upstream.reset(handler)
-    result = client(proxy).chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+    result = client(proxy).chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "hi"}]
+    )
     assert result.choices[0].message.content == "Hello!"
     assert upstream.received[0].headers["authorization"] == f"Bearer {KEY}"
     assert upstream.received[0].json()["messages"] == [{"role": "user", "content": "hi"}]
@@ -127,10 +141,27 @@ def test_keep_alive_kept_for_streams(proxy, upstream):
         await reply.sse(chat_stream(["<think>x</think>", "ok"]))
 
     upstream.reset(handler)
-    result = curl("-N", "-H", "Content-Type: application/json", "-d", '{"model":"m","stream":true}',
-                  f"{proxy.url}/v1/chat/completions", "--next", "-N", "-H", "Content-Type: application/json",
-                  "-d", '{"model":"m","stream":true}', f"{proxy.url}/v1/chat/completions", "-v")
-    assert result.stderr.count("Re-using existing connection") + result.stderr.count("Reusing existing") >= 1, result.stderr
+    result = curl(
+        "-N",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"model":"m","stream":true}',
+        f"{proxy.url}/v1/chat/completions",
+        "--next",
+        "-N",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"model":"m","stream":true}',
+        f"{proxy.url}/v1/chat/completions",
+        "-v",
+    )
+    assert (
+        result.stderr.count("Re-using existing connection")
+        + result.stderr.count("Reusing existing")
+        >= 1
+    ), result.stderr
     assert result.stdout.count("[DONE]") == 2
 
 
@@ -145,27 +176,47 @@ def test_upstream_errors_pass_through(proxy, upstream, status):
         await reply.json(status, body, {"X-Upstream": "yes"})
 
     upstream.reset(handler)
-    got_status, got_body, headers = curl_json("-H", "Content-Type: application/json", "-d", '{"model":"m"}',
-                                              f"{proxy.url}/v1/chat/completions")
+    got_status, got_body, headers = curl_json(
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"model":"m"}',
+        f"{proxy.url}/v1/chat/completions",
+    )
     assert (got_status, got_body, headers["x-upstream"]) == (status, body, "yes")
 
 
 def test_openai_sdk_sees_upstream_401(proxy, upstream):
     async def handler(req: Received, reply: Reply) -> None:
-        await reply.json(401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
-                                         "code": "invalid_api_key"}})
+        await reply.json(
+            401,
+            {
+                "error": {
+                    "message": "Incorrect API key provided",
+                    "type": "invalid_request_error",
+                    "code": "invalid_api_key",
+                }
+            },
+        )
 
     upstream.reset(handler)
     with pytest.raises(openai.AuthenticationError, match="Incorrect API key"):
-        client(proxy).chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+        client(proxy).chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi"}]
+        )
 
 
 # --- errors made by the proxy ----------------------------------------------------------------
 
 
 def test_invalid_json_is_400_and_not_forwarded(proxy, upstream):
-    status, body, headers = curl_json("-H", "Content-Type: application/json", "-d", '{"model": "m",',
-                                      f"{proxy.url}/v1/chat/completions")
+    status, body, headers = curl_json(
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"model": "m",',
+        f"{proxy.url}/v1/chat/completions",
+    )
     assert status == 400
     assert headers["content-type"] == "application/json"
     assert body["error"]["type"] == "invalid_request_error"
@@ -195,8 +246,13 @@ def test_silent_target_is_json_504(start_proxy, upstream):
     upstream.reset(handler)
     proxy = start_proxy({"TARGET_BASE_URL": f"{upstream.url}/v1/", "API_REQUEST_TIMEOUT": "1"})
     started = time.monotonic()
-    status, body, headers = curl_json("-H", "Content-Type: application/json", "-d", '{"model":"m"}',
-                                      f"{proxy.url}/v1/chat/completions")
+    status, body, headers = curl_json(
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"model":"m"}',
+        f"{proxy.url}/v1/chat/completions",
+    )
     elapsed = time.monotonic() - started
     assert status == 504
     assert body["error"]["code"] == "target_timeout"
@@ -213,8 +269,14 @@ def test_silence_mid_stream_ends_the_stream(start_proxy, upstream):
     upstream.reset(handler)
     proxy = start_proxy({"TARGET_BASE_URL": f"{upstream.url}/v1/", "API_REQUEST_TIMEOUT": "1"})
     started = time.monotonic()
-    result = curl("-N", "-H", "Content-Type: application/json", "-d", '{"model":"m","stream":true}',
-                  f"{proxy.url}/v1/chat/completions")
+    result = curl(
+        "-N",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"model":"m","stream":true}',
+        f"{proxy.url}/v1/chat/completions",
+    )
     assert time.monotonic() - started < 10
     assert "partial" in result.stdout
 
@@ -273,7 +335,9 @@ def test_health_hanging_target_does_not_block_other_requests(start_proxy, upstre
     silent.listen(16)
     port = silent.getsockname()[1]
     try:
-        proxy = start_proxy({"TARGET_BASE_URL": f"http://127.0.0.1:{port}/v1/", "API_REQUEST_TIMEOUT": "30"})
+        proxy = start_proxy(
+            {"TARGET_BASE_URL": f"http://127.0.0.1:{port}/v1/", "API_REQUEST_TIMEOUT": "30"}
+        )
         result: dict = {}
 
         def check() -> None:
@@ -284,8 +348,9 @@ def test_health_hanging_target_does_not_block_other_requests(start_proxy, upstre
         thread.start()
         time.sleep(0.5)
         # meanwhile, a locally answered request is served at once
-        status, body, _ = curl_json("-H", "Content-Type: application/json", "-d", "{bad",
-                                    f"{proxy.url}/v1/chat/completions")
+        status, body, _ = curl_json(
+            "-H", "Content-Type: application/json", "-d", "{bad", f"{proxy.url}/v1/chat/completions"
+        )
         assert status == 400
         assert time.monotonic() - started < 3
         thread.join(15)
@@ -306,9 +371,19 @@ def test_log_line_per_request_and_no_secrets_with_debug(start_proxy, upstream):
 
     upstream.reset(handler)
     proxy = start_proxy({"TARGET_BASE_URL": f"{upstream.url}/v1/", "DEBUG": "true"})
-    curl("-H", f"Authorization: Bearer {KEY}", "-H", "api-key: AZUREKEY123456", "-H", "x-api-key: XAPIKEY987654",
-         "-H", "Content-Type: application/json", "-d", '{"model":"qwen","messages":[]}',
-         f"{proxy.url}/v1/chat/completions")
+    curl(
+        "-H",
+        f"Authorization: Bearer {KEY}",
+        "-H",
+        "api-key: AZUREKEY123456",
+        "-H",
+        "x-api-key: XAPIKEY987654",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"model":"qwen","messages":[]}',
+        f"{proxy.url}/v1/chat/completions",
+    )
     curl(f"{proxy.url}/v1/models?key=QUERYSECRET123")
     log = proxy.wait_log("GET /v1/models?key=*** 200")
     assert "POST /v1/chat/completions model=qwen 200" in log
@@ -342,7 +417,9 @@ def test_bad_configuration_fails_fast(tmp_path, env, message):
 
 def test_unknown_option_fails_fast(tmp_path):
     # mitmproxy defers unknown --set names silently; the addon turns that into an error at start.
-    result = run_entrypoint({"TARGET_BASE_URL": "http://127.0.0.1:9/v1/"}, tmp_path, args=["--set", "think_mdoe=keep"])
+    result = run_entrypoint(
+        {"TARGET_BASE_URL": "http://127.0.0.1:9/v1/"}, tmp_path, args=["--set", "think_mdoe=keep"]
+    )
     assert result.returncode != 0
     assert "think_mdoe" in result.stdout + result.stderr
 
@@ -355,9 +432,13 @@ def test_requests_at_startup_do_not_crash_the_proxy(tmp_path):
     """
     from .conftest import Proxy
 
-    proxy = Proxy({"TARGET_BASE_URL": f"https://127.0.0.1:{free_port()}/v1/"}, tmp_path / "proxy.log")
+    proxy = Proxy(
+        {"TARGET_BASE_URL": f"https://127.0.0.1:{free_port()}/v1/"}, tmp_path / "proxy.log"
+    )
     try:
-        answered = proxy.first_answer(b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answered = proxy.first_answer(
+            b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
         assert answered and answered.startswith(b"HTTP/1.1 502"), answered
         assert curl_json(f"{proxy.url}/v1/models")[0] == 502
         assert proxy.process.poll() is None, proxy.log()
@@ -371,24 +452,37 @@ def test_port_in_use_fails_fast(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_entrypoint({"TARGET_BASE_URL": "http://127.0.0.1:9/v1/", "PORT": str(port)}, tmp_path)
+        result = run_entrypoint(
+            {"TARGET_BASE_URL": "http://127.0.0.1:9/v1/", "PORT": str(port)}, tmp_path
+        )
     assert result.returncode != 0
     assert "address already in use" in result.stdout + result.stderr
 
 
 def test_mitmweb_runs_the_same_addon(start_proxy, upstream):
-    proxy = start_proxy({"TARGET_BASE_URL": f"{upstream.url}/v1/", "MITM_TOOL": "mitmweb"},
-                        args=["--web-port", str(free_port())])
-    status, body, _ = curl_json("-H", "Content-Type: application/json", "-d", "{bad", f"{proxy.url}/v1/chat/completions")
+    proxy = start_proxy(
+        {"TARGET_BASE_URL": f"{upstream.url}/v1/", "MITM_TOOL": "mitmweb"},
+        args=["--web-port", str(free_port())],
+    )
+    status, body, _ = curl_json(
+        "-H", "Content-Type: application/json", "-d", "{bad", f"{proxy.url}/v1/chat/completions"
+    )
     assert (status, body["error"]["code"]) == (400, "invalid_json")
 
 
 def test_docker_healthcheck_script(proxy, start_proxy):
     script = str(Path(__file__).resolve().parents[2] / "docker" / "healthcheck.py")
-    healthy = subprocess.run([sys.executable, script], env={**os.environ, "PORT": str(proxy.port)}, timeout=20)
+    healthy = subprocess.run(
+        [sys.executable, script], env={**os.environ, "PORT": str(proxy.port)}, timeout=20
+    )
     assert healthy.returncode == 0
     down = start_proxy({"TARGET_BASE_URL": f"http://127.0.0.1:{free_port()}/v1/"})
-    unhealthy = subprocess.run([sys.executable, script], env={**os.environ, "PORT": str(down.port)},
-                               capture_output=True, text=True, timeout=20)
+    unhealthy = subprocess.run(
+        [sys.executable, script],
+        env={**os.environ, "PORT": str(down.port)},
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert unhealthy.returncode == 1
     assert "unhealthy" in unhealthy.stderr

@@ -37,9 +37,19 @@ def test_garbage_passes_through_unchanged(start_proxy, upstream, mode):
     proxy = start_proxy({"TARGET_BASE_URL": f"{upstream.url}/v1/", "THINK_MODE": mode})
     # bytes, not text: decoding must not hide anything
     result = subprocess.run(
-        ["curl", "-sSN", "--max-time", "20", "-H", "Content-Type: application/json",
-         "-d", '{"model":"m","stream":true}', f"{proxy.url}/v1/chat/completions"],
-        capture_output=True, timeout=30,
+        [
+            "curl",
+            "-sSN",
+            "--max-time",
+            "20",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            '{"model":"m","stream":true}',
+            f"{proxy.url}/v1/chat/completions",
+        ],
+        capture_output=True,
+        timeout=30,
     )
     assert result.stdout == raw, result.stderr
     assert "Traceback" not in proxy.log()
@@ -51,7 +61,10 @@ def test_concurrent_streams_exact_and_error_free(proxy, upstream):
 
     async def handler(req: Received, reply: Reply) -> None:
         who = req.json()["user"]
-        events = [sse_event(chat_chunk("", role="assistant")), sse_event(chat_chunk("<think>secret</think>"))]
+        events = [
+            sse_event(chat_chunk("", role="assistant")),
+            sse_event(chat_chunk("<think>secret</think>")),
+        ]
         events += [sse_event(chat_chunk(f"{who}-{i} ")) for i in range(tokens)]
         events.append(sse_event("[DONE]"))
         await reply.sse(events, delay=0.01)
@@ -60,14 +73,18 @@ def test_concurrent_streams_exact_and_error_free(proxy, upstream):
 
     async def one(client: openai.AsyncOpenAI, who: int) -> str:
         text = ""
-        stream = await client.chat.completions.create(model="m", messages=[], stream=True, user=str(who))
+        stream = await client.chat.completions.create(
+            model="m", messages=[], stream=True, user=str(who)
+        )
         async for chunk in stream:
             if chunk.choices:
                 text += chunk.choices[0].delta.content or ""
         return text
 
     async def run() -> list[str | BaseException]:
-        async with openai.AsyncOpenAI(base_url=f"{proxy.url}/v1", api_key="k", max_retries=0, timeout=60) as client:
+        async with openai.AsyncOpenAI(
+            base_url=f"{proxy.url}/v1", api_key="k", max_retries=0, timeout=60
+        ) as client:
             tasks = [one(client, who) for who in range(streams)]
             return await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 90)
 

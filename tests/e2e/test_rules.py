@@ -18,7 +18,7 @@ LLM_PARAMS = ";".join(
     [
         "model=qwen3-pseudo,upstream_model_name=Qwen/Qwen3-8B,temperature=0.6,"
         r"append_to_last_user_message=\n\n/no_think,chat_template_kwargs.enable_thinking=false",
-        "model=qwen3-*,top_p=0.9,stop=[\"</s>\",\"<|im_end|>\"]",
+        'model=qwen3-*,top_p=0.9,stop=["</s>","<|im_end|>"]',
         "model=default,max_tokens=77",
     ]
 )
@@ -40,25 +40,40 @@ def rules_proxy(start_proxy, upstream, tmp_path_factory):
     path = tmp_path_factory.mktemp("rules") / "rules.yaml"
     path.write_text(RULES_FILE)
     return start_proxy(
-        {"TARGET_BASE_URL": f"{upstream.url}/v1/", "LLM_PARAMS": LLM_PARAMS, "CONFIG_FILE": str(path)}
+        {
+            "TARGET_BASE_URL": f"{upstream.url}/v1/",
+            "LLM_PARAMS": LLM_PARAMS,
+            "CONFIG_FILE": str(path),
+        }
     )
 
 
 def post(proxy, upstream, body: dict) -> dict:
     """POST a chat request through the proxy; the JSON body the upstream received."""
-    status, _, _ = curl_json("-H", "Content-Type: application/json", "-H", f"Authorization: Bearer {KEY}",
-                             "-d", json.dumps(body), f"{proxy.url}/v1/chat/completions")
+    status, _, _ = curl_json(
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        f"Authorization: Bearer {KEY}",
+        "-d",
+        json.dumps(body),
+        f"{proxy.url}/v1/chat/completions",
+    )
     assert status == 200
     return upstream.received[-1].json()
 
 
 def test_pseudo_model_renamed_forced_nested_and_suffix(rules_proxy, upstream):
-    sent = post(rules_proxy, upstream, {
-        "model": "qwen3-pseudo",
-        "temperature": 0,
-        "chat_template_kwargs": {"keep": 1},
-        "messages": [{"role": "user", "content": "Hi"}],
-    })
+    sent = post(
+        rules_proxy,
+        upstream,
+        {
+            "model": "qwen3-pseudo",
+            "temperature": 0,
+            "chat_template_kwargs": {"keep": 1},
+            "messages": [{"role": "user", "content": "Hi"}],
+        },
+    )
     assert sent["model"] == "Qwen/Qwen3-8B"
     assert sent["temperature"] == 0.6
     assert sent["chat_template_kwargs"] == {"keep": 1, "enable_thinking": False}
@@ -66,12 +81,16 @@ def test_pseudo_model_renamed_forced_nested_and_suffix(rules_proxy, upstream):
 
 
 def test_glob_env_over_file_defaults_and_drop(rules_proxy, upstream):
-    sent = post(rules_proxy, upstream, {
-        "model": "qwen3-32b",
-        "frequency_penalty": 1,
-        "metadata": {"trace": "x", "other": "y"},
-        "messages": [],
-    })
+    sent = post(
+        rules_proxy,
+        upstream,
+        {
+            "model": "qwen3-32b",
+            "frequency_penalty": 1,
+            "metadata": {"trace": "x", "other": "y"},
+            "messages": [],
+        },
+    )
     assert sent["top_p"] == 0.9  # LLM_PARAMS wins over the file for the same pattern
     assert sent["top_k"] == 20  # the file's other params stay
     assert sent["stop"] == ["</s>", "<|im_end|>"]
@@ -92,25 +111,38 @@ def test_default_group_when_no_model(rules_proxy, upstream):
 
 def test_no_rule_for_other_models(rules_proxy, upstream):
     raw = b'{"model": "llama",   "temperature": 1, "messages": []}'
-    curl("-H", "Content-Type: application/json", "--data-binary", raw.decode(), f"{rules_proxy.url}/v1/chat/completions")
+    curl(
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        raw.decode(),
+        f"{rules_proxy.url}/v1/chat/completions",
+    )
     assert upstream.received[-1].body == raw
 
 
 def test_history_think_blocks_stripped(rules_proxy, upstream):
-    sent = post(rules_proxy, upstream, {
-        "model": "r1",
-        "messages": [
-            {"role": "user", "content": "a"},
-            {"role": "assistant", "content": "<think>old reasoning</think>\n\nold answer"},
-            {"role": "user", "content": "b"},
-        ],
-    })
+    sent = post(
+        rules_proxy,
+        upstream,
+        {
+            "model": "r1",
+            "messages": [
+                {"role": "user", "content": "a"},
+                {"role": "assistant", "content": "<think>old reasoning</think>\n\nold answer"},
+                {"role": "user", "content": "b"},
+            ],
+        },
+    )
     assert sent["messages"][1]["content"] == "old answer"
     assert sent["messages"][0]["content"] == "a"
 
 
 def test_models_list_merged_with_pseudo_models(rules_proxy, upstream):
-    listing = {"object": "list", "data": [{"id": "Qwen/Qwen3-8B", "object": "model", "created": 5, "owned_by": "vllm"}]}
+    listing = {
+        "object": "list",
+        "data": [{"id": "Qwen/Qwen3-8B", "object": "model", "created": 5, "owned_by": "vllm"}],
+    }
 
     async def handler(req: Received, reply: Reply) -> None:
         await reply.json(200, listing)
@@ -135,14 +167,20 @@ def test_think_mode_per_model(start_proxy, upstream):
         await reply.json(200, chat_completion("<think>why</think>Answer"))
 
     upstream.reset(handler)
-    proxy = start_proxy({
-        "TARGET_BASE_URL": f"{upstream.url}/v1/",
-        "LLM_PARAMS": "model=keeper,think_mode=keep;model=mover,think_mode=reasoning",
-    })
+    proxy = start_proxy(
+        {
+            "TARGET_BASE_URL": f"{upstream.url}/v1/",
+            "LLM_PARAMS": "model=keeper,think_mode=keep;model=mover,think_mode=reasoning",
+        }
+    )
     client = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=KEY, max_retries=0)
 
     def ask(model: str):
-        return client.chat.completions.create(model=model, messages=[{"role": "user", "content": "q"}]).choices[0].message
+        return (
+            client.chat.completions.create(model=model, messages=[{"role": "user", "content": "q"}])
+            .choices[0]
+            .message
+        )
 
     assert ask("keeper").content == "<think>why</think>Answer"
     mover = ask("mover")
@@ -156,5 +194,10 @@ def test_think_mode_per_model(start_proxy, upstream):
 def test_effective_rules_logged_once_at_start(rules_proxy):
     log = rules_proxy.log()
     rule_lines = [line for line in log.splitlines() if "rule: " in line]
-    assert len(rule_lines) == 4, rule_lines  # three LLM_PARAMS groups + the file's r1 rule (qwen3-* merged)
-    assert any("qwen3-pseudo" in line and "upstream_model_name=Qwen/Qwen3-8B" in line for line in rule_lines)
+    assert len(rule_lines) == 4, (
+        rule_lines
+    )  # three LLM_PARAMS groups + the file's r1 rule (qwen3-* merged)
+    assert any(
+        "qwen3-pseudo" in line and "upstream_model_name=Qwen/Qwen3-8B" in line
+        for line in rule_lines
+    )

@@ -41,7 +41,9 @@ def raw_request(port: int, request: bytes) -> bytes:
 )
 def test_requests_only_reach_the_target(proxy, upstream, target, host, expected_path):
     """Whatever the request target or Host header says, the proxy talks to the configured target only."""
-    answer = raw_request(proxy.port, b"GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (target, host))
+    answer = raw_request(
+        proxy.port, b"GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (target, host)
+    )
     assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
     assert [r.path for r in upstream.received] == [expected_path]
     assert upstream.received[0].headers["host"] == f"127.0.0.1:{upstream.port}"
@@ -76,7 +78,9 @@ def test_tls_verified_by_default(start_proxy, tls_upstream):
 
 def test_tls_custom_ca_bundle(start_proxy, tls_upstream):
     server, ca = tls_upstream
-    proxy = start_proxy({"TARGET_BASE_URL": f"https://127.0.0.1:{server.port}/v1", "TARGET_CA_BUNDLE": str(ca)})
+    proxy = start_proxy(
+        {"TARGET_BASE_URL": f"https://127.0.0.1:{server.port}/v1", "TARGET_CA_BUNDLE": str(ca)}
+    )
     client = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=KEY, max_retries=0)
     answer = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}])
     assert answer.choices[0].message.content == "secure"
@@ -85,7 +89,9 @@ def test_tls_custom_ca_bundle(start_proxy, tls_upstream):
 
 def test_tls_verification_off_only_explicitly_and_warned(start_proxy, tls_upstream):
     server, _ = tls_upstream
-    proxy = start_proxy({"TARGET_BASE_URL": f"https://127.0.0.1:{server.port}/v1", "TARGET_TLS_VERIFY": "false"})
+    proxy = start_proxy(
+        {"TARGET_BASE_URL": f"https://127.0.0.1:{server.port}/v1", "TARGET_TLS_VERIFY": "false"}
+    )
     assert curl_json(f"{proxy.url}/v1/models")[0] == 200
     assert "TLS verification of the target is OFF" in proxy.log()
 
@@ -107,7 +113,9 @@ def test_bad_security_settings_fail_fast(tmp_path, env, message):
 def test_ca_bundle_without_certificate_fails_fast(tmp_path):
     bogus = tmp_path / "bogus.pem"
     bogus.write_text("not a certificate")
-    result = run_entrypoint({"TARGET_BASE_URL": "https://127.0.0.1:9/v1", "TARGET_CA_BUNDLE": str(bogus)}, tmp_path)
+    result = run_entrypoint(
+        {"TARGET_BASE_URL": "https://127.0.0.1:9/v1", "TARGET_CA_BUNDLE": str(bogus)}, tmp_path
+    )
     assert result.returncode != 0
     assert "holds no PEM certificate" in result.stdout + result.stderr
 
@@ -117,15 +125,19 @@ def test_ca_bundle_without_certificate_fails_fast(tmp_path):
 
 @pytest.fixture(scope="module")
 def gateway_proxy(start_proxy, upstream):
-    return start_proxy({
-        "TARGET_BASE_URL": f"{upstream.url}/v1/",
-        "PROXY_API_KEYS": "gw-key-one, gw-key-two",
-        "TARGET_API_KEY": "sk-target-TOPSECRET",
-        "DEBUG": "true",
-    })
+    return start_proxy(
+        {
+            "TARGET_BASE_URL": f"{upstream.url}/v1/",
+            "PROXY_API_KEYS": "gw-key-one, gw-key-two",
+            "TARGET_API_KEY": "sk-target-TOPSECRET",
+            "DEBUG": "true",
+        }
+    )
 
 
-@pytest.mark.parametrize("authorization", [None, "Bearer wrong", "Basic gw-key-one", "Bearer ", "Bearer gw-key-on"])
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer wrong", "Basic gw-key-one", "Bearer ", "Bearer gw-key-on"]
+)
 def test_gateway_refuses_without_a_valid_key(gateway_proxy, upstream, authorization):
     args = ["-H", f"Authorization: {authorization}"] if authorization else []
     status, body, headers = curl_json(*args, f"{gateway_proxy.url}/v1/models")
@@ -137,8 +149,13 @@ def test_gateway_refuses_without_a_valid_key(gateway_proxy, upstream, authorizat
 
 @pytest.mark.parametrize("key", ["gw-key-one", "gw-key-two"])
 def test_gateway_accepts_any_listed_key_and_swaps_credential(gateway_proxy, upstream, key):
-    status, _, _ = curl_json("-H", f"Authorization: Bearer {key}", "-H", "x-api-key: client-side-key",
-                             f"{gateway_proxy.url}/v1/models")
+    status, _, _ = curl_json(
+        "-H",
+        f"Authorization: Bearer {key}",
+        "-H",
+        "x-api-key: client-side-key",
+        f"{gateway_proxy.url}/v1/models",
+    )
     assert status == 200
     sent = upstream.received[0].headers
     assert sent["authorization"] == "Bearer sk-target-TOPSECRET"
@@ -147,8 +164,15 @@ def test_gateway_accepts_any_listed_key_and_swaps_credential(gateway_proxy, upst
 
 def test_gateway_health_stays_open_and_keys_never_logged(gateway_proxy, upstream):
     assert curl_json(f"{gateway_proxy.url}/health")[0] == 200
-    curl("-H", "Authorization: Bearer gw-key-one", "-H", "Content-Type: application/json",
-         "-d", '{"model": "m"}', f"{gateway_proxy.url}/v1/chat/completions")
+    curl(
+        "-H",
+        "Authorization: Bearer gw-key-one",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"model": "m"}',
+        f"{gateway_proxy.url}/v1/chat/completions",
+    )
     log = gateway_proxy.wait_log("POST /v1/chat/completions model=m 200")
     for secret in ("gw-key-one", "gw-key-two", "TOPSECRET", "client-side-key"):
         assert secret not in log
@@ -179,8 +203,13 @@ def small_body_proxy(start_proxy, upstream):
 
 def test_oversized_body_is_413(small_body_proxy, upstream):
     body = '{"model": "m", "pad": "' + "x" * 2000 + '"}'
-    status, answer, _ = curl_json("-H", "Content-Type: application/json", "-d", body,
-                                  f"{small_body_proxy.url}/v1/chat/completions")
+    status, answer, _ = curl_json(
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        body,
+        f"{small_body_proxy.url}/v1/chat/completions",
+    )
     assert status == 413
     assert answer["error"]["code"] == "request_too_large"
     assert upstream.received == []
@@ -188,8 +217,15 @@ def test_oversized_body_is_413(small_body_proxy, upstream):
 
 def test_oversized_chunked_body_is_413(small_body_proxy, upstream):
     body = '{"model": "m", "pad": "' + "x" * 2000 + '"}'
-    status, answer, _ = curl_json("-H", "Content-Type: application/json", "-H", "Transfer-Encoding: chunked",
-                                  "-d", body, f"{small_body_proxy.url}/v1/chat/completions")
+    status, answer, _ = curl_json(
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        "Transfer-Encoding: chunked",
+        "-d",
+        body,
+        f"{small_body_proxy.url}/v1/chat/completions",
+    )
     assert status == 413
     assert upstream.received == []
 
@@ -197,8 +233,13 @@ def test_oversized_chunked_body_is_413(small_body_proxy, upstream):
 def test_body_at_the_limit_is_forwarded(small_body_proxy, upstream):
     body = '{"model": "m", "pad": "' + "x" * (1000 - 25) + '"}'
     assert len(body) == 1000
-    status, _, _ = curl_json("-H", "Content-Type: application/json", "-d", body,
-                             f"{small_body_proxy.url}/v1/chat/completions")
+    status, _, _ = curl_json(
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        body,
+        f"{small_body_proxy.url}/v1/chat/completions",
+    )
     assert status == 200
     assert len(upstream.received[0].body) == 1000
 
@@ -215,7 +256,9 @@ def test_gateway_enforced_from_the_first_request(tmp_path):
     target = f"https://127.0.0.1:{free_port()}/v1/"
     proxy = Proxy({"TARGET_BASE_URL": target, "PROXY_API_KEYS": "k"}, tmp_path / "proxy.log")
     try:
-        answered = proxy.first_answer(b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answered = proxy.first_answer(
+            b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
         assert answered and answered.startswith(b"HTTP/1.1 401"), answered
     finally:
         proxy.stop()

@@ -26,12 +26,16 @@ def sdk(proxy) -> openai.OpenAI:
 
 def stream_text(proxy, model: str = "m") -> tuple[str, str, list]:
     """(content, reasoning_content, chunks) as the openai SDK sees a streamed chat answer."""
-    chunks = list(sdk(proxy).chat.completions.create(
-        model=model, messages=[{"role": "user", "content": "q"}], stream=True
-    ))
+    chunks = list(
+        sdk(proxy).chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "q"}], stream=True
+        )
+    )
     content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     reasoning = "".join(
-        (c.choices[0].delta.model_extra or {}).get("reasoning_content") or "" for c in chunks if c.choices
+        (c.choices[0].delta.model_extra or {}).get("reasoning_content") or ""
+        for c in chunks
+        if c.choices
     )
     return content, reasoning, chunks
 
@@ -48,7 +52,16 @@ def rechunk(data: bytes, size: int) -> list[bytes]:
 
 
 ANSWER = "Die Antwort ist 42 — ganz sicher. 🎉"
-PIECES = ["<th", "ink>", "Lass mich nachdenken… ", "<", "/think", ">\n\n", "Die Antwort ", "ist 42 — ganz sicher. 🎉"]
+PIECES = [
+    "<th",
+    "ink>",
+    "Lass mich nachdenken… ",
+    "<",
+    "/think",
+    ">\n\n",
+    "Die Antwort ",
+    "ist 42 — ganz sicher. 🎉",
+]
 
 
 @pytest.mark.parametrize("chunk_size", [1, 3, 7, 64, 100000])
@@ -64,8 +77,14 @@ def test_line_endings_and_keepalive_comments(proxy, upstream, newline):
     events = [b": keep-alive\n\n"] + chat_stream(PIECES)
     raw = b"".join(events).replace(b"\n", newline.encode())
     serve(upstream, rechunk(raw, 5))
-    result = curl("-N", "-H", "Content-Type: application/json", "-d", '{"model":"m","stream":true}',
-                  f"{proxy.url}/v1/chat/completions")
+    result = curl(
+        "-N",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"model":"m","stream":true}',
+        f"{proxy.url}/v1/chat/completions",
+    )
     text = ""
     for line in result.stdout.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         if line.startswith("data: {"):
@@ -79,30 +98,45 @@ def test_line_endings_and_keepalive_comments(proxy, upstream, newline):
 def test_json_escaped_tags(proxy, upstream):
     """Go servers (Ollama) escape < and > as \\u003c / \\u003e."""
     events = [
-        json.dumps(chat_chunk(p)).replace("<", "\\u003c").replace(">", "\\u003e")
-        for p in PIECES
+        json.dumps(chat_chunk(p)).replace("<", "\\u003c").replace(">", "\\u003e") for p in PIECES
     ]
     serve(upstream, [f"data: {e}\n\n".encode() for e in events] + [b"data: [DONE]\n\n"])
     assert stream_text(proxy)[0] == ANSWER
 
 
 def test_several_blocks_null_content_and_tool_calls(proxy, upstream):
-    tool_call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{\"a\": \"<think>\"}"}}
+    tool_call = {
+        "index": 0,
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "f", "arguments": '{"a": "<think>"}'},
+    }
     events = [
         sse_event(chat_chunk(None, role="assistant")),
         sse_event(chat_chunk("<think>one</think>A")),
         sse_event(chat_chunk(" and <think>two</think>B")),
         sse_event(chat_chunk(None, tool_calls=[tool_call])),
         sse_event(chat_chunk(None, finish="tool_calls")),
-        sse_event({"id": "x", "object": "chat.completion.chunk", "choices": [], "usage": {"total_tokens": 9}}),
+        sse_event(
+            {
+                "id": "x",
+                "object": "chat.completion.chunk",
+                "choices": [],
+                "usage": {"total_tokens": 9},
+            }
+        ),
         sse_event("[DONE]"),
     ]
     serve(upstream, events)
     content, _, chunks = stream_text(proxy)
     assert content == "A and B"
-    calls = [c.choices[0].delta.tool_calls for c in chunks if c.choices and c.choices[0].delta.tool_calls]
-    assert calls[0][0].function.arguments == "{\"a\": \"<think>\"}"
-    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["tool_calls"]
+    calls = [
+        c.choices[0].delta.tool_calls for c in chunks if c.choices and c.choices[0].delta.tool_calls
+    ]
+    assert calls[0][0].function.arguments == '{"a": "<think>"}'
+    assert [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ] == ["tool_calls"]
     assert chunks[-1].usage.total_tokens == 9
 
 
@@ -114,8 +148,14 @@ def test_upstream_reasoning_field_removed_in_strip_mode(proxy, upstream):
         sse_event("[DONE]"),
     ]
     serve(upstream, events)
-    result = curl("-N", "-H", "Content-Type: application/json", "-d", '{"model":"m","stream":true}',
-                  f"{proxy.url}/v1/chat/completions")
+    result = curl(
+        "-N",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"model":"m","stream":true}',
+        f"{proxy.url}/v1/chat/completions",
+    )
     assert "secret thoughts" not in result.stdout
     assert "visible" in result.stdout
 
@@ -123,14 +163,34 @@ def test_upstream_reasoning_field_removed_in_strip_mode(proxy, upstream):
 def test_non_streaming_chat_and_completions(proxy, upstream):
     async def handler(req: Received, reply: Reply) -> None:
         if req.path.endswith("/chat/completions"):
-            await reply.json(200, chat_completion("<think>hidden</think>\n\nShown", reasoning_content="also hidden"))
+            await reply.json(
+                200,
+                chat_completion("<think>hidden</think>\n\nShown", reasoning_content="also hidden"),
+            )
         else:
-            await reply.json(200, {"id": "c", "object": "text_completion", "choices": [
-                {"index": 0, "text": "<think>hidden</think>Text", "finish_reason": "stop", "logprobs": None}]})
+            await reply.json(
+                200,
+                {
+                    "id": "c",
+                    "object": "text_completion",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "text": "<think>hidden</think>Text",
+                            "finish_reason": "stop",
+                            "logprobs": None,
+                        }
+                    ],
+                },
+            )
 
     upstream.reset(handler)
     client = sdk(proxy)
-    message = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}]).choices[0].message
+    message = (
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}])
+        .choices[0]
+        .message
+    )
     assert message.content == "Shown"
     assert "reasoning_content" not in (message.model_extra or {})
     completion = client.completions.create(model="m", prompt="p")
@@ -139,10 +199,26 @@ def test_non_streaming_chat_and_completions(proxy, upstream):
 
 def test_completions_stream(proxy, upstream):
     def event(text, finish=None):
-        return sse_event({"id": "c", "object": "text_completion", "created": 1, "model": "m",
-                          "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}]})
+        return sse_event(
+            {
+                "id": "c",
+                "object": "text_completion",
+                "created": 1,
+                "model": "m",
+                "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
+            }
+        )
 
-    serve(upstream, [event("<think>"), event("hmm</th"), event("ink>Hello"), event(" world", "stop"), sse_event("[DONE]")])
+    serve(
+        upstream,
+        [
+            event("<think>"),
+            event("hmm</th"),
+            event("ink>Hello"),
+            event(" world", "stop"),
+            sse_event("[DONE]"),
+        ],
+    )
     chunks = list(sdk(proxy).completions.create(model="m", prompt="p", stream=True))
     assert "".join(c.choices[0].text for c in chunks if c.choices) == "Hello world"
 
@@ -186,30 +262,46 @@ def test_sse_with_content_length(proxy, upstream):
 def test_other_endpoints_untouched(proxy, upstream):
     raw = b'data: {"type":"response.output_text.delta","delta":"<think>x</think>"}\n\n'
     serve(upstream, [raw])
-    result = curl("-N", "-H", "Content-Type: application/json", "-d", '{"model":"m","stream":true}',
-                  f"{proxy.url}/v1/responses")
+    result = curl(
+        "-N",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"model":"m","stream":true}',
+        f"{proxy.url}/v1/responses",
+    )
     assert result.stdout.encode() == raw
 
 
 @pytest.fixture(scope="module")
 def modes_proxy(start_proxy, upstream):
-    return start_proxy({
-        "TARGET_BASE_URL": f"{upstream.url}/v1/",
-        "LLM_PARAMS": ";".join([
-            "model=keep,think_mode=keep",
-            "model=reason,think_mode=reasoning",
-            "model=reason-r,think_mode=reasoning,reasoning_field=reasoning",
-            "model=implicit,think_implicit_start=true",
-            'model=custom,think_tags=[["<thinking>","</thinking>"],["[THINK]","[/THINK]"]]',
-        ]),
-    })
+    return start_proxy(
+        {
+            "TARGET_BASE_URL": f"{upstream.url}/v1/",
+            "LLM_PARAMS": ";".join(
+                [
+                    "model=keep,think_mode=keep",
+                    "model=reason,think_mode=reasoning",
+                    "model=reason-r,think_mode=reasoning,reasoning_field=reasoning",
+                    "model=implicit,think_implicit_start=true",
+                    'model=custom,think_tags=[["<thinking>","</thinking>"],["[THINK]","[/THINK]"]]',
+                ]
+            ),
+        }
+    )
 
 
 def test_keep_mode_is_byte_identical(modes_proxy, upstream):
     raw = b"".join(chat_stream(PIECES)).replace(b'"model": "m"', b'"model": "keep"')
     serve(upstream, rechunk(raw, 9))
-    result = curl("-N", "-H", "Content-Type: application/json", "-d", '{"model":"keep","stream":true}',
-                  f"{modes_proxy.url}/v1/chat/completions")
+    result = curl(
+        "-N",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"model":"keep","stream":true}',
+        f"{modes_proxy.url}/v1/chat/completions",
+    )
     assert result.stdout.encode() == raw
 
 
@@ -222,9 +314,14 @@ def test_reasoning_mode_moves_think_text(modes_proxy, upstream):
 
 def test_reasoning_field_name_configurable(modes_proxy, upstream):
     serve(upstream, chat_stream(PIECES))
-    chunks = list(sdk(modes_proxy).chat.completions.create(
-        model="reason-r", messages=[{"role": "user", "content": "q"}], stream=True))
-    reasoning = "".join((c.choices[0].delta.model_extra or {}).get("reasoning") or "" for c in chunks if c.choices)
+    chunks = list(
+        sdk(modes_proxy).chat.completions.create(
+            model="reason-r", messages=[{"role": "user", "content": "q"}], stream=True
+        )
+    )
+    reasoning = "".join(
+        (c.choices[0].delta.model_extra or {}).get("reasoning") or "" for c in chunks if c.choices
+    )
     assert reasoning == "Lass mich nachdenken… "
 
 
@@ -239,7 +336,9 @@ def test_implicit_start_without_end_tag_delivers_answer(modes_proxy, upstream):
 
 
 def test_custom_tag_pairs(modes_proxy, upstream):
-    serve(upstream, chat_stream(["<thinking>a</thinking>X", "[THINK]b[/THINK]Y", "<think>c</think>"]))
+    serve(
+        upstream, chat_stream(["<thinking>a</thinking>X", "[THINK]b[/THINK]Y", "<think>c</think>"])
+    )
     assert stream_text(modes_proxy, model="custom")[0] == "XY<think>c</think>"
 
 
@@ -259,7 +358,9 @@ def test_answer_tokens_arrive_without_delay(proxy, upstream):
 
     upstream.reset(handler)
     received_at: list[float] = []
-    stream = sdk(proxy).chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}], stream=True)
+    stream = sdk(proxy).chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "q"}], stream=True
+    )
     for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:
             received_at.append(time.monotonic())
@@ -276,8 +377,14 @@ def test_upstream_dies_mid_stream_client_not_hung(proxy, upstream):
 
     upstream.reset(handler)
     started = time.monotonic()
-    result = curl("-N", "-H", "Content-Type: application/json", "-d", '{"model":"m","stream":true}',
-                  f"{proxy.url}/v1/chat/completions")
+    result = curl(
+        "-N",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"model":"m","stream":true}',
+        f"{proxy.url}/v1/chat/completions",
+    )
     assert time.monotonic() - started < 2
     assert "partial" in result.stdout
     # and the proxy still serves
@@ -297,8 +404,10 @@ def test_client_disconnect_closes_upstream(proxy, upstream):
     upstream.reset(handler)
     with socket.create_connection(("127.0.0.1", proxy.port)) as s:
         body = b'{"model":"m","stream":true}'
-        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        s.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
         assert s.recv(4096).startswith(b"HTTP/1.1 200")
     deadline = time.monotonic() + 2
     while upstream.connections_closed == closed_before and time.monotonic() < deadline:
@@ -309,10 +418,21 @@ def test_client_disconnect_closes_upstream(proxy, upstream):
 
 def test_http10_client_gets_a_plain_stream(proxy, upstream):
     serve(upstream, chat_stream(PIECES))
-    result = curl("-N", "--http1.0", "-i", "-H", "Content-Type: application/json", "-d", '{"model":"m","stream":true}',
-                  f"{proxy.url}/v1/chat/completions")
+    result = curl(
+        "-N",
+        "--http1.0",
+        "-i",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"model":"m","stream":true}',
+        f"{proxy.url}/v1/chat/completions",
+    )
     head, _, body = result.stdout.replace("\r\n", "\n").partition("\n\n")
     assert "transfer-encoding" not in head.lower()
-    text = "".join(json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
-                   for line in body.split("\n") if line.startswith("data: {"))
+    text = "".join(
+        json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+        for line in body.split("\n")
+        if line.startswith("data: {")
+    )
     assert text == ANSWER

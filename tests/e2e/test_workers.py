@@ -58,7 +58,12 @@ def test_a_dying_worker_stops_the_whole_entrypoint(start_proxy, upstream):
     proxy.process.wait(10)
     assert proxy.process.returncode != 0
     assert "a worker exited" in proxy.log()
-    assert wait_until(lambda: not Path(f"/proc/{workers[1]}").exists() or "zombie" in Path(f"/proc/{workers[1]}/status").read_text().lower())
+    assert wait_until(
+        lambda: (
+            not Path(f"/proc/{workers[1]}").exists()
+            or "zombie" in Path(f"/proc/{workers[1]}/status").read_text().lower()
+        )
+    )
 
 
 def test_sigterm_reaches_every_worker(start_proxy, upstream):
@@ -86,7 +91,11 @@ def test_workers_setting_validated(tmp_path):
     from .conftest import run_entrypoint
 
     for value, message in [("0", "WORKERS must be"), ("many", "WORKERS must be")]:
-        result = run_entrypoint({"TARGET_BASE_URL": "http://127.0.0.1:9/", "WORKERS": value}, tmp_path)
+        result = run_entrypoint(
+            {"TARGET_BASE_URL": "http://127.0.0.1:9/", "WORKERS": value}, tmp_path
+        )
         assert result.returncode != 0 and message in result.stderr
-    result = run_entrypoint({"TARGET_BASE_URL": "http://127.0.0.1:9/", "WORKERS": "2", "MITM_TOOL": "mitmweb"}, tmp_path)
+    result = run_entrypoint(
+        {"TARGET_BASE_URL": "http://127.0.0.1:9/", "WORKERS": "2", "MITM_TOOL": "mitmweb"}, tmp_path
+    )
     assert result.returncode != 0 and "WORKERS must be 1 with mitmweb" in result.stderr

@@ -67,7 +67,11 @@ class Reply:
         """A chunked text/event-stream; each item of `chunks` is one network write."""
         await self.head(
             200,
-            {"Content-Type": "text/event-stream", "Transfer-Encoding": "chunked", **(headers or {})},
+            {
+                "Content-Type": "text/event-stream",
+                "Transfer-Encoding": "chunked",
+                **(headers or {}),
+            },
         )
         for i, data in enumerate(chunks):
             if delay and i:
@@ -164,7 +168,9 @@ async def _read_request(reader: asyncio.StreamReader) -> Received | None:
     return Received(method, path, headers, body)
 
 
-def chat_chunk(content: str | None, *, index: int = 0, finish: str | None = None, **delta: Any) -> dict:
+def chat_chunk(
+    content: str | None, *, index: int = 0, finish: str | None = None, **delta: Any
+) -> dict:
     d: dict[str, Any] = dict(delta)
     if content is not None or not d:
         d["content"] = content

@@ -28,7 +28,11 @@ def peak_while(feed: Callable[[], int]) -> tuple[int, int]:
 
 
 def content_event(text: str) -> bytes:
-    event = {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+    event = {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
+    }
     return b"data: " + json.dumps(event).encode() + b"\n\n"
 
 

@@ -7,7 +7,7 @@ import pytest
 from cot_proxy.codec import DecodingStream
 from cot_proxy.codec import can_decode
 
-PAYLOAD = ("data: {\"x\": \"héllo <think>\"}\n\n" * 50).encode()
+PAYLOAD = ('data: {"x": "héllo <think>"}\n\n' * 50).encode()
 
 ENCODERS = {
     "gzip": gzip.compress,

@@ -29,19 +29,38 @@ configs = st.builds(
 endpoints = st.sampled_from(["chat", "completions"])
 
 # JSON that is shaped like a chunk, but with any type anywhere.
-json_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=12), st.sampled_from(["<think>", "</think>", "<th"]))
-json_any = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
+json_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=12),
+    st.sampled_from(["<think>", "</think>", "<th"]),
+)
+json_any = st.recursive(
+    json_leaf,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
 choice = st.fixed_dictionaries(
     {},
     optional={
         "index": st.one_of(st.integers(-2, 3), json_any),
-        "delta": st.one_of(st.fixed_dictionaries({}, optional={"content": json_any, "reasoning_content": json_any, "role": json_any}), json_any),
+        "delta": st.one_of(
+            st.fixed_dictionaries(
+                {}, optional={"content": json_any, "reasoning_content": json_any, "role": json_any}
+            ),
+            json_any,
+        ),
         "message": json_any,
         "text": json_any,
         "finish_reason": json_any,
     },
 )
-chunk_objects = st.fixed_dictionaries({}, optional={"choices": st.one_of(st.lists(choice, max_size=3), json_any), "usage": json_any})
+chunk_objects = st.fixed_dictionaries(
+    {}, optional={"choices": st.one_of(st.lists(choice, max_size=3), json_any), "usage": json_any}
+)
 
 
 class Collect(logging.Handler):
@@ -78,7 +97,12 @@ def test_stream_survives_arbitrary_bytes(data, cuts, config, endpoint):
 
 
 @FUZZ
-@given(st.lists(chunk_objects, max_size=6), st.lists(st.integers(0, 2000), max_size=6), configs, endpoints)
+@given(
+    st.lists(chunk_objects, max_size=6),
+    st.lists(st.integers(0, 2000), max_size=6),
+    configs,
+    endpoints,
+)
 def test_stream_survives_oddly_typed_json_without_falling_back(objects, cuts, config, endpoint):
     errors = Collect(logging.ERROR)
     logging.getLogger("cot_proxy").addHandler(errors)
@@ -93,7 +117,11 @@ def test_stream_survives_oddly_typed_json_without_falling_back(objects, cuts, co
 
 
 @FUZZ
-@given(st.one_of(st.binary(max_size=300), chunk_objects.map(lambda o: json.dumps(o).encode())), configs, endpoints)
+@given(
+    st.one_of(st.binary(max_size=300), chunk_objects.map(lambda o: json.dumps(o).encode())),
+    configs,
+    endpoints,
+)
 def test_filter_body_never_raises(body, config, endpoint):
     result = filter_body(body, config, endpoint)
     assert result is None or isinstance(json.loads(result), dict)
@@ -121,7 +149,9 @@ def test_sse_framer_loses_nothing(data, cuts):
     assert b"".join(out) == data
 
 
-yaml_ish = st.text(alphabet="models:- \n\t{}[],\"'#:&*!|>%@`abcdefghijklmnopqrstuvwxyz_0123456789.=", max_size=120)
+yaml_ish = st.text(
+    alphabet="models:- \n\t{}[],\"'#:&*!|>%@`abcdefghijklmnopqrstuvwxyz_0123456789.=", max_size=120
+)
 
 
 @FUZZ

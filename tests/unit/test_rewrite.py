@@ -86,9 +86,7 @@ def test_defaults_only_when_not_sent():
 
 def test_nested_defaults():
     body = chat(user("hi"), chat_template_kwargs={"enable_thinking": True})
-    rule = ModelRule(
-        "m", defaults={"chat_template_kwargs": {"enable_thinking": False, "other": 1}}
-    )
+    rule = ModelRule("m", defaults={"chat_template_kwargs": {"enable_thinking": False, "other": 1}})
     assert rewrite_request(body, rule) == ["default chat_template_kwargs.other=1"]
     assert body["chat_template_kwargs"] == {"enable_thinking": True, "other": 1}
 

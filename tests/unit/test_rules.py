@@ -105,7 +105,7 @@ def test_semicolon_inside_brackets_does_not_split_groups():
         ('"quoted"', "quoted"),
         ('"42"', "42"),
         ('"a\\nb"', "a\nb"),
-        ("[1, 2.5, \"x\"]", [1, 2.5, "x"]),
+        ('[1, 2.5, "x"]', [1, 2.5, "x"]),
         ('{"a": {"b": null}}', {"a": {"b": None}}),
         ("hello world", "hello world"),
         ("True", "True"),  # JSON is lowercase; anything else is text
@@ -147,9 +147,7 @@ def test_deeply_nested_value_is_a_config_error():
 
 
 def test_dotted_keys_nest_and_merge():
-    rule = one(
-        "model=a,chat_template_kwargs.enable_thinking=false,chat_template_kwargs.x.y=1"
-    )
+    rule = one("model=a,chat_template_kwargs.enable_thinking=false,chat_template_kwargs.x.y=1")
     assert rule.params == {"chat_template_kwargs": {"enable_thinking": False, "x": {"y": 1}}}
 
 
@@ -196,7 +194,7 @@ def test_think_modes(mode):
 
 
 def test_text_reserved_values_stay_text():
-    rule = one("model=a,upstream_model_name=1.5,think_tag_start=[THINK],think_tag_end=\"</x>\"")
+    rule = one('model=a,upstream_model_name=1.5,think_tag_start=[THINK],think_tag_end="</x>"')
     assert rule.upstream_model_name == "1.5"
     assert rule.think_tag_start == "[THINK]"
     assert rule.think_tag_end == "</x>"
@@ -310,8 +308,9 @@ json_values = st.recursive(
     | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -486,9 +485,7 @@ def test_yaml_empty(text):
 
 def test_yaml_aliases_are_not_shared():
     text = (
-        "models:\n"
-        " - {model: a, params: &p {k: {x: 1}}}\n"
-        " - {model: b, params: {<<: *p, k.y: 2}}\n"
+        "models:\n - {model: a, params: &p {k: {x: 1}}}\n - {model: b, params: {<<: *p, k.y: 2}}\n"
     )
     a, b = parse_config(text)
     assert a.params == {"k": {"x": 1}}
@@ -511,10 +508,22 @@ def test_repo_config_yaml_shows_every_setting():
     rules = load_config_file(str(REPO_CONFIG))
     text = REPO_CONFIG.read_text(encoding="utf-8")
     for key in (
-        "models:", "model:", "params:", "defaults:", "drop:", "think_mode:", "think_tags:",
-        "think_tag_start:", "think_tag_end:", "enable_think_tag_filtering:",
-        "think_implicit_start:", "reasoning_field:", "upstream_model_name:",
-        "append_to_last_user_message:", "strip_think_from_history:", "model: default",
+        "models:",
+        "model:",
+        "params:",
+        "defaults:",
+        "drop:",
+        "think_mode:",
+        "think_tags:",
+        "think_tag_start:",
+        "think_tag_end:",
+        "enable_think_tag_filtering:",
+        "think_implicit_start:",
+        "reasoning_field:",
+        "upstream_model_name:",
+        "append_to_last_user_message:",
+        "strip_think_from_history:",
+        "model: default",
     ):
         assert key in text, key
     first = rules[0]

@@ -21,7 +21,7 @@ ENDINGS = [b"\n", b"\r\n", b"\r"]
 TEMPLATE = (
     b": keep-alive comment\n\n"
     b"\n"
-    b"event: message\nid: 1\ndata: {\"a\": \"x\"}\n\n"
+    b'event: message\nid: 1\ndata: {"a": "x"}\n\n'
     b"data: line one\ndata: line two\n\n"
     b"data\n\n"
     b"retry: 10\n\n"
@@ -46,7 +46,7 @@ def reference_events(stream: bytes) -> tuple[list[bytes], bytes]:
     start = line_start = 0
     for match in re.finditer(rb"\r\n|\n|\r", stream):
         if match.start() == line_start:
-            events.append(stream[start:match.end()])
+            events.append(stream[start : match.end()])
             start = match.end()
         line_start = match.end()
     return events, stream[start:]
@@ -83,7 +83,7 @@ def test_every_single_split_point(data: bytes) -> None:
 
 @pytest.mark.parametrize("data", SAMPLES)
 def test_byte_by_byte(data: bytes) -> None:
-    check_framing(data, frame([data[i:i + 1] for i in range(len(data))]))
+    check_framing(data, frame([data[i : i + 1] for i in range(len(data))]))
 
 
 @settings(max_examples=300, deadline=None)
@@ -94,9 +94,24 @@ def test_random_multi_splits(data: bytes, points: list[int]) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.sampled_from([b"data: x", b"data:y", b": c", b"id: 7", b"\n", b"\r", b"\r\n",
-                              b"\xff\xfe", "é".encode(), b"data: e\n\n", b"\ndata: f\n\n"]),
-             max_size=30),
+    st.lists(
+        st.sampled_from(
+            [
+                b"data: x",
+                b"data:y",
+                b": c",
+                b"id: 7",
+                b"\n",
+                b"\r",
+                b"\r\n",
+                b"\xff\xfe",
+                "é".encode(),
+                b"data: e\n\n",
+                b"\ndata: f\n\n",
+            ]
+        ),
+        max_size=30,
+    ),
     st.lists(st.integers(min_value=0, max_value=200), max_size=10),
 )
 def test_arbitrary_bytes_any_chunking(parts: list[bytes], points: list[int]) -> None:
@@ -111,7 +126,7 @@ def test_events_keep_their_own_bytes(ending: bytes) -> None:
     out = frame([data])
     assert out[0] == with_ending(b": keep-alive comment\n\n", ending)
     assert out[1] == ending  # a lone blank line is an (empty) event of its own
-    assert out[2] == with_ending(b"event: message\nid: 1\ndata: {\"a\": \"x\"}\n\n", ending)
+    assert out[2] == with_ending(b'event: message\nid: 1\ndata: {"a": "x"}\n\n', ending)
     assert out[-1] == with_ending(b"data: [DONE]\n\n", ending)
 
 
@@ -174,8 +189,10 @@ def test_oversized_event_is_handed_out_raw_and_flagged() -> None:
     assert out3[1:] == [b"data: next\n\n"] and not isinstance(out3[1], Unframed)
     assert not framer.in_oversized_event
     everything = out + out2 + out3 + framer.flush()
-    assert b"".join(everything) == b"data: ok\n\ndata: " + b"x" * 30 + b"y" * 100 + \
-        b"z\n\ndata: next\n\n"
+    assert (
+        b"".join(everything)
+        == b"data: ok\n\ndata: " + b"x" * 30 + b"y" * 100 + b"z\n\ndata: next\n\n"
+    )
 
 
 def test_complete_event_over_cap_in_one_chunk_is_flagged_too() -> None:
@@ -193,13 +210,15 @@ def test_oversized_tail_at_flush_stays_oversized() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.tuples(st.integers(min_value=0, max_value=40), st.sampled_from(ENDINGS)),
-             max_size=8),
+    st.lists(
+        st.tuples(st.integers(min_value=0, max_value=40), st.sampled_from(ENDINGS)), max_size=8
+    ),
     st.integers(min_value=4, max_value=30),
     st.lists(st.integers(min_value=0, max_value=400), max_size=10),
 )
-def test_oversized_any_chunking(events: list[tuple[int, bytes]], cap: int,
-                                points: list[int]) -> None:
+def test_oversized_any_chunking(
+    events: list[tuple[int, bytes]], cap: int, points: list[int]
+) -> None:
     data = b"".join(b"data: " + b"x" * size + ending + ending for size, ending in events)
     out = frame(split_at(data, [p % (len(data) + 1) for p in points]), max_event_bytes=cap)
     assert b"".join(out) == data
@@ -218,13 +237,20 @@ def test_invalid_cap() -> None:
 
 @pytest.mark.parametrize("ending", ENDINGS)
 def test_parse_fields_comments_and_multiline_data(ending: bytes) -> None:
-    raw = with_ending(b": hello\nevent: delta\nid: 42\ndata: first\ndata:second\ndata\nx: y\n\n",
-                      ending)
+    raw = with_ending(
+        b": hello\nevent: delta\nid: 42\ndata: first\ndata:second\ndata\nx: y\n\n", ending
+    )
     event = SSEEvent.parse(raw)
     assert event.to_bytes() == raw
     assert event.comments == [b"hello"]
-    assert event.fields == [(b"event", b"delta"), (b"id", b"42"), (b"data", b"first"),
-                            (b"data", b"second"), (b"data", b""), (b"x", b"y")]
+    assert event.fields == [
+        (b"event", b"delta"),
+        (b"id", b"42"),
+        (b"data", b"first"),
+        (b"data", b"second"),
+        (b"data", b""),
+        (b"x", b"y"),
+    ]
     assert event.data == b"first\nsecond\n"
     assert event.line_ending == ending
 

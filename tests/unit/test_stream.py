@@ -20,18 +20,28 @@ from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
 from cot_proxy.think import remove_think_blocks
 
-ENVELOPE = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000,
-            "model": "qwen3", "system_fingerprint": None}
-CMPL_ENVELOPE = {"id": "cmpl-1", "object": "text_completion", "created": 1700000000,
-                 "model": "qwen3"}
+ENVELOPE = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion.chunk",
+    "created": 1700000000,
+    "model": "qwen3",
+    "system_fingerprint": None,
+}
+CMPL_ENVELOPE = {
+    "id": "cmpl-1",
+    "object": "text_completion",
+    "created": 1700000000,
+    "model": "qwen3",
+}
 USAGE = {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}
 
 
 # -- builders -------------------------------------------------------------------------------------
 
 
-def chat_chunk(delta: dict[str, Any], finish: str | None = None, index: int = 0,
-               **extra: Any) -> dict[str, Any]:
+def chat_chunk(
+    delta: dict[str, Any], finish: str | None = None, index: int = 0, **extra: Any
+) -> dict[str, Any]:
     choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
     return {**ENVELOPE, "choices": [choice], **extra}
 
@@ -117,8 +127,7 @@ def payloads_of(data: bytes) -> list[Any]:
     return out
 
 
-def client_text(payloads: list[Any], endpoint: str, index: int = 0,
-                field: str = "content") -> str:
+def client_text(payloads: list[Any], endpoint: str, index: int = 0, field: str = "content") -> str:
     parts = []
     for obj in payloads:
         if not isinstance(obj, dict):
@@ -134,8 +143,9 @@ def client_text(payloads: list[Any], endpoint: str, index: int = 0,
     return "".join(parts)
 
 
-def make(mode: str = "strip", endpoint: str = "chat", implicit: bool = False,
-         **kwargs: Any) -> ThinkStream:
+def make(
+    mode: str = "strip", endpoint: str = "chat", implicit: bool = False, **kwargs: Any
+) -> ThinkStream:
     cfg = ThinkConfig(mode=mode, implicit_start=implicit)  # type: ignore[arg-type]
     return ThinkStream(cfg, endpoint, **kwargs)  # type: ignore[arg-type]
 
@@ -150,8 +160,26 @@ class FakeClock:
 
 # -- the property -------------------------------------------------------------------------------
 
-VOCAB = ["<think>", "</think>", "<", "</", "think", ">", "<th", "ink>", "a", "bc", " ", "\n",
-         "é", "日本語", "🙂", "x y", "\"q\"", "\\"]
+VOCAB = [
+    "<think>",
+    "</think>",
+    "<",
+    "</",
+    "think",
+    ">",
+    "<th",
+    "ink>",
+    "a",
+    "bc",
+    " ",
+    "\n",
+    "é",
+    "日本語",
+    "🙂",
+    "x y",
+    '"q"',
+    "\\",
+]
 
 
 @st.composite
@@ -177,8 +205,12 @@ def stream_cases(draw: st.DrawFn) -> dict[str, Any]:
 def test_stream_property(case: dict[str, Any]) -> None:
     endpoint = case["endpoint"]
     build = chat_stream if endpoint == "chat" else cmpl_stream
-    data = build(case["pieces"], case["ending"], ensure_ascii=case["ensure_ascii"],
-                 escape_lt=case["escape_lt"])
+    data = build(
+        case["pieces"],
+        case["ending"],
+        ensure_ascii=case["ensure_ascii"],
+        escape_lt=case["escape_lt"],
+    )
     stream = make(case["mode"], endpoint, case["implicit"])
     out = b"".join(run(stream, split_at(data, case["byte_cuts"])))
     if case["mode"] == "keep":
@@ -195,10 +227,11 @@ def test_stream_property(case: dict[str, Any]) -> None:
         assert {k: v for k, v in obj.items() if k not in ("choices", "usage")} == envelope
         for choice in obj["choices"]:
             assert choice["index"] == 0 and set(choice) >= {"index", "finish_reason"}
-    finishes = [i for i, obj in enumerate(objects) if obj["choices"]
-                and obj["choices"][0]["finish_reason"]]
+    finishes = [
+        i for i, obj in enumerate(objects) if obj["choices"] and obj["choices"][0]["finish_reason"]
+    ]
     assert len(finishes) == 1
-    after_finish = objects[finishes[0] + 1:]
+    after_finish = objects[finishes[0] + 1 :]
     assert client_text(after_finish, endpoint) == ""  # no text after the finish
     assert [obj for obj in objects if obj.get("usage")] == [usage_chunk(envelope)]
     assert out.endswith(b"data: [DONE]" + case["ending"] * 2)
@@ -217,15 +250,17 @@ def test_keep_mode_is_byte_identical_and_short_circuits() -> None:
 
 
 def test_strip_drops_think_only_events_and_upstream_reasoning() -> None:
-    data = sse([
-        chat_chunk({"role": "assistant", "content": ""}),
-        chat_chunk({"content": "<think>hm"}),
-        chat_chunk({"content": None, "reasoning_content": "upstream thoughts"}),
-        chat_chunk({"content": "m</think>\n\n"}),
-        chat_chunk({"content": "Answer"}),
-        chat_chunk({}, "stop"),
-        b"[DONE]",
-    ])
+    data = sse(
+        [
+            chat_chunk({"role": "assistant", "content": ""}),
+            chat_chunk({"content": "<think>hm"}),
+            chat_chunk({"content": None, "reasoning_content": "upstream thoughts"}),
+            chat_chunk({"content": "m</think>\n\n"}),
+            chat_chunk({"content": "Answer"}),
+            chat_chunk({}, "stop"),
+            b"[DONE]",
+        ]
+    )
     stream = make("strip")
     out = b"".join(run(stream, [data]))
     payloads = payloads_of(out)
@@ -237,26 +272,41 @@ def test_strip_drops_think_only_events_and_upstream_reasoning() -> None:
 
 
 def test_reasoning_mode_moves_think_text_and_keeps_upstream_reasoning() -> None:
-    data = sse([
-        chat_chunk({"content": "<think>a"}),
-        chat_chunk({"content": "b</think>Hi", "reasoning_content": "up"}),
-        chat_chunk({}, "stop"),
-        b"[DONE]",
-    ])
+    data = sse(
+        [
+            chat_chunk({"content": "<think>a"}),
+            chat_chunk({"content": "b</think>Hi", "reasoning_content": "up"}),
+            chat_chunk({}, "stop"),
+            b"[DONE]",
+        ]
+    )
     payloads = payloads_of(b"".join(run(make("reasoning"), [data])))
     assert payloads[0]["choices"][0]["delta"] == {"content": "", "reasoning_content": "a"}
     assert payloads[1]["choices"][0]["delta"] == {"content": "Hi", "reasoning_content": "upb"}
 
 
 def test_tool_calls_finish_reason_usage_preserved() -> None:
-    tool_call = {"index": 0, "id": "call_1", "type": "function",
-                 "function": {"name": "get_weather", "arguments": "{\"city\": \"<Paris>\"}"}}
+    tool_call = {
+        "index": 0,
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": "<Paris>"}'},
+    }
     raw_tool = sse([chat_chunk({"tool_calls": [tool_call]})])
     finish = sse([chat_chunk({}, "tool_calls")])
     usage = sse([usage_chunk()])
-    data = (sse([chat_chunk({"role": "assistant", "content": None}),
-                 chat_chunk({"content": "<think>which tool</think>"})])
-            + raw_tool + finish + usage + b"data: [DONE]\n\n")
+    data = (
+        sse(
+            [
+                chat_chunk({"role": "assistant", "content": None}),
+                chat_chunk({"content": "<think>which tool</think>"}),
+            ]
+        )
+        + raw_tool
+        + finish
+        + usage
+        + b"data: [DONE]\n\n"
+    )
     out = b"".join(run(make("strip"), [data]))
     assert raw_tool in out and finish in out and usage in out  # untouched bytes
     assert b"which tool" not in out
@@ -277,9 +327,13 @@ def test_n2_interleaved_choices_have_their_own_filters() -> None:
 
 
 def test_n2_in_one_event() -> None:
-    obj = {**ENVELOPE, "choices": [
-        {"index": 0, "delta": {"content": "<think>x</think>a"}, "finish_reason": None},
-        {"index": 1, "delta": {"content": "b"}, "finish_reason": None}]}
+    obj = {
+        **ENVELOPE,
+        "choices": [
+            {"index": 0, "delta": {"content": "<think>x</think>a"}, "finish_reason": None},
+            {"index": 1, "delta": {"content": "b"}, "finish_reason": None},
+        ],
+    }
     out = payloads_of(b"".join(run(make("strip"), [sse([obj, b"[DONE]"])])))
     assert [c["delta"]["content"] for c in out[0]["choices"]] == ["a", "b"]
 
@@ -335,17 +389,20 @@ def test_strip_mode_parses_events_with_upstream_reasoning() -> None:
     assert stream(event) == []
 
 
-@pytest.mark.parametrize("garbage", [
-    b"data: {not json\n\n",
-    b"data: \xff\xfe\xfa\n\n",
-    b"data: [1, 2]\n\n",
-    b"data: {\"choices\": 5}\n\n",
-    b"data: {\"choices\": [7, null]}\n\n",
-    b": just a comment <think>\n\n",
-    b"event: ping\nid: 9\n\n",
-    b"\n",
-    b"data: \"<think>\"\n\n",
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"data: {not json\n\n",
+        b"data: \xff\xfe\xfa\n\n",
+        b"data: [1, 2]\n\n",
+        b'data: {"choices": 5}\n\n',
+        b'data: {"choices": [7, null]}\n\n',
+        b": just a comment <think>\n\n",
+        b"event: ping\nid: 9\n\n",
+        b"\n",
+        b'data: "<think>"\n\n',
+    ],
+)
 def test_garbage_passes_through_unchanged(garbage: bytes) -> None:
     before = sse([chat_chunk({"content": "<think>x"})])
     after = sse([chat_chunk({"content": "</think>y"}), b"[DONE]"])
@@ -375,17 +432,30 @@ def test_implicit_text_released_at_end_of_stream_without_done() -> None:
     out = run(stream, [data])
     assert out[-1].endswith(b"\r\n\r\n")
     final = json.loads(re.split(rb"\r\n", out[-1])[0][6:])
-    assert final == {**ENVELOPE, "choices": [
-        {"index": 0, "delta": {"content": "no thinking"}, "logprobs": None,
-         "finish_reason": None}]}
+    assert final == {
+        **ENVELOPE,
+        "choices": [
+            {
+                "index": 0,
+                "delta": {"content": "no thinking"},
+                "logprobs": None,
+                "finish_reason": None,
+            }
+        ],
+    }
 
 
 def test_held_text_merged_into_finish_event() -> None:
-    data = sse([chat_chunk({"content": "Hi <th"}), chat_chunk({}, "stop"), usage_chunk(),
-                b"[DONE]"])
+    data = sse(
+        [chat_chunk({"content": "Hi <th"}), chat_chunk({}, "stop"), usage_chunk(), b"[DONE]"]
+    )
     out = payloads_of(b"".join(run(make("strip"), [data])))
-    assert out[1]["choices"][0] == {"index": 0, "delta": {"content": "<th"}, "logprobs": None,
-                                    "finish_reason": "stop"}
+    assert out[1]["choices"][0] == {
+        "index": 0,
+        "delta": {"content": "<th"},
+        "logprobs": None,
+        "finish_reason": "stop",
+    }
 
 
 def test_completions_endpoint_and_synthesised_event() -> None:
@@ -393,22 +463,27 @@ def test_completions_endpoint_and_synthesised_event() -> None:
     out = payloads_of(b"".join(run(make("reasoning", "completions"), [data])))
     assert out[0]["choices"][0]["text"] == "" and out[0]["choices"][0]["reasoning_content"] == "x"
     assert out[1]["choices"][0]["text"] == "ok "
-    assert out[2] == {**CMPL_ENVELOPE, "choices": [
-        {"index": 0, "text": "<thi", "logprobs": None, "finish_reason": None}]}
+    assert out[2] == {
+        **CMPL_ENVELOPE,
+        "choices": [{"index": 0, "text": "<thi", "logprobs": None, "finish_reason": None}],
+    }
 
 
 def test_content_null_and_event_lines_kept() -> None:
-    data = (b"event: chunk\r\nid: 1\r\n" + sse([chat_chunk({"content": "<think>a</think>b"})],
-                                               b"\r\n")
-            + sse([chat_chunk({"content": None})], b"\r\n"))
+    data = (
+        b"event: chunk\r\nid: 1\r\n"
+        + sse([chat_chunk({"content": "<think>a</think>b"})], b"\r\n")
+        + sse([chat_chunk({"content": None})], b"\r\n")
+    )
     out = run(make("strip"), [data])
     assert out[0].startswith(b"event: chunk\r\nid: 1\r\ndata: {")
     assert json.loads(out[0].split(b"\r\n")[2][6:])["choices"][0]["delta"]["content"] == "b"
     assert out[1] == sse([chat_chunk({"content": None})], b"\r\n")
 
 
-def test_exception_falls_back_to_passthrough(monkeypatch: pytest.MonkeyPatch,
-                                             caplog: pytest.LogCaptureFixture) -> None:
+def test_exception_falls_back_to_passthrough(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     first = sse([chat_chunk({"content": "<think>secret"})])
     second = sse([chat_chunk({"content": "</think>ans"})])
     tail = b"data: [DO"
@@ -432,8 +507,11 @@ def test_exception_flushes_held_text_first(monkeypatch: pytest.MonkeyPatch) -> N
     stream = make("reasoning")
     assert stream(sse([chat_chunk({"content": "A<th"})])) != []
     broken = sse([chat_chunk({"content": "ink>"})])
-    monkeypatch.setattr(stream_module.ThinkStream, "_filter_choice",
-                        lambda *args: (_ for _ in ()).throw(ValueError()))
+    monkeypatch.setattr(
+        stream_module.ThinkStream,
+        "_filter_choice",
+        lambda *args: (_ for _ in ()).throw(ValueError()),
+    )
     out = stream(broken)
     assert client_text(payloads_of(out[0]), "chat") == "<th"
     assert out[1:] == [broken]
@@ -464,14 +542,26 @@ def test_counters() -> None:
 
 
 def chat_body(content: Any, **message: Any) -> dict[str, Any]:
-    return {"id": "c", "object": "chat.completion", "choices": [
-        {"index": 0, "message": {"role": "assistant", "content": content, **message},
-         "finish_reason": "stop"}], "usage": USAGE}
+    return {
+        "id": "c",
+        "object": "chat.completion",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content, **message},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": USAGE,
+    }
 
 
 def cmpl_body(text: Any) -> dict[str, Any]:
-    return {"id": "c", "object": "text_completion",
-            "choices": [{"index": 0, "text": text, "finish_reason": "stop"}]}
+    return {
+        "id": "c",
+        "object": "text_completion",
+        "choices": [{"index": 0, "text": text, "finish_reason": "stop"}],
+    }
 
 
 def test_filter_body_chat_strip() -> None:
@@ -508,23 +598,29 @@ def test_filter_body_completions(mode: str) -> None:
     assert out["choices"][0].get("reasoning_content") == ("x" if mode == "reasoning" else None)
 
 
-@pytest.mark.parametrize("body", [
-    json.dumps(chat_body("<think>x</think>Hi")).encode(),  # keep mode
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps(chat_body("<think>x</think>Hi")).encode(),  # keep mode
+    ],
+)
 def test_filter_body_keep(body: bytes) -> None:
     assert filter_body(body, ThinkConfig(mode="keep"), "chat") is None
 
 
-@pytest.mark.parametrize(("body", "endpoint"), [
-    (b"not json", "chat"),
-    (b"\xff\xfe", "chat"),
-    (b"[1]", "chat"),
-    (b"{\"error\": {\"message\": \"<think>\"}}", "chat"),
-    (json.dumps(chat_body("no tags here")).encode(), "chat"),
-    (json.dumps(chat_body(None, tool_calls=[])).encode(), "chat"),
-    (json.dumps(cmpl_body("<think>x</think>")).encode(), "chat"),  # wrong field for chat
-    (json.dumps(chat_body("<think>x</think>")).encode(), "completions"),
-])
+@pytest.mark.parametrize(
+    ("body", "endpoint"),
+    [
+        (b"not json", "chat"),
+        (b"\xff\xfe", "chat"),
+        (b"[1]", "chat"),
+        (b'{"error": {"message": "<think>"}}', "chat"),
+        (json.dumps(chat_body("no tags here")).encode(), "chat"),
+        (json.dumps(chat_body(None, tool_calls=[])).encode(), "chat"),
+        (json.dumps(cmpl_body("<think>x</think>")).encode(), "chat"),  # wrong field for chat
+        (json.dumps(chat_body("<think>x</think>")).encode(), "completions"),
+    ],
+)
 def test_filter_body_unchanged_or_not_applicable(body: bytes, endpoint: str) -> None:
     assert filter_body(body, ThinkConfig(), endpoint) is None  # type: ignore[arg-type]
 
@@ -538,12 +634,16 @@ def test_filter_body_non_ascii_output() -> None:
 
 
 def test_implicit_second_choice_appearing_later_is_not_fast_pathed() -> None:
-    data = sse([
-        chat_chunk({"content": "a</think>A"}, index=0),
-        chat_chunk({"content": "B"}, index=0),  # choice 0 idle now: fast path
-        chat_chunk({"content": "b think</think>Z"}, index=1),  # new choice: must be held
-        chat_chunk({}, "stop", index=0), chat_chunk({}, "stop", index=1), b"[DONE]",
-    ])
+    data = sse(
+        [
+            chat_chunk({"content": "a</think>A"}, index=0),
+            chat_chunk({"content": "B"}, index=0),  # choice 0 idle now: fast path
+            chat_chunk({"content": "b think</think>Z"}, index=1),  # new choice: must be held
+            chat_chunk({}, "stop", index=0),
+            chat_chunk({}, "stop", index=1),
+            b"[DONE]",
+        ]
+    )
     out = payloads_of(b"".join(run(make("reasoning", implicit=True), [data])))
     assert client_text(out, "chat", 0) == "AB"
     assert client_text(out, "chat", 1) == "Z"
@@ -562,8 +662,12 @@ def test_implicit_stream_holds_until_end_tag_and_drops_events() -> None:
 
 
 def test_event_lines_are_copied_into_synthesised_events() -> None:
-    data = (b"event: delta\r\nid: 4\r\n" + sse([chat_chunk({"content": "x<thi"})], b"\r\n")
-            + b"event: delta\r\n" + sse([b"[DONE]"], b"\r\n"))
+    data = (
+        b"event: delta\r\nid: 4\r\n"
+        + sse([chat_chunk({"content": "x<thi"})], b"\r\n")
+        + b"event: delta\r\n"
+        + sse([b"[DONE]"], b"\r\n")
+    )
     out = run(make("strip"), [data])
     assert out[1].startswith(b"event: delta\r\ndata: {")  # synthesised, before [DONE]
     assert b"id: 4" not in out[1]
@@ -591,7 +695,7 @@ def test_json_with_surrounding_whitespace_is_parsed() -> None:
 
 
 def test_encode_json_matches_json_dumps() -> None:
-    obj = {"a": [1, 2.5, None, True, "é<\"\\\n"], "b": {"c": -0.0, "d": 1e300}}
+    obj = {"a": [1, 2.5, None, True, 'é<"\\\n'], "b": {"c": -0.0, "d": 1e300}}
     expected = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
     assert stream_module.encode_json(obj) == expected
 
@@ -599,11 +703,25 @@ def test_encode_json_matches_json_dumps() -> None:
 def test_synthesised_completions_choice_shape() -> None:
     data = sse([cmpl_chunk("<think>a</th")]) + b"data: [DONE]\n\n"
     out = payloads_of(b"".join(run(make("reasoning", "completions"), [data])))
-    assert out[0]["choices"][0] == {"index": 0, "text": "", "logprobs": None,
-                                    "finish_reason": None, "reasoning_content": "a"}
-    assert out[1] == {**CMPL_ENVELOPE, "choices": [
-        {"index": 0, "text": "", "logprobs": None, "finish_reason": None,
-         "reasoning_content": "</th"}]}
+    assert out[0]["choices"][0] == {
+        "index": 0,
+        "text": "",
+        "logprobs": None,
+        "finish_reason": None,
+        "reasoning_content": "a",
+    }
+    assert out[1] == {
+        **CMPL_ENVELOPE,
+        "choices": [
+            {
+                "index": 0,
+                "text": "",
+                "logprobs": None,
+                "finish_reason": None,
+                "reasoning_content": "</th",
+            }
+        ],
+    }
     assert out[2] == b"[DONE]"
 
 
@@ -614,24 +732,33 @@ def test_single_event_chunk_is_returned_as_the_same_object() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(VOCAB), max_size=20), st.lists(st.sampled_from(VOCAB), max_size=20),
-       st.lists(st.tuples(st.integers(0, 1), st.integers(1, 6)), max_size=40),
-       st.sampled_from(["strip", "reasoning"]), st.booleans(),
-       st.lists(st.integers(min_value=0, max_value=5000), max_size=20))
-def test_two_interleaved_choices_property(words0: list[str], words1: list[str],
-                                          schedule: list[tuple[int, int]], mode: str,
-                                          implicit: bool, byte_cuts: list[int]) -> None:
+@given(
+    st.lists(st.sampled_from(VOCAB), max_size=20),
+    st.lists(st.sampled_from(VOCAB), max_size=20),
+    st.lists(st.tuples(st.integers(0, 1), st.integers(1, 6)), max_size=40),
+    st.sampled_from(["strip", "reasoning"]),
+    st.booleans(),
+    st.lists(st.integers(min_value=0, max_value=5000), max_size=20),
+)
+def test_two_interleaved_choices_property(
+    words0: list[str],
+    words1: list[str],
+    schedule: list[tuple[int, int]],
+    mode: str,
+    implicit: bool,
+    byte_cuts: list[int],
+) -> None:
     texts = ["".join(words0), "".join(words1)]
     cursors = [0, 0]
     payloads: list[Any] = []
     for index, size in schedule:  # interleave pieces of both texts in random order
-        piece = texts[index][cursors[index]:cursors[index] + size]
+        piece = texts[index][cursors[index] : cursors[index] + size]
         cursors[index] += size
         if piece:
             payloads.append(chat_chunk({"content": piece}, index=index))
     for index in (0, 1):
-        if texts[index][cursors[index]:]:
-            payloads.append(chat_chunk({"content": texts[index][cursors[index]:]}, index=index))
+        if texts[index][cursors[index] :]:
+            payloads.append(chat_chunk({"content": texts[index][cursors[index] :]}, index=index))
     payloads += [chat_chunk({}, "stop", index=1), chat_chunk({}, "stop", index=0), b"[DONE]"]
     data = sse(payloads, ensure_ascii=True)
     stream = make(mode, implicit=implicit)

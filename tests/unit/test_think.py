@@ -20,8 +20,9 @@ THOUGHT = ("<|begin_of_thought|>", "<|end_of_thought|>")
 BRACKETS = ("[[", "]]")
 
 
-def config(mode: str = "strip", tags: tuple[tuple[str, str], ...] = (THINK,),
-           implicit: bool = False) -> ThinkConfig:
+def config(
+    mode: str = "strip", tags: tuple[tuple[str, str], ...] = (THINK,), implicit: bool = False
+) -> ThinkConfig:
     return ThinkConfig(mode=mode, tags=tags, implicit_start=implicit)  # type: ignore[arg-type]
 
 
@@ -58,16 +59,33 @@ CASES = [
     ("keep", (THINK,), False, "Hi <think>abc", "Hi <think>abc", ""),
     ("strip", (THINK,), False, "Hello <thi", "Hello <thi", ""),  # cut-off tag is answer at end
     ("strip", (THINK,), False, "a</think>b", "a</think>b", ""),  # stray end tag is answer
-    ("strip", (THINK,), False, "<thinking-mode>on</thinking-mode>",
-     "<thinking-mode>on</thinking-mode>", ""),
+    (
+        "strip",
+        (THINK,),
+        False,
+        "<thinking-mode>on</thinking-mode>",
+        "<thinking-mode>on</thinking-mode>",
+        "",
+    ),
     ("strip", (THINK,), False, "<THINK>x</THINK>", "<THINK>x</THINK>", ""),  # case-sensitive
     ("strip", (THINK,), False, "<think><think>a</think>b</think>c", "b</think>c", ""),  # no nesting
     ("strip", (THINK,), False, "<<think>x</think>", "<", ""),
-    ("reasoning", (("<reason>", "</reason>"),), False, "<reason>r</reason>A<think>t</think>",
-     "A<think>t</think>", "r"),
-    ("reasoning", (THINK, THOUGHT), False,
-     "<|begin_of_thought|>a</think>b<|end_of_thought|>X<think>c<|end_of_thought|>d</think>Y",
-     "XY", "a</think>bc<|end_of_thought|>d"),
+    (
+        "reasoning",
+        (("<reason>", "</reason>"),),
+        False,
+        "<reason>r</reason>A<think>t</think>",
+        "A<think>t</think>",
+        "r",
+    ),
+    (
+        "reasoning",
+        (THINK, THOUGHT),
+        False,
+        "<|begin_of_thought|>a</think>b<|end_of_thought|>X<think>c<|end_of_thought|>d</think>Y",
+        "XY",
+        "a</think>bc<|end_of_thought|>d",
+    ),
     ("strip", (THINK, BRACKETS), False, "[[x]]a[[y</think>]]b<think>]]</think>c", "abc", ""),
     ("reasoning", (THINK,), False, "日本<think>🙂é</think> 語", "日本語", "🙂é"),
     # implicit start: the template opened the block
@@ -88,9 +106,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("mode", "tags", "implicit", "text", "answer", "think"), CASES)
-def test_cases_whole_and_split_everywhere(mode: str, tags: tuple[tuple[str, str], ...],
-                                          implicit: bool, text: str, answer: str,
-                                          think: str) -> None:
+def test_cases_whole_and_split_everywhere(
+    mode: str, tags: tuple[tuple[str, str], ...], implicit: bool, text: str, answer: str, think: str
+) -> None:
     cfg = config(mode, tags, implicit)
     assert remove_think_blocks(text, cfg) == (answer, think)
     for point in range(len(text) + 1):
@@ -152,7 +170,8 @@ def test_implicit_without_end_tag_releases_answer_at_finish() -> None:
 
 
 def test_implicit_cap_releases_held_text_and_goes_explicit(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     think_filter = ThinkFilter(config("strip", implicit=True), max_held_chars=10)
     assert think_filter.feed("0123456") == ("", "")
     with caplog.at_level(logging.WARNING, logger="cot_proxy.think"):
@@ -204,8 +223,9 @@ def test_tag_matcher_search() -> None:
 # -- property tests against an independent reference --------------------------------------------
 
 
-def reference(text: str, mode: str, pairs: tuple[tuple[str, str], ...],
-              implicit: bool) -> tuple[str, str]:
+def reference(
+    text: str, mode: str, pairs: tuple[tuple[str, str], ...], implicit: bool
+) -> tuple[str, str]:
     """Regex reference for the no-nesting case: leftmost start tag to its own first end tag."""
     if mode == "keep":
         return text, ""
@@ -217,7 +237,7 @@ def reference(text: str, mode: str, pairs: tuple[tuple[str, str], ...],
         ends = [(text.find(end), end) for _, end in pairs if end in text]
         if ends:
             cut, end = min(ends)
-            answer, think = reference(text[cut + len(end):].lstrip(), mode, pairs, False)
+            answer, think = reference(text[cut + len(end) :].lstrip(), mode, pairs, False)
             return answer, (text[:cut] + think) if mode == "reasoning" else ""
         return reference(text, mode, pairs, False)
     block = "|".join(f"{re.escape(s)}(.*?)(?:{re.escape(e)}\\s*|\\Z)" for s, e in pairs)
@@ -226,8 +246,31 @@ def reference(text: str, mode: str, pairs: tuple[tuple[str, str], ...],
     return pattern.sub("", text), think if mode == "reasoning" else ""
 
 
-VOCAB = ["<think>", "</think>", "<", "</", "think", ">", "<th", "ink>", "</thi", "a", "bc", " ",
-         "\n", "\t", "é", "日本", "🙂", "x y", "<thinking>", "[[", "]]", "[", "]"]
+VOCAB = [
+    "<think>",
+    "</think>",
+    "<",
+    "</",
+    "think",
+    ">",
+    "<th",
+    "ink>",
+    "</thi",
+    "a",
+    "bc",
+    " ",
+    "\n",
+    "\t",
+    "é",
+    "日本",
+    "🙂",
+    "x y",
+    "<thinking>",
+    "[[",
+    "]]",
+    "[",
+    "]",
+]
 
 modes = st.sampled_from(["strip", "reasoning", "keep"])
 texts = st.lists(st.sampled_from(VOCAB), max_size=40).map("".join)
@@ -236,8 +279,9 @@ splits = st.lists(st.integers(min_value=0, max_value=300), max_size=15)
 
 @settings(max_examples=300, deadline=None)
 @given(texts, modes, st.booleans(), splits)
-def test_random_split_equals_reference(text: str, mode: str, implicit: bool,
-                                       points: list[int]) -> None:
+def test_random_split_equals_reference(
+    text: str, mode: str, implicit: bool, points: list[int]
+) -> None:
     cfg = config(mode, (THINK,), implicit)
     expected = reference(text, mode, (THINK,), implicit)
     assert remove_think_blocks(text, cfg) == expected
@@ -247,8 +291,9 @@ def test_random_split_equals_reference(text: str, mode: str, implicit: bool,
 
 @settings(max_examples=250, deadline=None)
 @given(texts, modes, st.booleans(), splits)
-def test_random_split_two_pairs_equals_reference(text: str, mode: str, implicit: bool,
-                                                 points: list[int]) -> None:
+def test_random_split_two_pairs_equals_reference(
+    text: str, mode: str, implicit: bool, points: list[int]
+) -> None:
     pairs = (THINK, BRACKETS)
     cfg = config(mode, pairs, implicit)
     expected = reference(text, mode, pairs, implicit)
@@ -259,13 +304,15 @@ def test_random_split_two_pairs_equals_reference(text: str, mode: str, implicit:
 
 # No letters of the tag names: segments cannot form tags, so the split into parts is the truth.
 segments = st.lists(
-    st.tuples(st.booleans(), st.text(alphabet="ab <>/\n\t日🙂", max_size=12)), max_size=8)
+    st.tuples(st.booleans(), st.text(alphabet="ab <>/\n\t日🙂", max_size=12)), max_size=8
+)
 
 
 @settings(max_examples=250, deadline=None)
 @given(segments, st.sampled_from(["strip", "reasoning"]), splits)
-def test_assembled_answer_and_think_segments(parts: list[tuple[bool, str]], mode: str,
-                                             points: list[int]) -> None:
+def test_assembled_answer_and_think_segments(
+    parts: list[tuple[bool, str]], mode: str, points: list[int]
+) -> None:
     """Answer segments and think blocks assembled into one text come apart again."""
     text = "".join(f"<think>{seg}</think>" if is_think else seg for is_think, seg in parts)
     answer, think, trimming = [], [], False

@@ -6,49 +6,9 @@ Pure asyncio, no mitmproxy import.
 from __future__ import annotations
 
 import asyncio
-import os
 import ssl
-import tempfile
-from pathlib import Path
-
-import certifi
-from cryptography import x509
 
 from cot_proxy.routing import Target
-
-
-def ssl_context_for(verify: bool, cafile: str | None) -> ssl.SSLContext:
-    """The TLS settings mitmproxy uses for the target, for our own connections to it."""
-    context = ssl.create_default_context(cafile=cafile or None)
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def trust_bundle_with(extra_pem: str) -> str:
-    """Write the public CA list plus the certificates in `extra_pem` to a private file; return its path.
-
-    Raises ValueError with a readable message when the file is missing or holds no certificate.
-    """
-    try:
-        extra = Path(extra_pem).read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(
-            f"TARGET_CA_BUNDLE {extra_pem!r} cannot be read: {getattr(e, 'strerror', None) or e}"
-        ) from None
-    try:
-        found = x509.load_pem_x509_certificates(extra.encode())
-    except ValueError:
-        found = []
-    if not found:
-        raise ValueError(f"TARGET_CA_BUNDLE {extra_pem!r} holds no PEM certificate")
-    fd, path = tempfile.mkstemp(prefix="cot-proxy-ca-", suffix=".pem")
-    with os.fdopen(fd, "w") as bundle:
-        bundle.write(Path(certifi.where()).read_text())
-        bundle.write("\n")
-        bundle.write(extra)
-    return path
 
 
 async def probe_target(

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
 
 from cot_proxy.rules import ModelRule
 from cot_proxy.rules import show_value
+from cot_proxy.think import ThinkConfig
+from cot_proxy.think import remove_think_blocks
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 _MISSING = object()
 
@@ -22,9 +23,12 @@ _MISSING = object()
 def rewrite_request(
     body: dict[str, Any],
     rule: ModelRule,
-    strip_think: Callable[[str], str] | None = None,
+    think: ThinkConfig | None = None,
 ) -> list[str]:
     """Apply `rule` to the request JSON `body` in place; return what changed, for the log.
+
+    `think` is the request's think settings: with strip_think_from_history, the think blocks
+    they define are removed from the assistant messages the client sends back.
 
     Order: drop, defaults, forced params, model rename, suffix, history. Forced params come
     after drop and defaults so that they always win; the rename comes after the params so a
@@ -45,8 +49,8 @@ def rewrite_request(
     if rule.append_to_last_user_message:
         if change := _append_suffix(body, rule.append_to_last_user_message):
             changes.append(change)
-    if rule.strip_think_from_history and strip_think is not None:
-        if count := _strip_history(body, strip_think):
+    if rule.strip_think_from_history and think is not None:
+        if count := _strip_history(body, think):
             changes.append(f"history: think removed from {count} assistant message(s)")
     return changes
 
@@ -130,16 +134,20 @@ def _append_suffix(body: dict[str, Any], suffix: str) -> str | None:
             return None
         content.append({"type": "text", "text": suffix.lstrip()})
         return "appended suffix as a new text part"
-    log.debug("suffix not appended: last user message content is %s", type(content).__name__)
+    logger.debug("suffix not appended: last user message content is %s", type(content).__name__)
     return None
 
 
-def _strip_history(body: dict[str, Any], strip_think: Callable[[str], str]) -> int:
+def _strip_history(body: dict[str, Any], think: ThinkConfig) -> int:
     """Remove think blocks from the assistant messages the client sends back; returns how
     many messages changed."""
     messages = body.get("messages")
     if not isinstance(messages, list):
         return 0
+
+    def strip_think(text: str) -> str:
+        return remove_think_blocks(text, think)[0]
+
     changed = 0
     for message in messages:
         if not isinstance(message, dict) or message.get("role") != "assistant":
@@ -162,7 +170,9 @@ def _strip_history(body: dict[str, Any], strip_think: Callable[[str], str]) -> i
     return changed
 
 
-def merge_models_list(upstream: object, pseudo_models: list[tuple[str, str]]) -> object | None:
+def merge_models_list(
+    upstream: object, pseudo_models: list[tuple[str, str]]
+) -> dict[str, Any] | None:
     """The upstream `GET /v1/models` JSON plus one entry per pseudo model name.
 
     A pseudo entry copies the upstream entry of the model it maps to (id replaced), or is a

@@ -6,7 +6,10 @@ still handed out, as an `Unframed` subclass, so the concatenation of all outputs
 concatenation of all inputs.
 
 `SSEEvent` parses one raw event into its lines and fields and can rebuild it with a new data
-payload while keeping every other line, in order, with its own line ending.
+payload while keeping every other line, in order, with its own line ending. `read_event` gives
+an event's data and its `EventSource`: the parsed `SSEEvent`, or for the usual single data line
+just a `DataLine`, sparing the parse. Either puts a new payload in the event's place
+(`with_data`) or derives a new event after it (`derive`).
 
 Spec: https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
 (lines end in CRLF, LF or CR; a blank line dispatches the event; a line starting with ":" is a
@@ -18,11 +21,13 @@ from __future__ import annotations
 
 import re
 from typing import NamedTuple
+from typing import Protocol
 
 DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024
 
 _CR = 0x0D
 _LF = 0x0A
+_SPACE = 0x20
 
 # A line terminator immediately followed by another one, i.e. the blank line that ends an event.
 # "\r(?!\n)" keeps a CRLF from being read as CR + LF (which would be a false blank line).
@@ -74,21 +79,17 @@ class SSEFramer:
     def buffered_bytes(self) -> int:
         return len(self._buffer)
 
+    @property
+    def at_event_start(self) -> bool:
+        """True when nothing is held: the next byte fed starts a new event."""
+        return not self._buffer and not self._oversized
+
     def feed(self, data: bytes) -> list[bytes]:
         if not data:
             return []
         buf = self._buffer
-        if (
-            not buf
-            and not self._oversized
-            and len(data) > 2
-            and data.find(b"\n\n") == len(data) - 2
-            and data.find(_CR) < 0
-            and data[0] != _LF
-            and len(data) <= self.max_event_bytes
-        ):
-            # Exactly one LF-framed event: the usual chunk from a streaming server.
-            return [bytes(data)]
+        if not buf and self._is_one_event(data):
+            return [bytes(data)]  # not even copied
         rescan_from = max(0, len(buf) - _RESCAN)
         if buf:
             buf += data
@@ -109,6 +110,18 @@ class SSEFramer:
         else:
             work = bytes(data)  # no copy for bytes: chunks holding whole events are not copied
         return self._frame(work, rescan_from, final=False)
+
+    def _is_one_event(self, data: bytes) -> bool:
+        """Whether `data`, all the bytes left to frame, is exactly one LF-framed event: then
+        there is nothing to cut. The usual chunk from a streaming server (no CR, one blank line,
+        at the end)."""
+        return (
+            not self._oversized
+            and 2 < len(data) <= self.max_event_bytes
+            and data.find(b"\n\n") == len(data) - 2
+            and _CR not in data
+            and data[0] != _LF
+        )
 
     @staticmethod
     def _may_end(buf: bytes | bytearray, start: int) -> bool:
@@ -133,6 +146,8 @@ class SSEFramer:
 
     def _frame(self, work: bytes, rescan_from: int, final: bool) -> list[bytes]:
         """Cut `work` (the held bytes plus new data) into events; keep the rest held."""
+        if self._is_one_event(work):
+            return [work]
         out: list[bytes]
         if (
             not self._oversized
@@ -141,9 +156,7 @@ class SSEFramer:
             and b"\n\n\n" not in work
             and work[0] != _LF
         ):
-            # Fast path, LF-only framing without blank lines of their own: split does it all.
-            if len(work) > 2 and work.find(b"\n\n") == len(work) - 2:
-                return [work]  # exactly one event, the usual chunk from a streaming server
+            # LF-only framing without blank lines of their own: split does it all.
             parts = work.split(b"\n\n")
             out = [part + b"\n\n" for part in parts[:-1]]
             pos = len(work) - len(parts[-1])
@@ -197,10 +210,6 @@ class SSELine(NamedTuple):
     ending: bytes
 
     @property
-    def is_comment(self) -> bool:
-        return self.text.startswith(b":")
-
-    @property
     def is_blank(self) -> bool:
         return not self.text
 
@@ -236,15 +245,6 @@ class SSEEvent:
 
     def to_bytes(self) -> bytes:
         return b"".join(line.text + line.ending for line in self.lines)
-
-    @property
-    def fields(self) -> list[tuple[bytes, bytes]]:
-        """(name, value) of every non-comment, non-blank line, in order."""
-        return [(line.name, line.value) for line in self.lines if line.text and not line.is_comment]
-
-    @property
-    def comments(self) -> list[bytes]:
-        return [line.value for line in self.lines if line.is_comment]
 
     @property
     def data(self) -> bytes | None:
@@ -299,23 +299,58 @@ class SSEEvent:
         return kept + _data_lines(payload, ending) + ending
 
 
-def single_data_line(raw: bytes) -> tuple[bytes, bytes] | None:
-    """(payload, line_ending) when `raw` is exactly one data line plus its blank line.
+class EventSource(Protocol):
+    """The event a payload came from (a parsed `SSEEvent`, or a `DataLine`; see `read_event`):
+    enough of it to put a new payload in its place, or to derive a new event after it."""
 
-    The shape nearly every OpenAI-compatible server sends; spares the general parse.
+    def with_data(self, payload: bytes) -> bytes: ...
+
+    def derive(self, payload: bytes) -> bytes: ...
+
+
+class DataLine:
+    """An event of exactly one data line: all of it but the payload is its line ending."""
+
+    __slots__ = ("ending",)
+
+    def __init__(self, ending: bytes) -> None:
+        self.ending = ending
+
+    def with_data(self, payload: bytes) -> bytes:
+        """`payload` must be one line (compact JSON is)."""
+        return b"data: " + payload + self.ending + self.ending
+
+    def derive(self, payload: bytes) -> bytes:
+        return make_event(payload, self.ending)
+
+
+# (blank line that ends such an event, its source) for each line ending.
+_DATA_LINES = tuple((ending + ending, DataLine(ending)) for ending in (b"\n", b"\r\n", b"\r"))
+
+
+def read_event(raw: bytes) -> tuple[bytes | None, EventSource]:
+    """(data, source) of one complete raw event; data None when it has no data line.
+
+    A single data line, the shape nearly every server sends, spares the general parse.
     """
-    if not raw.startswith(b"data:"):
+    if raw.startswith(b"data:"):
+        for blank_line_end, source in _DATA_LINES:
+            if raw.endswith(blank_line_end):
+                start = 6 if raw[5] == _SPACE else 5  # the value loses one leading space
+                payload = raw[start : len(raw) - len(blank_line_end)]
+                if _LF in payload or _CR in payload:  # int in bytes: a plain memchr
+                    break
+                return payload, source
+    event = SSEEvent.parse(raw)
+    return event.data, event
+
+
+def single_data_line(raw: bytes) -> tuple[bytes, bytes] | None:
+    """(payload, line_ending) when `raw` is exactly one data line plus its blank line."""
+    payload, source = read_event(raw) if raw.startswith(b"data:") else (None, None)
+    if payload is None or not isinstance(source, DataLine):
         return None
-    for ending, blank_line_end in _ENDING_PAIRS:
-        if raw.endswith(blank_line_end):
-            payload = raw[5 : len(raw) - len(blank_line_end)]
-            if b"\n" in payload or b"\r" in payload:
-                return None
-            return (payload[1:] if payload.startswith(b" ") else payload), ending
-    return None
-
-
-_ENDING_PAIRS = tuple((ending, ending + ending) for ending in (b"\n", b"\r\n", b"\r"))
+    return payload, source.ending
 
 
 def _data_lines(payload: bytes, ending: bytes) -> bytes:

@@ -12,6 +12,7 @@ thought at all), so answer text normally leaves in the same feed that brought it
 from __future__ import annotations
 
 import dataclasses
+import enum
 import functools
 import logging
 from collections.abc import Iterable
@@ -102,7 +103,7 @@ def _matcher(tags: tuple[str, ...]) -> TagMatcher:
     return TagMatcher(tags)
 
 
-class _State:
+class _State(enum.Enum):
     ANSWER = "answer"  # outside any block
     INSIDE = "inside"  # in a block, waiting for its own end tag
     IMPLICIT = "implicit"  # implicit_start, first end tag not seen yet: everything is held

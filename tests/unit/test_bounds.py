@@ -6,9 +6,11 @@ import json
 import logging
 import tracemalloc
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
+from cot_proxy.formats import chat
 from cot_proxy.stream import ThinkStream
 from cot_proxy.think import ThinkConfig
 
@@ -39,7 +41,7 @@ def content_event(text: str) -> bytes:
 def test_sse_line_that_never_ends(caplog):
     """20 MiB with no line end, cap 1 MiB: passed through raw, memory stays near the cap."""
     cap = 1 * MiB
-    stream = ThinkStream(ThinkConfig(), "chat", max_event_bytes=cap)
+    stream = ThinkStream(ThinkConfig(), chat, max_event_bytes=cap)
     chunk = b"data: " + b"x" * (64 * 1024 - 6)
     out_size = 0
 
@@ -63,7 +65,7 @@ def test_sse_line_that_never_ends(caplog):
 
 def test_think_block_that_never_closes_strip():
     """40,000 events of think text with no end tag: nothing is held, nothing leaks."""
-    stream = ThinkStream(ThinkConfig(), "chat")
+    stream = ThinkStream(ThinkConfig(), chat)
     out: list[bytes] = []
 
     def feed() -> int:
@@ -86,8 +88,8 @@ def test_think_block_that_never_closes_strip():
 def test_implicit_start_without_end_tag_is_capped(caplog):
     """Implicit start holds text until the end tag; past max_held_chars it is delivered as the answer."""
     cap_chars = 200_000
-    stream = ThinkStream(ThinkConfig(implicit_start=True), "chat", max_held_chars=cap_chars)
-    delivered = {"first": "", "last": "", "chars": 0}
+    stream = ThinkStream(ThinkConfig(implicit_start=True), chat, max_held_chars=cap_chars)
+    delivered: dict[str, Any] = {"first": "", "last": "", "chars": 0}
 
     def feed() -> int:
         fed = 0
@@ -116,7 +118,7 @@ def test_implicit_start_without_end_tag_is_capped(caplog):
 
 @pytest.mark.parametrize("mode", ["reasoning"])
 def test_reasoning_block_that_never_closes_is_streamed_not_held(mode):
-    stream = ThinkStream(ThinkConfig(mode=mode), "chat")
+    stream = ThinkStream(ThinkConfig(mode=mode), chat)
     emitted = 0
 
     def feed() -> int:

@@ -10,11 +10,12 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from cot_proxy.body import filter_body
+from cot_proxy.formats import FORMATS
 from cot_proxy.rules import ConfigError
 from cot_proxy.rules import parse_config
 from cot_proxy.sse import SSEFramer
 from cot_proxy.stream import ThinkStream
-from cot_proxy.stream import filter_body
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
 
@@ -93,7 +94,7 @@ def run_stream(stream: ThinkStream, data: bytes, cuts: list[int]) -> bytes:
 @FUZZ
 @given(st.binary(max_size=400), st.lists(st.integers(0, 400), max_size=6), configs, endpoints)
 def test_stream_survives_arbitrary_bytes(data, cuts, config, endpoint):
-    run_stream(ThinkStream(config, endpoint), data, cuts)
+    run_stream(ThinkStream(config, FORMATS[endpoint]), data, cuts)
 
 
 @FUZZ
@@ -107,7 +108,7 @@ def test_stream_survives_oddly_typed_json_without_falling_back(objects, cuts, co
     errors = Collect(logging.ERROR)
     logging.getLogger("cot_proxy").addHandler(errors)
     try:
-        stream = ThinkStream(config, endpoint)
+        stream = ThinkStream(config, FORMATS[endpoint])
         run_stream(stream, data_events(objects) + b"data: [DONE]\n\n", cuts)
     finally:
         logging.getLogger("cot_proxy").removeHandler(errors)
@@ -123,7 +124,7 @@ def test_stream_survives_oddly_typed_json_without_falling_back(objects, cuts, co
     endpoints,
 )
 def test_filter_body_never_raises(body, config, endpoint):
-    result = filter_body(body, config, endpoint)
+    result = filter_body(body, config, FORMATS[endpoint])
     assert result is None or isinstance(json.loads(result), dict)
 
 

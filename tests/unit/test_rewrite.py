@@ -1,5 +1,4 @@
 import copy
-import re
 
 import pytest
 
@@ -8,6 +7,7 @@ from cot_proxy.rewrite import rewrite_request
 from cot_proxy.rules import ModelRule
 from cot_proxy.rules import parse_config
 from cot_proxy.rules import parse_llm_params
+from cot_proxy.think import ThinkConfig
 
 
 def chat(*messages, **fields):
@@ -22,8 +22,8 @@ def assistant(content):
     return {"role": "assistant", "content": content}
 
 
-def fake_strip_think(text: str) -> str:
-    return re.sub(r"<think>.*?</think>", "", text, flags=re.DOTALL)
+# The history is stripped with the request's own think settings.
+THINK = ThinkConfig()
 
 
 # --- params, defaults, drop ----------------------------------------------------------------
@@ -32,7 +32,7 @@ def fake_strip_think(text: str) -> str:
 def test_rule_with_nothing_changes_nothing():
     body = chat(user("hi"), assistant("<think>x</think>y"), temperature=1)
     before = copy.deepcopy(body)
-    assert rewrite_request(body, ModelRule("m"), fake_strip_think) == []
+    assert rewrite_request(body, ModelRule("m"), THINK) == []
     assert body == before
 
 
@@ -239,7 +239,7 @@ def test_history_stripped_from_assistant_messages():
         user("q2"),
     )
     rule = ModelRule("m", strip_think_from_history=True)
-    changes = rewrite_request(body, rule, fake_strip_think)
+    changes = rewrite_request(body, rule, THINK)
     assert changes == ["history: think removed from 2 assistant message(s)"]
     m = body["messages"]
     assert m[0]["content"] == "<think>user text is not touched</think>q1"
@@ -248,10 +248,10 @@ def test_history_stripped_from_assistant_messages():
     assert m[3]["content"] == "no think here"
 
 
-def test_history_not_stripped_when_off_or_no_function():
+def test_history_not_stripped_when_off_or_without_think_settings():
     body = chat(assistant("<think>a</think>b"), user("q"))
     off = ModelRule("m", strip_think_from_history=False)
-    assert rewrite_request(body, off, fake_strip_think) == []
+    assert rewrite_request(body, off, THINK) == []
     assert rewrite_request(body, ModelRule("m", strip_think_from_history=True)) == []
     assert body["messages"][0]["content"] == "<think>a</think>b"
 
@@ -276,7 +276,7 @@ models:
         user("q1"), assistant("<think>t</think>a1"), user("q2"), frequency_penalty=1, temperature=1
     )
     body["model"] = "pseudo"
-    changes = rewrite_request(body, rule, fake_strip_think)
+    changes = rewrite_request(body, rule, THINK)
     assert changes == [
         "dropped frequency_penalty",
         "default max_tokens=4096",

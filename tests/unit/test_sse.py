@@ -9,12 +9,15 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from cot_proxy.sse import DataLine
 from cot_proxy.sse import OversizedChunk
 from cot_proxy.sse import SSEEvent
 from cot_proxy.sse import SSEFramer
 from cot_proxy.sse import Unframed
 from cot_proxy.sse import UnterminatedTail
 from cot_proxy.sse import make_event
+from cot_proxy.sse import read_event
+from cot_proxy.sse import single_data_line
 
 ENDINGS = [b"\n", b"\r\n", b"\r"]
 
@@ -242,8 +245,8 @@ def test_parse_fields_comments_and_multiline_data(ending: bytes) -> None:
     )
     event = SSEEvent.parse(raw)
     assert event.to_bytes() == raw
-    assert event.comments == [b"hello"]
-    assert event.fields == [
+    assert [line.value for line in event.lines if line.text.startswith(b":")] == [b"hello"]
+    assert [(line.name, line.value) for line in event.lines if line.name] == [
         (b"event", b"delta"),
         (b"id", b"42"),
         (b"data", b"first"),
@@ -251,6 +254,8 @@ def test_parse_fields_comments_and_multiline_data(ending: bytes) -> None:
         (b"data", b""),
         (b"x", b"y"),
     ]
+    assert [line.ending for line in event.lines] == [ending] * 8
+    assert event.lines[-1].is_blank
     assert event.data == b"first\nsecond\n"
     assert event.line_ending == ending
 
@@ -288,3 +293,82 @@ def test_derive_and_make_event() -> None:
     source = SSEEvent.parse(b"event: x\r\nid: 3\r\n: c\r\ndata: old\r\n\r\n")
     assert source.derive(b"new") == b"event: x\r\ndata: new\r\n\r\n"
     assert make_event(b"p", b"\r") == b"data: p\r\r"
+
+
+# -- the framer's fast path and state ------------------------------------------------------------
+
+
+def test_one_lf_event_per_chunk_is_handed_out_uncopied() -> None:
+    framer = SSEFramer()
+    event = b'data: {"a": 1}\n\n'
+    assert framer.feed(event)[0] is event
+
+
+def test_one_event_completed_from_held_bytes() -> None:
+    framer = SSEFramer()
+    assert framer.feed(b"data: a") == []
+    assert framer.feed(b"b\n\n") == [b"data: ab\n\n"]
+    assert framer.feed(b"data: c") == []
+    assert framer.feed(b"\n\ndata: d\n\n") == [b"data: c\n\n", b"data: d\n\n"]
+
+
+def test_at_event_start() -> None:
+    framer = SSEFramer(max_event_bytes=8)
+    assert framer.at_event_start
+    framer.feed(b"data: a")
+    assert not framer.at_event_start and framer.buffered_bytes == 7
+    framer.feed(b"\n\n")
+    assert framer.at_event_start
+    framer.feed(b"data: " + b"x" * 20)
+    assert framer.in_oversized_event and not framer.at_event_start
+    framer.flush()
+    assert framer.at_event_start
+
+
+# -- EventSource ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ending", ENDINGS)
+def test_read_event_single_data_line(ending: bytes) -> None:
+    for raw, payload in [
+        (b"data: {}" + ending * 2, b"{}"),
+        (b"data:{}" + ending * 2, b"{}"),
+        (b"data:  x" + ending * 2, b" x"),
+        (b"data:" + ending * 2, b""),
+    ]:
+        data, source = read_event(raw)
+        assert data == payload
+        assert isinstance(source, DataLine) and source.ending == ending
+        assert single_data_line(raw) == (payload, ending)
+        assert source.with_data(b"new") == b"data: new" + ending * 2
+        assert source.derive(b"new") == b"data: new" + ending * 2
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"data: a\ndata: b\n\n",
+        b"data: a\rdata: b\n\n",
+        b"event: x\ndata: a\n\n",
+        b"data: a\r\n\n",
+        b": c\n\n",
+        b"\n",
+        b"data: a",
+    ],
+)
+def test_read_event_other_shapes_are_parsed(raw: bytes) -> None:
+    data, source = read_event(raw)
+    assert isinstance(source, SSEEvent)
+    assert data == SSEEvent.parse(raw).data
+    assert source.with_data(b"p") == SSEEvent.parse(raw).with_data(b"p")
+    assert single_data_line(raw) is None
+
+
+def test_both_sources_rebuild_the_same_bytes() -> None:
+    for ending in ENDINGS:
+        raw = b"data: old" + ending * 2
+        _, source = read_event(raw)
+        parsed = SSEEvent.parse(raw)
+        assert source.with_data(b"new") == parsed.with_data(b"new")
+        assert source.derive(b"new") == parsed.derive(b"new")
+        assert source.derive(b"a\nb") == parsed.derive(b"a\nb")

@@ -1,10 +1,13 @@
-"""ThinkStream (SSE stream callable) and filter_body (buffered JSON) on OpenAI-shaped responses."""
+"""ThinkStream, the SSE stream callable, on OpenAI chat and completions streams."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,9 +16,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 import cot_proxy.stream as stream_module
+from cot_proxy.channel import ChannelStep
+from cot_proxy.formats import FORMATS
 from cot_proxy.stream import ThinkStream
-from cot_proxy.stream import filter_body
-from cot_proxy.stream import json_spellings
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
 from cot_proxy.think import remove_think_blocks
@@ -33,6 +36,7 @@ CMPL_ENVELOPE = {
     "created": 1700000000,
     "model": "qwen3",
 }
+ADDON = Path(__file__).resolve().parents[2] / "addon"
 USAGE = {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}
 
 
@@ -147,7 +151,7 @@ def make(
     mode: str = "strip", endpoint: str = "chat", implicit: bool = False, **kwargs: Any
 ) -> ThinkStream:
     cfg = ThinkConfig(mode=mode, implicit_start=implicit)  # type: ignore[arg-type]
-    return ThinkStream(cfg, endpoint, **kwargs)  # type: ignore[arg-type]
+    return ThinkStream(cfg, FORMATS[endpoint], **kwargs)
 
 
 class FakeClock:
@@ -245,8 +249,8 @@ def test_stream_property(case: dict[str, Any]) -> None:
 def test_keep_mode_is_byte_identical_and_short_circuits() -> None:
     data = chat_stream(["<think>x</think>", "y"])
     stream = make("keep")
+    # A cut-off event comes straight back: nothing is framed.
     assert run(stream, [data[:7], data[7:]]) == [data[:7], data[7:]]
-    assert stream.events_in == 0
 
 
 def test_strip_drops_think_only_events_and_upstream_reasoning() -> None:
@@ -267,7 +271,7 @@ def test_strip_drops_think_only_events_and_upstream_reasoning() -> None:
     assert client_text(payloads, "chat") == "Answer"
     assert b"reasoning" not in out and b"hm" not in out
     assert len(payloads) == 4  # role, answer, finish, [DONE]
-    assert stream.events_dropped == 3
+    assert len(parse_events(data)) - len(parse_events(out)) == 3  # dropped
     assert stream.think_chars == 3
 
 
@@ -341,19 +345,23 @@ def test_n2_in_one_event() -> None:
 def test_heartbeat_with_fake_clock() -> None:
     clock = FakeClock()
     stream = make("strip", clock=clock, heartbeat_seconds=5.0)
-    assert stream(sse([chat_chunk({"content": "<think>"})])) == []
+    sent = [stream(sse([chat_chunk({"content": "<think>"})]))]
+    assert sent[-1] == []
     clock.now = 4.9
-    assert stream(sse([chat_chunk({"content": "still thinking"})])) == []
+    sent.append(stream(sse([chat_chunk({"content": "still thinking"})])))
+    assert sent[-1] == []
     clock.now = 5.0
     beat = stream(sse([chat_chunk({"content": "more"})]))
+    sent.append(beat)
     assert len(beat) == 1
     assert json.loads(beat[0][6:])["choices"][0]["delta"] == {"content": ""}
     clock.now = 9.0
-    assert stream(sse([chat_chunk({"content": "again"})])) == []  # 4 s since the beat
+    sent.append(stream(sse([chat_chunk({"content": "again"})])))
+    assert sent[-1] == []  # 4 s since the beat
     clock.now = 10.0
-    assert len(stream(sse([chat_chunk({"content": "and again"})]))) == 1
-    assert stream.heartbeats == 2
-    assert stream.events_dropped == 3
+    sent.append(stream(sse([chat_chunk({"content": "and again"})])))
+    assert len(sent[-1]) == 1
+    assert [len(out) for out in sent] == [0, 0, 1, 0, 1]  # 2 heartbeats, 3 events dropped
 
 
 def test_fast_path_passes_original_bytes_without_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -375,12 +383,6 @@ def test_fast_path_passes_original_bytes_without_parsing(monkeypatch: pytest.Mon
     assert b"\\u003c" in escaped
     result = stream(escaped)
     assert calls and json.loads(result[0][6:])["choices"][0]["delta"]["content"] == "y"
-
-
-def test_fast_path_needles_cover_escapes() -> None:
-    assert set(json_spellings("<")) == {b"<", b"\\u003c", b"\\u003C"}
-    assert b"\\/" in json_spellings("/")
-    assert b"\\ud83e" in json_spellings("🤔") and b"\\uD83E" in json_spellings("🤔")
 
 
 def test_strip_mode_parses_events_with_upstream_reasoning() -> None:
@@ -508,8 +510,8 @@ def test_exception_flushes_held_text_first(monkeypatch: pytest.MonkeyPatch) -> N
     assert stream(sse([chat_chunk({"content": "A<th"})])) != []
     broken = sse([chat_chunk({"content": "ink>"})])
     monkeypatch.setattr(
-        stream_module.ThinkStream,
-        "_filter_choice",
+        ChannelStep,
+        "apply",
         lambda *args: (_ for _ in ()).throw(ValueError()),
     )
     out = stream(broken)
@@ -531,103 +533,14 @@ def test_oversized_event_falls_back(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_counters() -> None:
     stream = make("reasoning")
-    run(stream, [chat_stream(["<think>ab", "c</think>", "d"])])
-    assert stream.events_in == 7
+    data = chat_stream(["<think>ab", "c</think>", "d"])
+    events_in = [b"\n".join(event) for event in parse_events(data)]
+    events_out = [b"\n".join(event) for event in parse_events(b"".join(run(stream, [data])))]
+    assert len(events_in) == 7
     assert stream.think_chars == 3 and stream.think_blocks == 1
-    assert stream.events_out == 7 and stream.events_dropped == 0 and stream.events_modified == 2
+    assert len(events_out) == 7  # none dropped
+    assert sum(a != b for a, b in zip(events_in, events_out, strict=True)) == 2  # modified
     assert not stream.passthrough
-
-
-# -- filter_body ----------------------------------------------------------------------------------
-
-
-def chat_body(content: Any, **message: Any) -> dict[str, Any]:
-    return {
-        "id": "c",
-        "object": "chat.completion",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": content, **message},
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": USAGE,
-    }
-
-
-def cmpl_body(text: Any) -> dict[str, Any]:
-    return {
-        "id": "c",
-        "object": "text_completion",
-        "choices": [{"index": 0, "text": text, "finish_reason": "stop"}],
-    }
-
-
-def test_filter_body_chat_strip() -> None:
-    body = json.dumps(chat_body("<think>x</think>\nHi", reasoning_content="r")).encode()
-    assert json.loads(filter_body(body, ThinkConfig(), "chat") or b"") == chat_body("Hi")
-
-
-def test_filter_body_chat_reasoning_appends_and_keeps_order() -> None:
-    body = json.dumps(chat_body("<think>x</think>Hi", reasoning_content="up ")).encode()
-    out = filter_body(body, ThinkConfig(mode="reasoning"), "chat")
-    assert out is not None
-    message = json.loads(out)["choices"][0]["message"]
-    assert message == {"role": "assistant", "content": "Hi", "reasoning_content": "up x"}
-    assert list(json.loads(out)) == ["id", "object", "choices", "usage"]
-
-
-def test_filter_body_reasoning_custom_field() -> None:
-    body = json.dumps(chat_body("<think>x</think>Hi")).encode()
-    out = filter_body(body, ThinkConfig(mode="reasoning", reasoning_field="thoughts"), "chat")
-    assert json.loads(out or b"")["choices"][0]["message"]["thoughts"] == "x"
-
-
-def test_filter_body_implicit() -> None:
-    body = json.dumps(chat_body("x</think>Hi")).encode()
-    out = filter_body(body, ThinkConfig(implicit_start=True), "chat")
-    assert json.loads(out or b"")["choices"][0]["message"]["content"] == "Hi"
-
-
-@pytest.mark.parametrize("mode", ["strip", "reasoning"])
-def test_filter_body_completions(mode: str) -> None:
-    body = json.dumps(cmpl_body("<think>x</think>ok")).encode()
-    out = json.loads(filter_body(body, ThinkConfig(mode=mode), "completions") or b"")  # type: ignore[arg-type]
-    assert out["choices"][0]["text"] == "ok"
-    assert out["choices"][0].get("reasoning_content") == ("x" if mode == "reasoning" else None)
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        json.dumps(chat_body("<think>x</think>Hi")).encode(),  # keep mode
-    ],
-)
-def test_filter_body_keep(body: bytes) -> None:
-    assert filter_body(body, ThinkConfig(mode="keep"), "chat") is None
-
-
-@pytest.mark.parametrize(
-    ("body", "endpoint"),
-    [
-        (b"not json", "chat"),
-        (b"\xff\xfe", "chat"),
-        (b"[1]", "chat"),
-        (b'{"error": {"message": "<think>"}}', "chat"),
-        (json.dumps(chat_body("no tags here")).encode(), "chat"),
-        (json.dumps(chat_body(None, tool_calls=[])).encode(), "chat"),
-        (json.dumps(cmpl_body("<think>x</think>")).encode(), "chat"),  # wrong field for chat
-        (json.dumps(chat_body("<think>x</think>")).encode(), "completions"),
-    ],
-)
-def test_filter_body_unchanged_or_not_applicable(body: bytes, endpoint: str) -> None:
-    assert filter_body(body, ThinkConfig(), endpoint) is None  # type: ignore[arg-type]
-
-
-def test_filter_body_non_ascii_output() -> None:
-    body = json.dumps(chat_body("<think>x</think>日本")).encode()
-    assert "日本".encode() in (filter_body(body, ThinkConfig(), "chat") or b"")
 
 
 # -- more stream edges ----------------------------------------------------------------------------
@@ -692,12 +605,6 @@ def test_json_with_surrounding_whitespace_is_parsed() -> None:
     raw = b'data:  {"choices":[{"index":0,"delta":{"content":"<think>x</think>y"}}]} \n\n'
     out = run(make("strip"), [raw])
     assert json.loads(out[0][6:])["choices"][0]["delta"]["content"] == "y"
-
-
-def test_encode_json_matches_json_dumps() -> None:
-    obj = {"a": [1, 2.5, None, True, 'é<"\\\n'], "b": {"c": -0.0, "d": 1e300}}
-    expected = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
-    assert stream_module.encode_json(obj) == expected
 
 
 def test_synthesised_completions_choice_shape() -> None:
@@ -767,3 +674,14 @@ def test_two_interleaved_choices_property(
         answer, think = remove_think_blocks(texts[index], stream.config)
         assert client_text(out, "chat", index) == answer
         assert client_text(out, "chat", index, "reasoning_content") == think
+
+
+def test_the_think_filter_modules_do_not_import_mitmproxy() -> None:
+    code = (
+        "import sys; import cot_proxy.stream, cot_proxy.body; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'mitmproxy'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ADDON
+    )
+    assert done.stdout.strip() == "[]"

@@ -1,7 +1,4 @@
-"""How mitmproxy listens: TCP only, and optionally with SO_REUSEPORT so WORKERS processes share a port.
-
-Private API, like errors.py, and kept here alone. Tested with mitmproxy 12.2.3-12.3.1
-(requirements.txt pins that range); tests/e2e/test_workers.py fails loudly if it moves.
+"""How mitmproxy listens: TCP only, SO_REUSEPORT for WORKERS, ports opened once we are loaded.
 
 - mitmproxy binds with a plain `asyncio.start_server(handler, host, port)` in
   `mitmproxy.proxy.mode_servers.AsyncioServerInstance.listen`, with no way to pass
@@ -9,6 +6,11 @@ Private API, like errors.py, and kept here alone. Tested with mitmproxy 12.2.3-1
 - For an https reverse target mitmproxy also opens a UDP port (HTTP/3 towards clients).
   Our clients speak plain HTTP/1.1, and a second worker could not bind that UDP port, so
   reverse-mode servers listen on TCP only.
+- mitmproxy loads `-s` scripts in a task that can run after it has opened its ports, so
+  entrypoint.sh starts it with server=false and `open_servers()` opens them from our
+  `running` hook, through the proxyserver addon's `setup_servers()`.
+
+Guarded by tests/e2e/test_workers.py and the start-up tests in tests/e2e/test_core.py.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from mitmproxy import ctx
 from mitmproxy.proxy import mode_servers
 from mitmproxy.proxy import mode_specs
+
+from cot_proxy.seams import TESTED_MITMPROXY
 
 _original_listen = mode_servers.AsyncioServerInstance.listen
 
@@ -46,7 +51,8 @@ def _check_seams() -> None:
         getattr(mode_servers.AsyncioServerInstance, "listen", None)
     ):
         raise RuntimeError(
-            "mitmproxy's mode_servers changed: cot-proxy's listening seam needs updating"
+            "mitmproxy's mode_servers changed: cot-proxy's listening seam needs updating "
+            f"(tested with mitmproxy{TESTED_MITMPROXY})"
         )
 
 
@@ -60,3 +66,9 @@ def share_port() -> None:
     _check_seams()
     if not isinstance(mode_servers.asyncio, _AsyncioWithReusePort):
         mode_servers.asyncio = _AsyncioWithReusePort()  # type: ignore[assignment]
+
+
+async def open_servers() -> None:
+    """Open the proxy's ports now; a failure to listen is logged by mitmproxy as an error."""
+    ctx.options.update(server=True)
+    await ctx.master.addons.get("proxyserver").setup_servers()

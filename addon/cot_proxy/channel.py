@@ -1,0 +1,78 @@
+"""The channel step: what happens to one channel's text container, streamed or buffered alike.
+
+A channel is one independent text stream of an answer (an OpenAI choice; see `cot_proxy.formats`)
+with its own `ThinkFilter`. Each piece of its text passes through `ChannelStep.apply`: answer
+text goes back where the text was, think text is appended to the reasoning field (reasoning
+mode) or dropped (strip mode, which also deletes reasoning the server split off itself).
+
+Stdlib only, no mitmproxy import.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from cot_proxy.formats import WireFormat
+from cot_proxy.think import ThinkConfig
+from cot_proxy.think import ThinkFilter
+
+
+class Change(enum.Flag):
+    """What `ChannelStep.apply` did to a container; combined with `|` over an event's channels."""
+
+    NONE = 0
+    CHANGED = enum.auto()  # the container was modified: its event must be re-encoded
+    GAVE_TEXT = enum.auto()  # it now carries answer or think text: its event is worth sending
+
+
+# Computed once: a Flag's "|" runs Python code, too slow for once per event.
+_NONE = Change.NONE
+_CHANGED = Change.CHANGED
+_CHANGED_TEXT = Change.CHANGED | Change.GAVE_TEXT
+
+
+class ChannelStep:
+    """The channel step for one answer's config and wire format (shared by all its channels)."""
+
+    __slots__ = ("text_key", "reasoning_field", "drop_keys")
+
+    def __init__(self, config: ThinkConfig, fmt: WireFormat) -> None:
+        self.text_key = fmt.text_key
+        self.reasoning_field = config.reasoning_field
+        # Strip mode deletes reasoning however it came: split off upstream or in our own field.
+        self.drop_keys: tuple[str, ...] = ()
+        if config.mode == "strip":
+            self.drop_keys = tuple(
+                dict.fromkeys((*fmt.upstream_reasoning_fields, config.reasoning_field))
+            )
+
+    def apply(
+        self, think_filter: ThinkFilter, container: dict[str, Any], finishing: bool
+    ) -> Change:
+        """Filter the container's text in place; `finishing`: the channel ends here, so the text
+        `think_filter` still holds is released into this same container (before the finish)."""
+        text = container.get(self.text_key)
+        answer = think = ""
+        if type(text) is str and text:
+            answer, think = think_filter.feed(text)
+        if finishing:
+            tail_answer, tail_think = think_filter.finish()
+            answer += tail_answer
+            think += tail_think
+        change = _NONE
+        if (type(text) is str or answer) and answer != text:
+            container[self.text_key] = answer
+            change = _CHANGED_TEXT if answer else _CHANGED
+        if think:
+            existing = container.get(self.reasoning_field)
+            container[self.reasoning_field] = (
+                existing + think if isinstance(existing, str) else think
+            )
+            change = _CHANGED_TEXT
+        for key in self.drop_keys:
+            if container.get(key) is not None:
+                del container[key]
+                if change is _NONE:
+                    change = _CHANGED
+        return change

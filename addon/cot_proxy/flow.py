@@ -1,0 +1,81 @@
+"""What the proxy knows about one flow: one typed record, `FlowNotes`, under one metadata key.
+
+The parts write and read it instead of loose metadata keys: the request rules record the
+endpoint, model and think settings; the think removal reads them and adds its stream; the log
+line and the timeouts read what the others left.
+
+mitmproxy saves a flow (`-w`, mitmweb's File → Save, `save_stream_file`) from a snapshot taken
+with `copy.deepcopy(flow.metadata)` (`Flow.get_state`), and only plain values can be written.
+So a `FlowNotes` deep-copies as its summary: a dict of plain values that serializes and loads
+back (`mitmdump -nr`), while the live flow keeps the typed record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from mitmproxy import http
+
+from cot_proxy.formats import Endpoint
+from cot_proxy.stream import ThinkStream
+from cot_proxy.think import ThinkConfig
+
+METADATA_KEY = "cot_proxy"
+
+
+@dataclasses.dataclass(eq=False)
+class FlowNotes:
+    endpoint: Endpoint | None = None
+    """The endpoint the client's path names ("chat", "completions", "models"), if any."""
+    model: str | None = None
+    """The `model` the request body named."""
+    think: ThinkConfig | None = None
+    """The think settings for this request: the defaults overlaid with the model's rule."""
+    changes: list[str] = dataclasses.field(default_factory=list)
+    """What the proxy changed, in order, for the log line."""
+    local: bool = False
+    """Answered by the proxy itself (/health, 400, 401, 413): no other part touches it."""
+    timed_out: bool = False
+    """The target stayed silent past api_request_timeout."""
+    stream: ThinkStream | None = None
+    """The stream filter installed on the response, if any."""
+
+    @property
+    def think_chars(self) -> int:
+        return self.stream.think_chars if self.stream is not None else 0
+
+    def summary(self) -> dict[str, Any]:
+        """The record as plain values: what a saved flow keeps."""
+        return {
+            "endpoint": self.endpoint,
+            "model": self.model,
+            "think_mode": self.think.mode if self.think else None,
+            "changes": list(self.changes),
+            "local": self.local,
+            "timed_out": self.timed_out,
+            "think_chars": self.think_chars,
+        }
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return self.summary()
+
+
+def notes(flow: http.HTTPFlow) -> FlowNotes:
+    """The flow's record, created on first use.
+
+    A flow loaded from a file holds the summary dict instead; a replayed one starts afresh.
+    """
+    found = flow.metadata.get(METADATA_KEY)
+    if type(found) is not FlowNotes:
+        found = flow.metadata[METADATA_KEY] = FlowNotes()
+    return found
+
+
+def answer_locally(flow: http.HTTPFlow, status: int, body: bytes) -> http.Response:
+    """Answer the flow from the proxy with a JSON body; the target is not contacted."""
+    response = flow.response = http.Response.make(
+        status, body, {"Content-Type": "application/json"}
+    )
+    notes(flow).local = True
+    return response

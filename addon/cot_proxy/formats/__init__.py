@@ -1,0 +1,93 @@
+"""Wire formats: where each API keeps an answer's text, and which format a request path speaks.
+
+A wire format is one module of this package, satisfying `WireFormat` with module-level names.
+It knows the shape of one API's JSON and nothing else: `ThinkStream` (SSE streams) and
+`filter_body` (buffered JSON) ask it where the text is, then run the same channel step
+(`cot_proxy.channel`) on it. A channel is one independent text stream of an answer: a choice in
+OpenAI's chat and completions; a content block or an output item in other APIs.
+
+Stdlib only, no mitmproxy import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from typing import Any
+from typing import Literal
+from typing import Protocol
+
+from cot_proxy.formats import chat
+from cot_proxy.formats import completions
+
+Endpoint = Literal["chat", "completions", "models"]
+
+
+class WireFormat(Protocol):
+    """What the stream conductor and the body filter need to know about one API's answers."""
+
+    @property
+    def name(self) -> str:
+        """The endpoint it belongs to, for logs: "chat", "completions", ..."""
+        ...
+
+    @property
+    def text_key(self) -> str:
+        """The key of the answer text in a text container."""
+        ...
+
+    @property
+    def upstream_reasoning_fields(self) -> tuple[str, ...]:
+        """Container keys where servers already put reasoning they split off (strip mode deletes
+        them, with the configured reasoning field; reasoning mode appends to the latter)."""
+        ...
+
+    @property
+    def done_payload(self) -> bytes | None:
+        """The (non-JSON) event data that ends a stream: all held text is released before it."""
+        ...
+
+    def event_channels(self, obj: Any) -> list[tuple[int, dict[str, Any] | None, bool]] | None:
+        """The channels one decoded stream event carries, in order, as (channel, text container,
+        finishing); container None when the channel has none in this event (held text then goes
+        out in an event of its own if it finishes). None: not an answer event, pass it on."""
+        ...
+
+    def body_containers(self, obj: Any) -> list[dict[str, Any]] | None:
+        """The text containers of a decoded buffered answer; None: not an answer."""
+        ...
+
+    def carries_nothing(self, obj: dict[str, Any]) -> bool:
+        """True when a filtered event is left with no text and no other field worth sending."""
+        ...
+
+    def released_event(
+        self, last: dict[str, Any], channel: int, answer: str, think: str, reasoning_field: str
+    ) -> dict[str, Any]:
+        """A new event carrying only text released at the end of `channel` (answer text, and
+        think text in `reasoning_field`), shaped like `last`, the channel's last event."""
+        ...
+
+    def channels_known(self, raw: bytes, known: Container[int]) -> bool:
+        """Whether every channel the raw event may carry text for is in `known`, judged without
+        parsing (implicit_start: a new channel holds all its text, so its events are parsed)."""
+        ...
+
+
+FORMATS: dict[str, WireFormat] = {"chat": chat, "completions": completions}
+
+
+def format_for(endpoint: str | None) -> WireFormat | None:
+    """The wire format of an endpoint; None for endpoints whose answers carry no text ("models")."""
+    return FORMATS.get(endpoint) if endpoint is not None else None
+
+
+def endpoint_of(method: str, path: str) -> Endpoint | None:
+    """Which OpenAI endpoint a client path names, judged by its end so any prefix works."""
+    path = path.split("?", 1)[0].rstrip("/")
+    if method == "POST" and path.endswith("/chat/completions"):
+        return "chat"
+    if method == "POST" and path.endswith("/completions"):
+        return "completions"
+    if method == "GET" and path.endswith("/models"):
+        return "models"
+    return None

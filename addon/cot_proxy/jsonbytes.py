@@ -1,0 +1,112 @@
+"""JSON at the byte level: fast decode/encode of one event's payload, and how a character is spelt.
+
+`decode_json` and `encode_json` run once per parsed event, so they reach past the `json` module's
+front door to the C scanner and the C encoder it builds on every call. Measured on a typical
+170-byte chat chunk (CPython 3.12): json.loads 4.5 µs against decode_json 2.5 µs;
+a reused JSONEncoder 4.0 µs against encode_json 2.3 µs.
+
+`json_spellings` and `fewest_needles` serve the stream's idle fast path: raw event bytes are
+searched for every spelling a tag's first character may have, to know without parsing that
+nothing in them can change.
+
+Stdlib only, no mitmproxy import.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable
+from typing import Any
+
+_DECODER = json.JSONDecoder()
+# The C scanner behind decode(), called directly (see decode_json).
+_SCAN_ONCE: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+# JSON's two-character escapes, by the character they stand for.
+_SHORT_ESCAPES = {
+    '"': b'\\"',
+    "\\": b"\\\\",
+    "/": b"\\/",
+    "\b": b"\\b",
+    "\f": b"\\f",
+    "\n": b"\\n",
+    "\r": b"\\r",
+    "\t": b"\\t",
+}
+
+
+def decode_json(data: bytes) -> Any:
+    """json.loads for UTF-8 bytes, minus its overhead on the common compact case."""
+    text = data.decode("utf-8")
+    try:
+        obj, end = _SCAN_ONCE(text, 0)
+    except StopIteration:  # leading whitespace or not JSON: let the full decoder decide
+        return _DECODER.decode(text)
+    return obj if end == len(text) else _DECODER.decode(text)
+
+
+def _compact_encoder() -> Callable[[Any], str]:
+    """`_ENCODER.encode` without rebuilding the C encoder on every call.
+
+    No circular-reference check: the objects come from the JSON decoder.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has the C accelerator
+        return _ENCODER.encode
+
+    def reject(obj: Any) -> Any:
+        raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+    encode = make(None, reject, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    return lambda obj: "".join(encode(obj, 0))
+
+
+_encode_compact = _compact_encoder()
+
+
+def encode_json(obj: Any) -> bytes:
+    """Compact UTF-8 JSON; ASCII escapes for text UTF-8 cannot carry (lone surrogates)."""
+    try:
+        return _encode_compact(obj).encode("utf-8")
+    except UnicodeEncodeError:
+        return _ASCII_ENCODER.encode(obj).encode("ascii")
+
+
+def json_spellings(char: str) -> list[bytes]:
+    """Every way `char` can appear in raw JSON: UTF-8, \\uXXXX in any hex case, short escape."""
+    code = ord(char)
+    # A non-BMP character is escaped as a surrogate pair; its first half is enough to spot it.
+    unit = code if code < 0x10000 else 0xD800 + ((code - 0x10000) >> 10)
+    hex_cases = itertools.product(
+        *(sorted({digit.lower(), digit.upper()}) for digit in f"{unit:04x}")
+    )
+    spellings = [char.encode("utf-8", "surrogatepass")]
+    spellings += [b"\\u" + "".join(digits).encode("ascii") for digits in hex_cases]
+    if char in _SHORT_ESCAPES:
+        spellings.append(_SHORT_ESCAPES[char])
+    return spellings
+
+
+def _common_prefix(items: list[bytes]) -> bytes:
+    first, last = min(items), max(items)  # the sorted extremes bound the common prefix
+    size = 0
+    while size < len(first) and first[size] == last[size]:
+        size += 1
+    return first[:size]
+
+
+def fewest_needles(needles: list[bytes]) -> tuple[bytes, ...]:
+    """Fewer, shorter needles that still match wherever one of `needles` does (a cheaper scan).
+
+    Case variants of one \\uXXXX escape shrink to their common prefix (b"\\u003" for "<");
+    a needle containing another is dropped.
+    """
+    groups: dict[bytes, list[bytes]] = {}
+    for needle in needles:
+        key = needle.lower() if needle.startswith(b"\\u") else needle
+        groups.setdefault(key, []).append(needle)
+    shrunk = {_common_prefix(group) for group in groups.values()}
+    kept = sorted(shrunk, key=len)
+    return tuple(n for i, n in enumerate(kept) if not any(k in n for k in kept[:i]))

@@ -1,0 +1,58 @@
+"""BodyLimit: request bodies above max_request_bytes get a JSON 413 and are not forwarded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mitmproxy import ctx
+from mitmproxy import http
+
+from cot_proxy.apierror import error_body
+from cot_proxy.flow import answer_locally
+from cot_proxy.options import env_name
+from cot_proxy.options import reject
+
+
+class BodyLimit:
+    def load(self, loader: Any) -> None:
+        loader.add_option(
+            "max_request_bytes",
+            int,
+            64 * 1024 * 1024,
+            "Largest request body forwarded, in bytes (image inputs make chat requests large).",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if "max_request_bytes" in updated and ctx.options.max_request_bytes <= 0:
+            reject(
+                f"{env_name('max_request_bytes')} must be a positive number of bytes, "
+                f"not {ctx.options.max_request_bytes}"
+            )
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        # A declared length is refused before a byte of the body is read.
+        length = flow.request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > ctx.options.max_request_bytes:
+            self._refuse(flow, int(length))
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        # Chunked bodies have no declared length: they are checked once read.
+        body = flow.request.raw_content
+        if flow.response is None and body and len(body) > ctx.options.max_request_bytes:
+            self._refuse(flow, len(body))
+
+    @staticmethod
+    def _refuse(flow: http.HTTPFlow, size: int) -> None:
+        limit = ctx.options.max_request_bytes
+        response = answer_locally(
+            flow,
+            413,
+            error_body(
+                f"The request body is {size} bytes; this proxy accepts at most {limit} "
+                f"({env_name('max_request_bytes')})",
+                "invalid_request_error",
+                "request_too_large",
+            ),
+        )
+        # Don't read (or wait for) a body we will not forward.
+        response.headers["connection"] = "close"

@@ -1,0 +1,33 @@
+"""Listening: TCP only; with reuse_port, several processes (WORKERS) serve one port."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mitmproxy import ctx
+
+from cot_proxy.seams import listening
+
+
+class Listening:
+    def load(self, loader: Any) -> None:
+        loader.add_option(
+            "reuse_port",
+            bool,
+            False,
+            "Bind the proxy port with SO_REUSEPORT so that several mitmdump processes share it (WORKERS).",
+        )
+        listening.listen_tcp_only()
+
+    def configure(self, updated: set[str]) -> None:
+        if "reuse_port" in updated and ctx.options.reuse_port:
+            listening.share_port()
+
+    async def running(self) -> None:
+        # entrypoint.sh starts mitmdump with server=false: mitmproxy loads `-s` scripts in a
+        # task that can run after it has opened its ports, and requests arriving then would
+        # meet a proxy without this addon (no gateway keys, no think removal). Open them now,
+        # with every hook in place; a failure to listen is logged as an error, which makes
+        # mitmproxy exit 1 at the end of start-up.
+        if not ctx.options.server:
+            await listening.open_servers()

@@ -1,0 +1,111 @@
+"""RequestRules: validates JSON request bodies and applies the per-model rules.
+
+The rules come from LLM_PARAMS and the config file (`cot_proxy.rules`). Per request: which
+endpoint the path names, the body parsed once, the rule matched on its `model`, the body
+rewritten (`cot_proxy.rewrite`), and what the later hooks need written into the flow's notes.
+`GET …/models` answers get the pseudo models of the rules added.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from mitmproxy import ctx
+from mitmproxy import http
+
+from cot_proxy.apierror import error_body
+from cot_proxy.flow import answer_locally
+from cot_proxy.flow import notes
+from cot_proxy.formats import endpoint_of
+from cot_proxy.options import reject
+from cot_proxy.parts.think_removal import ThinkRemoval
+from cot_proxy.rewrite import merge_models_list
+from cot_proxy.rewrite import rewrite_request
+from cot_proxy.rules import ConfigError
+from cot_proxy.rules import RuleSet
+from cot_proxy.rules import load_rules
+
+logger = logging.getLogger(__name__)
+
+
+class RequestRules:
+    def __init__(self, think: ThinkRemoval) -> None:
+        self.think = think
+        self.rules = RuleSet([])
+
+    def load(self, loader: Any) -> None:
+        loader.add_option(
+            "llm_params",
+            str,
+            "",
+            "Per-model rules: 'model=NAME,key=value,...;model=NAME2,...' (see README).",
+        )
+        loader.add_option(
+            "rules_file",
+            str,
+            "",
+            "YAML file with per-model rules (see config.yaml); LLM_PARAMS wins over it per model and key.",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if not updated & {"llm_params", "rules_file"}:
+            return
+        try:
+            rules = load_rules(ctx.options.llm_params, ctx.options.rules_file)
+        except ConfigError as e:
+            reject(str(e))
+            return
+        self.rules = rules
+        for line in rules.describe():
+            logger.info("rule: %s", line)
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response:
+            return
+        request = flow.request
+        record = notes(flow)
+        record.endpoint = endpoint_of(request.method, request.path)
+        if not request.headers.get("content-type", "").lower().startswith("application/json"):
+            return
+        if not request.raw_content:
+            return
+        try:
+            body = json.loads(request.get_content(strict=True) or b"")
+        except (ValueError, UnicodeDecodeError) as e:
+            message = f"The request body is not valid JSON: {e}"
+            answer_locally(flow, 400, error_body(message, "invalid_request_error", "invalid_json"))
+            return
+        if not isinstance(body, dict):
+            return
+        model = body.get("model")
+        record.model = model if isinstance(model, str) else None
+        rule = self.rules.match(record.model)
+        record.think = self.think.config_for(rule)
+        if rule is None:
+            return
+        changes = rewrite_request(body, rule, record.think)
+        if changes:
+            request.content = json.dumps(body, ensure_ascii=False).encode()
+            record.changes.extend(changes)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        response = flow.response
+        assert response
+        record = notes(flow)
+        if record.local or record.endpoint != "models":
+            return
+        if response.stream or response.status_code >= 400:
+            return
+        pseudo = self.rules.pseudo_models()
+        if not pseudo:
+            return
+        try:
+            listing = response.json()
+        except ValueError:
+            return
+        merged = merge_models_list(listing, pseudo)
+        if merged is not None:
+            response.content = json.dumps(merged).encode()
+            record.changes.append(f"models +{len(pseudo)} pseudo")

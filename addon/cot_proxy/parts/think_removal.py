@@ -1,0 +1,151 @@
+"""ThinkRemoval: removes think blocks from chat and completions answers, streamed and buffered.
+
+Event streams get a `ThinkStream` as their `flow.response.stream` in `responseheaders` (the
+headers go to the client right after, so every header fix happens there); JSON answers are
+buffered and rewritten in `response`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from mitmproxy import ctx
+from mitmproxy import http
+
+from cot_proxy.body import filter_body
+from cot_proxy.codec import DecodingStream
+from cot_proxy.codec import can_decode
+from cot_proxy.flow import FlowNotes
+from cot_proxy.flow import notes
+from cot_proxy.formats import WireFormat
+from cot_proxy.formats import format_for
+from cot_proxy.options import env_name
+from cot_proxy.options import reject
+from cot_proxy.rules import ModelRule
+from cot_proxy.stream import ThinkStream
+from cot_proxy.think import THINK_MODES
+from cot_proxy.think import ThinkConfig
+
+logger = logging.getLogger(__name__)
+
+
+class ThinkRemoval:
+    def __init__(self) -> None:
+        self.defaults = ThinkConfig()
+
+    def load(self, loader: Any) -> None:
+        loader.add_option(
+            "think_tag", str, "<think>", "Tag that opens a think block (literal, case-sensitive)."
+        )
+        loader.add_option("think_end_tag", str, "</think>", "Tag that closes a think block.")
+        loader.add_option(
+            "think_mode",
+            str,
+            "strip",
+            "What happens to think blocks by default: strip (removed), reasoning (moved to the "
+            "reasoning field), keep (untouched). Model rules may override it.",
+        )
+        loader.add_option(
+            "reasoning_field",
+            str,
+            "reasoning_content",
+            "Message/delta field that receives think text in reasoning mode.",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if not updated & {"think_tag", "think_end_tag", "think_mode", "reasoning_field"}:
+            return
+        start, end = ctx.options.think_tag, ctx.options.think_end_tag
+        mode = ctx.options.think_mode
+        field = ctx.options.reasoning_field.strip()
+        tag, end_tag = env_name("think_tag"), env_name("think_end_tag")
+        if mode not in THINK_MODES:
+            reject(f"think_mode (THINK_MODE) must be one of {', '.join(THINK_MODES)}, not {mode!r}")
+        elif not start or not end:
+            reject(f"{tag} and {end_tag} must not be empty")
+        elif start == end:
+            reject(f"{tag} and {end_tag} must differ (both are {start!r})")
+        elif not field:
+            reject(f"{env_name('reasoning_field')} must not be empty")
+        else:
+            self.defaults = ThinkConfig(mode=mode, tags=((start, end),), reasoning_field=field)
+
+    def config_for(self, rule: ModelRule | None) -> ThinkConfig:
+        return rule.think_config(self.defaults) if rule else self.defaults
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        response = flow.response
+        assert response
+        record = notes(flow)
+        if record.local:
+            return
+        config = record.think or self.defaults
+        fmt = format_for(record.endpoint)
+        is_sse = response.headers.get("content-type", "").startswith("text/event-stream")
+        wants_filter = fmt is not None and config.mode != "keep" and response.status_code < 400
+        if is_sse and fmt is not None and wants_filter:
+            self._install_filter(flow, record, ThinkStream(config, fmt))
+        elif not (wants_filter or record.endpoint == "models" or response.status_code >= 400):
+            # Passed on as it arrives (event streams and NDJSON of other endpoints included). The rest
+            # is buffered: JSON answers for the `response` hooks to rewrite, error bodies for the log.
+            response.stream = True
+
+    def _install_filter(self, flow: http.HTTPFlow, record: FlowNotes, stream: ThinkStream) -> None:
+        response = flow.response
+        assert response
+        record.stream = stream
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            if not can_decode(encoding):
+                logger.warning(
+                    "%s: target sent the stream with Content-Encoding %s despite our identity "
+                    "request; passing it through unfiltered",
+                    flow.request.path,
+                    encoding,
+                )
+                response.stream = True
+                return
+            response.stream = DecodingStream(encoding, stream)
+            del response.headers["content-encoding"]
+            record.changes.append(f"decoded {encoding}")
+        else:
+            response.stream = stream
+        fix_framing(flow)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        response = flow.response
+        assert response
+        record = notes(flow)
+        if record.local or response.stream or response.status_code >= 400:
+            return
+        config = record.think or self.defaults
+        fmt: WireFormat | None = format_for(record.endpoint)
+        if fmt is None or config.mode == "keep":
+            return
+        if not response.headers.get("content-type", "").startswith("application/json"):
+            return
+        try:
+            body = response.content
+        except ValueError:  # undecodable content-encoding: leave it as it came
+            return
+        if body is None:
+            return
+        new_body = filter_body(body, config, fmt)
+        if new_body is not None:
+            response.content = new_body
+            record.changes.append(f"think {config.mode}")
+
+
+def fix_framing(flow: http.HTTPFlow) -> None:
+    """Frame a body whose length the filter changes for the client's HTTP version."""
+    response = flow.response
+    assert response
+    response.headers.pop("content-length", None)
+    chunked = "chunked" in response.headers.get("transfer-encoding", "")
+    if flow.request.http_version == "HTTP/1.1" and not chunked:
+        # Chunked framing keeps the client's connection alive; without it the body ends at close.
+        response.headers["transfer-encoding"] = "chunked"
+    elif flow.request.http_version == "HTTP/1.0" and chunked:
+        # An HTTP/1.0 client knows no chunks: its body ends when the connection closes.
+        del response.headers["transfer-encoding"]

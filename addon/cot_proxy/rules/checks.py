@@ -1,0 +1,122 @@
+"""Leaf validators and display helpers shared by the LLM_PARAMS and config.yaml grammars.
+
+Pure logic, no mitmproxy import. Imports nothing else of the package, so every other module
+of `cot_proxy.rules` can use it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Container
+from collections.abc import Iterator
+from collections.abc import Mapping
+from typing import Any
+
+CLIP = 60
+
+
+class ConfigError(ValueError):
+    """A configuration problem, described in one human line (no traceback needed)."""
+
+
+class Invalid(Exception):
+    """A problem inside one group/rule; the caller prefixes it with where it happened."""
+
+
+def check_key(key: object) -> list[str]:
+    """A (possibly dotted) request field name, split into its parts."""
+    if not isinstance(key, str):
+        raise Invalid(f"key {key!r} must be a string")
+    if key == "":
+        raise Invalid("empty key")
+    parts = key.split(".")
+    if any(p == "" for p in parts):
+        raise Invalid(f"key {key!r} has an empty part")
+    if any(c.isspace() or c in '"[]{}' for c in key):
+        raise Invalid(f"key {key!r} contains whitespace, quotes or brackets")
+    return parts
+
+
+def assign(target: dict[str, Any], key: str, value: Any, *, reserved: Container[str]) -> None:
+    """target[a][b]... = value for key "a.b...", refusing to silently overwrite anything.
+
+    `reserved` are the rule settings (passed in, so that this module stays a leaf): they and
+    `model` can't be request fields.
+    """
+    parts = check_key(key)
+    if parts[0] in reserved or parts[0] == "model":
+        what = "set by model/upstream_model_name" if parts[0] == "model" else "a rule setting"
+        where = "" if key == parts[0] else f"{key!r}: "
+        raise Invalid(f"{where}{parts[0]!r} is {what}, not a request field")
+    node = target
+    for i, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise Invalid(f"key {key!r} conflicts with {'.'.join(parts[: i + 1])!r}")
+        node = child
+    if parts[-1] in node:
+        raise Invalid(f"duplicate key {key!r}")
+    node[parts[-1]] = value
+
+
+def want_str(key: str, value: Any, *, empty_ok: bool = False) -> str:
+    if not isinstance(value, str) or (value == "" and not empty_ok):
+        what = "a string" if empty_ok else "a non-empty string"
+        raise Invalid(f"{key} must be {what}, got {kind(value)}")
+    return value
+
+
+def want_bool(key: str, value: Any, *, lenient: bool) -> bool:
+    # LLM_PARAMS users wrote True/FALSE with the previous generation; accept any case there.
+    if lenient and isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if not isinstance(value, bool):
+        raise Invalid(f"{key} must be true or false, got {kind(value)}")
+    return value
+
+
+def want_tags(key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    problem = f"{key} must be a non-empty list of [start, end] pairs of non-empty strings"
+    if not isinstance(value, list | tuple) or not value:
+        raise Invalid(f"{problem}, got {kind(value)}")
+    pairs = []
+    for pair in value:
+        if (
+            not isinstance(pair, list | tuple)
+            or len(pair) != 2
+            or not all(isinstance(t, str) and t for t in pair)
+        ):
+            raise Invalid(f"{problem}, got item {clip(repr(pair))}")
+        pairs.append((pair[0], pair[1]))
+    return tuple(pairs)
+
+
+def kind(value: Any) -> str:
+    """What `value` is, for "must be X, got Y" messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return f"string {clip(repr(value))}"
+    if isinstance(value, int | float):
+        return f"number {value}"
+    return {"list": "a list", "dict": "a mapping"}.get(type(value).__name__, type(value).__name__)
+
+
+def clip(text: str, limit: int = CLIP) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def show_value(value: Any) -> str:
+    """A JSON value as compact JSON (one line, clipped) for log lines."""
+    return clip(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+def flatten(fields: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted key, leaf value) pairs of a nested dict; an empty dict is a leaf."""
+    for key, value in fields.items():
+        if isinstance(value, dict) and value:
+            yield from flatten(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value

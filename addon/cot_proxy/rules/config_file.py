@@ -1,0 +1,170 @@
+"""The config.yaml reader: a `models:` list of rules, in YAML's native types, into ModelRules.
+
+Pure logic, no mitmproxy import. Any mistake is a ConfigError of one line naming the file,
+the rule and the problem.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+import os
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import YAMLError
+
+from cot_proxy.rules.checks import ConfigError
+from cot_proxy.rules.checks import Invalid
+from cot_proxy.rules.checks import assign
+from cot_proxy.rules.checks import check_key
+from cot_proxy.rules.checks import clip
+from cot_proxy.rules.checks import kind
+from cot_proxy.rules.checks import want_str
+from cot_proxy.rules.model import RESERVED_KEYS
+from cot_proxy.rules.model import ModelRule
+from cot_proxy.rules.model import build_rule
+
+# Keys of one config.yaml rule besides the rule settings.
+_STRUCTURE_KEYS: tuple[str, ...] = ("model", "params", "defaults", "drop")
+_RULE_KEYS: tuple[str, ...] = _STRUCTURE_KEYS + RESERVED_KEYS
+_TOP_KEYS: tuple[str, ...] = ("models",)
+
+_MAX_DEPTH = 64
+
+
+def _check_json(value: Any, where: str, depth: int = 0) -> None:
+    """Refuse YAML values that can't be sent as JSON (dates, sets, NaN, ...)."""
+    if depth > _MAX_DEPTH:
+        raise Invalid(f"{where}: nested too deeply")
+    if isinstance(value, bool | int | str) or value is None:
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise Invalid(f"{where}: {value} is not a JSON number")
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_json(item, f"{where}[{i}]", depth + 1)
+        return
+    if isinstance(value, dict):
+        for k, item in value.items():
+            if not isinstance(k, str):
+                raise Invalid(f"{where}: key {k!r} must be a string")
+            _check_json(item, f"{where}.{k}", depth + 1)
+        return
+    raise Invalid(f"{where}: {kind(value)} can't be sent as JSON")
+
+
+def _yaml_fields(name: str, value: Any) -> dict[str, Any]:
+    """params/defaults: a mapping, dotted keys allowed, values sent as JSON."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Invalid(f"{name} must be a mapping, got {kind(value)}")
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        _check_json(item, f"{name}.{key}")
+        try:
+            # copy: YAML aliases share objects
+            assign(out, key, copy.deepcopy(item), reserved=RESERVED_KEYS)
+        except Invalid as e:
+            raise Invalid(f"{name}: {e}") from None
+    return out
+
+
+def _yaml_drop(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise Invalid(f"drop must be a list of field names, got {kind(value)}")
+    for key in value:
+        check_key(key)
+    return tuple(dict.fromkeys(value))
+
+
+def _yaml_rule(item: Any, number: int, name: str, seen: dict[str, int]) -> ModelRule:
+    if not isinstance(item, dict):
+        raise Invalid(f"must be a mapping, got {kind(item)}")
+    for key in item:
+        if key not in _RULE_KEYS:
+            hint = difflib.get_close_matches(str(key), _RULE_KEYS, n=1)
+            advice = f"did you mean {hint[0]!r}?" if hint else "request fields go under params"
+            raise Invalid(f"unknown key {key!r} ({advice})")
+    if "model" not in item:
+        raise Invalid("missing 'model'")
+    pattern = want_str("model", item["model"])
+    if pattern in seen:
+        raise Invalid(f"duplicate model {pattern!r} (also rule {seen[pattern]})")
+    settings = {k: v for k, v in item.items() if k in RESERVED_KEYS}
+    return build_rule(
+        pattern,
+        settings,
+        params=_yaml_fields("params", item.get("params")),
+        defaults=_yaml_fields("defaults", item.get("defaults")),
+        drop=_yaml_drop(item.get("drop")),
+        source=f"{name} rule {number}",
+        lenient=False,
+    )
+
+
+def _yaml_error(path: str, e: YAMLError) -> ConfigError:
+    if isinstance(e, MarkedYAMLError):
+        mark = e.problem_mark or e.context_mark
+        problem = e.problem or e.context or "invalid YAML"
+        if mark is not None:
+            return ConfigError(
+                f"{path}: YAML error at line {mark.line + 1}, column {mark.column + 1}: {problem}"
+            )
+        return ConfigError(f"{path}: YAML error: {problem}")
+    return ConfigError(f"{path}: YAML error: {' '.join(str(e).split())}")
+
+
+def parse_config(text: str, path: str = "config.yaml") -> list[ModelRule]:
+    """Rules from config.yaml text (`path` names the file in messages and rule sources)."""
+    try:
+        data = YAML(typ="safe", pure=True).load(text)
+    except YAMLError as e:
+        raise _yaml_error(path, e) from None
+    except (ValueError, TypeError, RecursionError) as e:
+        # ruamel's constructors can fail outside YAMLError on odd scalars (e.g. `._` as a float).
+        raise ConfigError(f"{path}: not valid YAML ({type(e).__name__}: {e})") from None
+    if data is None:
+        return []
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping with a 'models' list")
+    unknown = [k for k in data if k not in _TOP_KEYS]
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level key {unknown[0]!r} (allowed: models)")
+    models = data.get("models")
+    if models is None:
+        return []
+    if not isinstance(models, list):
+        raise ConfigError(f"{path}: 'models' must be a list of rules, got {kind(models)}")
+    name = os.path.basename(path) or path
+    rules: list[ModelRule] = []
+    seen: dict[str, int] = {}
+    for number, item in enumerate(models, 1):
+        try:
+            rule = _yaml_rule(item, number, name, seen)
+        except Invalid as e:
+            model = item.get("model") if isinstance(item, dict) else None
+            which = f" (model {clip(str(model))!r})" if model is not None else ""
+            raise ConfigError(f"{path} rule {number}{which}: {e}") from None
+        seen[rule.pattern] = number
+        rules.append(rule)
+    return rules
+
+
+def load_config_file(path: str) -> list[ModelRule]:
+    """Rules from a config.yaml file; ConfigError when it can't be read or is invalid."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    return parse_config(text, path)

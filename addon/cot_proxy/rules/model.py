@@ -1,0 +1,261 @@
+"""The rule model: the table of rule settings, `ModelRule` built from it, and `RuleSet` matching.
+
+Pure logic, no mitmproxy import.
+
+A rule setting is a key of LLM_PARAMS and of a config.yaml rule that the proxy itself acts on
+(never sent upstream). `SETTINGS` is the one list of them: the reserved keys, the keys a
+config.yaml rule accepts, which LLM_PARAMS values stay text, how each value is checked and
+how `describe` shows it all come from it. A new setting is one row there, a `ModelRule` field
+of the same name, and the code that uses it (`think_config`, `cot_proxy.rewrite`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from typing import Any
+from typing import TypeGuard
+
+from cot_proxy.rules.checks import Invalid
+from cot_proxy.rules.checks import clip
+from cot_proxy.rules.checks import flatten
+from cot_proxy.rules.checks import show_value
+from cot_proxy.rules.checks import want_bool
+from cot_proxy.rules.checks import want_str
+from cot_proxy.rules.checks import want_tags
+from cot_proxy.think import THINK_MODES
+from cot_proxy.think import ThinkConfig
+from cot_proxy.think import ThinkMode
+
+DEFAULT_PATTERN = "default"
+GLOB_CHARS = frozenset("*?[")
+
+# (key, value, lenient) -> the ModelRule value, or Invalid. `lenient` is True for LLM_PARAMS,
+# whose users wrote True/FALSE with the previous generation.
+Check = Callable[[str, Any, bool], Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Setting:
+    """One rule setting: its key, how its value is checked and how the startup log shows it."""
+
+    name: str
+    check: Check
+    show: Callable[[Any], str] = clip
+    # LLM_PARAMS keeps a number as written: tags and names are text, upstream_model_name=1.5
+    # is "1.5", not a number.
+    text: bool = False
+    # A legacy spelling that sets another setting's ModelRule field (and so is not shown).
+    alias_of: str | None = None
+
+    @property
+    def field(self) -> str:
+        """The ModelRule field this setting sets."""
+        return self.alias_of or self.name
+
+
+def _text(key: str, value: Any, lenient: bool) -> str:
+    return want_str(key, value)
+
+
+def _flag(key: str, value: Any, lenient: bool) -> bool:
+    return want_bool(key, value, lenient=lenient)
+
+
+def _is_mode(value: object) -> TypeGuard[ThinkMode]:
+    return value in THINK_MODES
+
+
+def _mode(key: str, value: Any, lenient: bool) -> ThinkMode:
+    if not _is_mode(value):
+        raise Invalid(f"unknown {key} {clip(repr(value))} (use {'|'.join(THINK_MODES)})")
+    return value
+
+
+def _filtering(key: str, value: Any, lenient: bool) -> ThinkMode:
+    # Previous generation's switch: filtering on = strip, off = leave the text alone.
+    return "strip" if want_bool(key, value, lenient=lenient) else "keep"
+
+
+def _tags(key: str, value: Any, lenient: bool) -> tuple[tuple[str, str], ...]:
+    return want_tags(key, value)
+
+
+def _suffix(key: str, value: Any, lenient: bool) -> str:
+    # An empty LLM_PARAMS value parses as null: accept it as "append nothing".
+    return want_str(key, value or "", empty_ok=True)
+
+
+def _show_tags(tags: tuple[tuple[str, str], ...]) -> str:
+    return " ".join(f"{start}…{end}" for start, end in tags)
+
+
+# In the order `describe` shows them, which is also the order they are checked in (the first
+# problem is reported). All but think_tags and strip_think_from_history are the previous
+# generation's LLM_PARAMS keys; those two are reserved in LLM_PARAMS too so that they can never
+# leak upstream as request fields by mistake.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("think_mode", _mode),
+    Setting("enable_think_tag_filtering", _filtering, alias_of="think_mode"),
+    Setting("think_tags", _tags, show=_show_tags),
+    Setting("think_tag_start", _text, text=True),
+    Setting("think_tag_end", _text, text=True),
+    Setting("reasoning_field", _text, text=True),
+    Setting("upstream_model_name", _text, text=True),
+    Setting("think_implicit_start", _flag, show=show_value),
+    Setting("strip_think_from_history", _flag, show=show_value),
+    Setting("append_to_last_user_message", _suffix, show=show_value),
+)
+# Settings that say the same thing two ways: a rule gives one side or the other.
+CONFLICTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("think_mode",), ("enable_think_tag_filtering",)),
+    (("think_tags",), ("think_tag_start", "think_tag_end")),
+)
+RESERVED_KEYS: tuple[str, ...] = tuple(s.name for s in SETTINGS)
+TEXT_KEYS: frozenset[str] = frozenset(s.name for s in SETTINGS if s.text)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelRule:
+    """What to do with requests for the models matching `pattern`.
+
+    None means "not set by this rule" (the global default applies). `params` and `defaults`
+    are nested dicts (dotted keys already expanded); treat them as read-only. The fields
+    between `drop` and `source` are the (non-alias) SETTINGS, by name.
+    """
+
+    pattern: str
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    defaults: dict[str, Any] = dataclasses.field(default_factory=dict)
+    drop: tuple[str, ...] = ()
+    think_mode: ThinkMode | None = None
+    think_tags: tuple[tuple[str, str], ...] | None = None
+    # LLM_PARAMS-style single tags: they replace the start/end of the first pair.
+    think_tag_start: str | None = None
+    think_tag_end: str | None = None
+    think_implicit_start: bool | None = None
+    reasoning_field: str | None = None
+    upstream_model_name: str | None = None
+    append_to_last_user_message: str | None = None
+    strip_think_from_history: bool | None = None
+    source: str = ""
+
+    @property
+    def is_glob(self) -> bool:
+        return is_glob(self.pattern)
+
+    def think_config(self, base: ThinkConfig) -> ThinkConfig:
+        """`base` (the global settings) overlaid with what this rule sets."""
+        tags = self.think_tags if self.think_tags is not None else base.tags
+        if self.think_tag_start is not None or self.think_tag_end is not None:
+            start, end = tags[0] if tags else ThinkConfig().tags[0]
+            first = (self.think_tag_start or start, self.think_tag_end or end)
+            tags = (first, *tags[1:])
+        return dataclasses.replace(
+            base,
+            mode=self.think_mode if self.think_mode is not None else base.mode,
+            tags=tuple(tags),
+            implicit_start=(
+                self.think_implicit_start
+                if self.think_implicit_start is not None
+                else base.implicit_start
+            ),
+            reasoning_field=self.reasoning_field or base.reasoning_field,
+        )
+
+    def describe(self) -> str:
+        """One compact line for the startup log."""
+        items = [f"{k}={show_value(v)}" for k, v in flatten(self.params)]
+        items += [f"default {k}={show_value(v)}" for k, v in flatten(self.defaults)]
+        items += [f"drop {k}" for k in self.drop]
+        for setting in SETTINGS:
+            value = getattr(self, setting.name) if setting.alias_of is None else None
+            if value is not None:
+                items.append(f"{setting.name}={setting.show(value)}")
+        where = f" [{self.source}]" if self.source else ""
+        return f"{self.pattern}{where}: " + (", ".join(items) if items else "(no changes)")
+
+
+def build_rule(
+    pattern: str,
+    settings: Mapping[str, Any],
+    *,
+    params: dict[str, Any] | None = None,
+    defaults: dict[str, Any] | None = None,
+    drop: tuple[str, ...] = (),
+    source: str,
+    lenient: bool,
+) -> ModelRule:
+    """A ModelRule from rule settings (keys of RESERVED_KEYS, values as the grammar typed them),
+    validating each one. `lenient`: accept LLM_PARAMS spellings (see `Check`)."""
+    for one, other in CONFLICTS:
+        if any(k in settings for k in one) and any(k in settings for k in other):
+            raise Invalid(f"give {'/'.join(one)} or {'/'.join(other)}, not both")
+    fields = {
+        s.field: s.check(s.name, settings[s.name], lenient) for s in SETTINGS if s.name in settings
+    }
+    return ModelRule(
+        pattern=pattern,
+        params=params or {},
+        defaults=defaults or {},
+        drop=drop,
+        source=source,
+        **fields,
+    )
+
+
+def is_glob(pattern: str) -> bool:
+    return any(c in GLOB_CHARS for c in pattern)
+
+
+class RuleSet:
+    """The effective rules, in priority order (env rules first, then file rules)."""
+
+    def __init__(self, rules: Iterable[ModelRule]) -> None:
+        self.rules: tuple[ModelRule, ...] = tuple(rules)
+        self._default: ModelRule | None = None
+        self._exact: dict[str, ModelRule] = {}
+        self._globs: list[ModelRule] = []
+        for rule in self.rules:  # on duplicates, the first rule wins everywhere
+            if rule.pattern == DEFAULT_PATTERN:
+                self._default = self._default or rule
+            elif rule.is_glob:
+                self._globs.append(rule)
+            else:
+                self._exact.setdefault(rule.pattern, rule)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def __iter__(self) -> Iterator[ModelRule]:
+        return iter(self.rules)
+
+    def match(self, model: str | None) -> ModelRule | None:
+        """The rule for a request's `model` (None or "" = the request names no model)."""
+        if model is None or model == "":
+            return self._default
+        if not isinstance(model, str):
+            return None
+        if (rule := self._exact.get(model)) is not None:
+            return rule
+        # fnmatchcase: case-sensitive on every OS, unlike fnmatch.fnmatch.
+        return next((r for r in self._globs if fnmatch.fnmatchcase(model, r.pattern)), None)
+
+    def pseudo_models(self) -> list[tuple[str, str]]:
+        """(pseudo name, upstream name) for exact-name rules that rename the model."""
+        out: dict[str, str] = {}
+        for rule in self.rules:
+            if (
+                rule.upstream_model_name is not None
+                and not rule.is_glob
+                and rule.pattern != DEFAULT_PATTERN
+            ):
+                out.setdefault(rule.pattern, rule.upstream_model_name)
+        return list(out.items())
+
+    def describe(self) -> list[str]:
+        return [rule.describe() for rule in self.rules]

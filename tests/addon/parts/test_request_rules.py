@@ -1,0 +1,80 @@
+"""RequestRules: JSON bodies validated, the model's rule applied, the notes written."""
+
+from __future__ import annotations
+
+import pytest
+from mitmproxy import exceptions
+from mitmproxy.test import taddons
+
+from cot_proxy.flow import notes
+from cot_proxy.parts.request_rules import RequestRules
+from cot_proxy.parts.think_removal import ThinkRemoval
+from tests.addon.flows import chat_flow
+
+
+def rules_addon() -> tuple[RequestRules, ThinkRemoval]:
+    think = ThinkRemoval()
+    return RequestRules(think), think
+
+
+def test_invalid_json_answered_locally():
+    rules, think = rules_addon()
+    with taddons.context(rules, think):
+        flow = chat_flow(b'{"model": ')
+        rules.request(flow)
+        assert flow.response and flow.response.status_code == 400
+        assert flow.response.json()["error"]["code"] == "invalid_json"
+        assert notes(flow).local
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data; boundary=x"])
+def test_other_content_types_untouched(content_type):
+    rules, think = rules_addon()
+    with taddons.context(rules, think) as tctx:
+        tctx.configure(rules, llm_params="model=m,temperature=0.1")
+        flow = chat_flow(b'{"model": "m"', content_type=content_type)
+        rules.request(flow)
+        assert flow.response is None
+        assert flow.request.content == b'{"model": "m"'
+
+
+def test_rule_applied_and_think_config_recorded():
+    rules, think = rules_addon()
+    with taddons.context(rules, think) as tctx:
+        tctx.configure(
+            rules,
+            llm_params="model=qwen3-*,temperature=0.6,think_mode=reasoning,upstream_model_name=Q",
+        )
+        flow = chat_flow({"model": "qwen3-8b", "temperature": 0, "messages": []})
+        rules.request(flow)
+        body = flow.request.json()
+        assert body["temperature"] == 0.6 and body["model"] == "Q"
+        assert notes(flow).think.mode == "reasoning"
+        assert notes(flow).endpoint == "chat"
+        assert "temperature=0.6" in notes(flow).changes
+
+
+def test_no_rule_means_body_bytes_untouched():
+    rules, think = rules_addon()
+    with taddons.context(rules, think) as tctx:
+        tctx.configure(rules, llm_params="model=other,temperature=0.6")
+        raw = b'{"model":   "m", "temperature": 1}'
+        flow = chat_flow(raw)
+        rules.request(flow)
+        assert flow.request.content == raw
+
+
+def test_live_rule_change_applies_and_bad_change_is_rolled_back(started):
+    rules, think = rules_addon()
+    with taddons.context(rules, think) as tctx:
+        tctx.configure(rules, llm_params="model=m,temperature=0.1")
+        tctx.configure(rules, llm_params="model=m,temperature=0.2")
+        flow = chat_flow({"model": "m"})
+        rules.request(flow)
+        assert flow.request.json()["temperature"] == 0.2
+        with pytest.raises(exceptions.OptionsError, match="group 1"):
+            tctx.configure(rules, llm_params="temperature=0.3")
+        assert tctx.options.llm_params == "model=m,temperature=0.2"
+        flow = chat_flow({"model": "m"})
+        rules.request(flow)
+        assert flow.request.json()["temperature"] == 0.2

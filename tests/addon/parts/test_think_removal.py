@@ -1,0 +1,140 @@
+"""ThinkRemoval: how a response is handled (stream filter, framing, buffered rewrite)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+from mitmproxy import exceptions
+from mitmproxy import http
+from mitmproxy.test import taddons
+from mitmproxy.test import tutils
+
+from cot_proxy.codec import DecodingStream
+from cot_proxy.flow import notes
+from cot_proxy.formats import Endpoint
+from cot_proxy.parts.think_removal import ThinkRemoval
+from cot_proxy.stream import ThinkStream
+from cot_proxy.think import ThinkConfig
+from tests.addon.flows import answer
+from tests.addon.flows import chat_flow
+from tests.addon.flows import sse_response
+
+
+def think_flow(
+    config: ThinkConfig | None = None, endpoint: Endpoint | None = "chat"
+) -> http.HTTPFlow:
+    flow = chat_flow({"model": "m", "stream": True})
+    notes(flow).endpoint = endpoint
+    if config:
+        notes(flow).think = config
+    return flow
+
+
+def test_sse_gets_filter_and_framing_fixed():
+    think = ThinkRemoval()
+    with taddons.context(think):
+        flow = think_flow()
+        sse_response(flow)
+        think.responseheaders(flow)
+        assert isinstance(flow.response.stream, ThinkStream)
+        assert "content-length" not in flow.response.headers
+        assert flow.response.headers["transfer-encoding"] == "chunked"
+
+
+def test_keep_mode_streams_untouched():
+    think = ThinkRemoval()
+    with taddons.context(think):
+        flow = think_flow(ThinkConfig(mode="keep"))
+        sse_response(flow)
+        think.responseheaders(flow)
+        assert flow.response.stream is True
+        assert flow.response.headers["content-length"] == "123"
+
+
+@pytest.mark.parametrize("status", [400, 401, 500])
+def test_error_responses_never_filtered(status):
+    think = ThinkRemoval()
+    with taddons.context(think):
+        flow = think_flow()
+        sse_response(flow, status=status)
+        think.responseheaders(flow)
+        assert not callable(flow.response.stream)
+
+
+def test_other_endpoints_stream_through():
+    think = ThinkRemoval()
+    with taddons.context(think):
+        flow = think_flow(endpoint=None)
+        flow.response = tutils.tresp(headers=http.Headers(content_type="application/x-ndjson"))
+        think.responseheaders(flow)
+        assert flow.response.stream is True
+
+
+def test_local_responses_skipped():
+    think = ThinkRemoval()
+    with taddons.context(think):
+        flow = think_flow()
+        sse_response(flow)
+        notes(flow).local = True
+        think.responseheaders(flow)
+        assert flow.response.stream is False
+
+
+def test_gzip_stream_decoded_and_filtered():
+    think = ThinkRemoval()
+    with taddons.context(think):
+        flow = think_flow()
+        sse_response(flow, content_encoding="gzip")
+        think.responseheaders(flow)
+        assert isinstance(flow.response.stream, DecodingStream)
+        assert "content-encoding" not in flow.response.headers
+        event = b'data: {"choices":[{"index":0,"delta":{"content":"<think>x</think>Hi"}}]}\n\n'
+        out = flow.response.stream(gzip.compress(event)) + flow.response.stream(b"")
+        text = b"".join(out)
+        assert b"Hi" in text and b"think" not in text
+
+
+def test_unknown_encoding_passed_through_with_warning(caplog):
+    think = ThinkRemoval()
+    with taddons.context(think):
+        flow = think_flow()
+        sse_response(flow, content_encoding="zstd")
+        think.responseheaders(flow)
+        assert flow.response.stream is True
+        assert flow.response.headers["content-encoding"] == "zstd"
+        assert "unfiltered" in caplog.text
+
+
+def test_think_options_validated(started):
+    think = ThinkRemoval()
+    with taddons.context(think) as tctx:
+        with pytest.raises(exceptions.OptionsError, match="must be one of strip, reasoning, keep"):
+            tctx.configure(think, think_mode="hide")
+        with pytest.raises(exceptions.OptionsError, match="must differ"):
+            tctx.configure(think, think_tag="<t>", think_end_tag="<t>")
+        tctx.configure(
+            think, think_tag="<thinking>", think_end_tag="</thinking>", think_mode="reasoning"
+        )
+        assert think.defaults == ThinkConfig(
+            mode="reasoning", tags=(("<thinking>", "</thinking>"),)
+        )
+
+
+def test_buffered_chat_response_filtered():
+    think = ThinkRemoval()
+    with taddons.context(think):
+        flow = think_flow()
+        body = {
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "<think>a</think>\n\nB"}}
+            ]
+        }
+        flow.response = tutils.tresp(content=json.dumps(body).encode())
+        flow.response.headers["content-type"] = "application/json"
+        think.responseheaders(flow)
+        assert not flow.response.stream
+        think.response(flow)
+        assert flow.response.json()["choices"][0]["message"]["content"] == "B"
+        assert int(flow.response.headers["content-length"]) == len(answer(flow).content or b"")

@@ -27,12 +27,15 @@ run: $(VENV)/.installed
 web: $(VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" MITM_TOOL=mitmweb ./entrypoint.sh
 
-## The whole test suite: unit, addon, end-to-end, and the Dockerfile/entrypoint lints.
-test: $(VENV)/.installed
+## The whole test suite (unit, addon, end-to-end), after the lints: a lint failure fails it.
+test: lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## Lint the Dockerfile and entrypoint.sh only.
+## ruff (check and format) and mypy over the code and tests; hadolint and shellcheck.
 lint: $(VENV)/.installed
+	$(BIN)/ruff check --no-cache addon tests bench docker
+	$(BIN)/ruff format --no-cache --check addon tests bench docker
+	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/shellcheck entrypoint.sh .ci/run
 

@@ -131,17 +131,27 @@ if ((WORKERS == 1)); then
 fi
 
 # WORKERS > 1: N processes share the port (SO_REUSEPORT; the kernel spreads the
-# connections). Signals reach every worker; if one dies, all stop and we exit
-# non-zero so that the container is restarted.
+# connections). Signals reach every worker (SIGHUP: each reloads CONFIG_FILE); if
+# one dies, all stop and we exit non-zero so that the container is restarted.
 workers=()
 signalled=0
+hupped=0
 trap 'signalled=1; kill -TERM "${workers[@]}" 2>/dev/null' TERM INT
+trap 'hupped=1; kill -HUP "${workers[@]}" 2>/dev/null' HUP
 for ((i = 0; i < WORKERS; i++)); do
     "$MITM_TOOL" "${args[@]}" --set reuse_port=true "$@" &
     workers+=("$!")
 done
-status=0
-wait -n "${workers[@]}" || status=$?
+while :; do
+    status=0
+    wait -n "${workers[@]}" || status=$?
+    # A trapped signal ends `wait` early; after a SIGHUP the workers run on.
+    if ((hupped && !signalled)); then
+        hupped=0
+        continue
+    fi
+    break
+done
 if ((signalled)); then
     wait "${workers[@]}" 2>/dev/null || true
     exit 0

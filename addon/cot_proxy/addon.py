@@ -21,6 +21,7 @@ from cot_proxy.parts.listening import Listening
 from cot_proxy.parts.request_log import RequestLog
 from cot_proxy.parts.request_rules import RequestRules
 from cot_proxy.parts.router import Router
+from cot_proxy.parts.rules_reload import RulesReload
 from cot_proxy.parts.startup import Startup
 from cot_proxy.parts.target_tls import TargetTls
 from cot_proxy.parts.think_removal import ThinkRemoval
@@ -43,6 +44,7 @@ class CotProxy:
         router = Router()
         tls = TargetTls()
         think = ThinkRemoval()
+        rules = RequestRules(think)
         self.parts: list[object] = [
             Startup(),
             Listening(),
@@ -50,7 +52,8 @@ class CotProxy:
             Health(router, tls),
             BodyLimit(),
             Gateway(),
-            RequestRules(think),
+            rules,
+            RulesReload(rules),
             router,
             think,
             Timeouts(),

@@ -61,6 +61,27 @@ class RequestRules:
         for line in rules.describe():
             logger.info("rule: %s", line)
 
+    def reload(self, why: str) -> bool:
+        """Read the rules again (LLM_PARAMS over CONFIG_FILE) and swap them in if they are valid.
+
+        A bad file keeps the rules in force: one ERROR line names the problem.
+        """
+        path = ctx.options.rules_file
+        try:
+            rules = load_rules(ctx.options.llm_params, path)
+        except ConfigError as e:
+            logger.error(
+                "cot-proxy: CONFIG_FILE %s not reloaded (%s), keeping the %d rules in force: %s",
+                path,
+                why,
+                len(self.rules),
+                e,
+            )
+            return False
+        self.rules = rules
+        logger.info("cot-proxy: CONFIG_FILE %s reloaded (%s): %d rules", path, why, len(rules))
+        return True
+
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response:
             return

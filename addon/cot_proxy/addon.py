@@ -2,7 +2,7 @@
 
 Order matters: /health is answered before anything else looks at the flow (and before the
 gateway keys, so it stays open); the request rules run on the client's path before the router
-rewrites it; the request log sees every flow last.
+rewrites it; the flow marks and the request log see every flow last, once the others are done.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from mitmproxy import http
 
 from cot_proxy.flow import notes
 from cot_proxy.parts.body_limit import BodyLimit
+from cot_proxy.parts.flow_marks import FlowMarks
 from cot_proxy.parts.gateway import Gateway
 from cot_proxy.parts.health import Health
 from cot_proxy.parts.listening import Listening
@@ -57,6 +58,7 @@ class CotProxy:
             router,
             think,
             Timeouts(),
+            FlowMarks(think),
             RequestLog(),
         ]
         self._requestheaders: list[FlowHook] = self._methods("requestheaders")

@@ -20,6 +20,8 @@ from mitmproxy import http
 from cot_proxy.formats import Endpoint
 from cot_proxy.stream import ThinkStream
 from cot_proxy.think import ThinkConfig
+from cot_proxy.transcript import Tee
+from cot_proxy.transcript import Transcript
 
 METADATA_KEY = "cot_proxy"
 
@@ -40,14 +42,24 @@ class FlowNotes:
     """The target stayed silent past api_request_timeout."""
     stream: ThinkStream | None = None
     """The stream filter installed on the response, if any."""
+    transcript: Transcript | None = None
+    """Under mitmweb: the answer's text as the client got it and the think text taken out."""
+    output: Tee | None = None
+    """Under mitmweb: a bounded copy of the streamed body the client got."""
 
     @property
     def think_chars(self) -> int:
         return self.stream.think_chars if self.stream is not None else 0
 
+    def change_list(self) -> list[str]:
+        """What the proxy changed, as the log line and the flow comment say it."""
+        if self.think_chars:
+            return [*self.changes, f"think: {self.think_chars} chars"]
+        return list(self.changes)
+
     def summary(self) -> dict[str, Any]:
         """The record as plain values: what a saved flow keeps."""
-        return {
+        summary: dict[str, Any] = {
             "endpoint": self.endpoint,
             "model": self.model,
             "think_mode": self.think.mode if self.think else None,
@@ -56,6 +68,9 @@ class FlowNotes:
             "timed_out": self.timed_out,
             "think_chars": self.think_chars,
         }
+        if self.transcript is not None:
+            summary["transcript"] = self.transcript.summary()
+        return summary
 
     def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
         return self.summary()
@@ -70,6 +85,14 @@ def notes(flow: http.HTTPFlow) -> FlowNotes:
     if type(found) is not FlowNotes:
         found = flow.metadata[METADATA_KEY] = FlowNotes()
     return found
+
+
+def saved_notes(flow: http.HTTPFlow) -> dict[str, Any] | None:
+    """The flow's notes as plain values, for a live flow and for one loaded from a file alike."""
+    found = flow.metadata.get(METADATA_KEY)
+    if type(found) is FlowNotes:
+        return found.summary()
+    return found if isinstance(found, dict) else None
 
 
 def answer_locally(flow: http.HTTPFlow, status: int, body: bytes) -> http.Response:

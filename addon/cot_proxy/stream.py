@@ -29,6 +29,7 @@ from cot_proxy.sse import read_event
 from cot_proxy.think import DEFAULT_MAX_HELD_CHARS
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
+from cot_proxy.transcript import Transcript
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class ThinkStream:
         heartbeat_seconds: float = 5.0,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         max_held_chars: int = DEFAULT_MAX_HELD_CHARS,
+        transcript: Transcript | None = None,
     ) -> None:
         self.config = config
         self.format = fmt
@@ -85,6 +87,9 @@ class ThinkStream:
         # Bytes pass as they come: keep mode changes nothing; then also after a fall-back.
         self._raw = config.mode == "keep"
         self.passthrough = False  # fell back to raw pass-through
+        # mitmweb's view: every event is parsed (no fast paths) so that its text is recorded.
+        self.transcript = transcript
+        self._record = transcript is not None
         self.fallback_reason: str | None = None
 
     @property
@@ -109,7 +114,7 @@ class ThinkStream:
     def __call__(self, data: bytes) -> list[bytes]:
         if self._raw:
             return [data] if data else []
-        if self._passes_whole(data):
+        if not self._record and self._passes_whole(data):
             self._last_output_at = self._clock()
             return [data]
         out: list[bytes] = []
@@ -132,7 +137,7 @@ class ThinkStream:
                     self._release_all(out)  # before the unterminated tail, not after it
                     out.append(raw)
                     continue
-                if self._idle:
+                if self._idle and not self._record:
                     # Idle fast path: an event in which nothing can change goes out unparsed.
                     # All events but the first lie wholly inside `data`, and so does the first
                     # unless the framer held bytes of it: one scan of `data` answers for them.
@@ -231,10 +236,12 @@ class ThinkStream:
         for channel, container, finishing in channels:
             think_filter = self._filters.get(channel)
             if think_filter is None:
-                think_filter = ThinkFilter(self.config, self._max_held_chars)
+                think_filter = self._new_filter(channel)
                 self._filters[channel] = think_filter
             self._last[channel] = (obj, source)
             if container is not None:
+                if self.transcript is not None:
+                    self.transcript.add_dropped(channel, container, self._step.drop_keys)
                 change = self._step.apply(think_filter, container, finishing)
                 if change is not _NO_CHANGE:  # a Flag's "|" runs Python code: not for one channel
                     changes = change if changes is _NO_CHANGE else changes | change
@@ -251,6 +258,11 @@ class ThinkStream:
         ):
             out.append(source.with_data(encode_json(obj)))
         # else dropped: nothing left to say, and no sign of life due
+
+    def _new_filter(self, channel: int) -> ThinkFilter:
+        if self.transcript is not None:
+            return self.transcript.new_filter(channel, self.config, self._max_held_chars)
+        return ThinkFilter(self.config, self._max_held_chars)
 
     def _all_idle(self) -> bool:
         for think_filter in self._filters.values():

@@ -54,9 +54,7 @@ class RequestLog:
             parts.append(f"model={record.model}")
         parts.append(outcome)
         parts.append(f"{duration_ms:.0f}ms")
-        changes = record.changes
-        if record.think_chars:
-            changes = [*changes, f"think: {record.think_chars} chars"]
+        changes = record.change_list()
         if changes:
             parts.append("changed: " + "; ".join(changes))
         logger.info(" ".join(parts))

@@ -26,6 +26,8 @@ from cot_proxy.rules import ModelRule
 from cot_proxy.stream import ThinkStream
 from cot_proxy.think import THINK_MODES
 from cot_proxy.think import ThinkConfig
+from cot_proxy.transcript import Tee
+from cot_proxy.transcript import Transcript
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ logger = logging.getLogger(__name__)
 class ThinkRemoval:
     def __init__(self) -> None:
         self.defaults = ThinkConfig()
+        # Under mitmweb (set by FlowMarks): keep each answer's text for the cot-proxy view.
+        self.record = False
 
     def load(self, loader: Any) -> None:
         loader.add_option(
@@ -85,7 +89,8 @@ class ThinkRemoval:
         is_sse = response.headers.get("content-type", "").startswith("text/event-stream")
         wants_filter = fmt is not None and config.mode != "keep" and response.status_code < 400
         if is_sse and fmt is not None and wants_filter:
-            self._install_filter(flow, record, ThinkStream(config, fmt))
+            transcript = self._transcript(record, config)
+            self._install_filter(flow, record, ThinkStream(config, fmt, transcript=transcript))
         elif not (wants_filter or record.endpoint == "models" or response.status_code >= 400):
             # Passed on as it arrives (event streams and NDJSON of other endpoints included). The rest
             # is buffered: JSON answers for the `response` hooks to rewrite, error bodies for the log.
@@ -111,7 +116,15 @@ class ThinkRemoval:
             record.changes.append(f"decoded {encoding}")
         else:
             response.stream = stream
+        if self.record:
+            response.stream = record.output = Tee(response.stream)
         fix_framing(flow)
+
+    def _transcript(self, record: FlowNotes, config: ThinkConfig) -> Transcript | None:
+        if not self.record:
+            return None
+        record.transcript = Transcript(config.mode, config.reasoning_field)
+        return record.transcript
 
     def response(self, flow: http.HTTPFlow) -> None:
         response = flow.response
@@ -131,7 +144,7 @@ class ThinkRemoval:
             return
         if body is None:
             return
-        new_body = filter_body(body, config, fmt)
+        new_body = filter_body(body, config, fmt, self._transcript(record, config))
         if new_body is not None:
             response.content = new_body
             record.changes.append(f"think {config.mode}")

@@ -10,11 +10,17 @@ import json
 import re
 import subprocess
 import time
+from typing import Any
 
+from mitmproxy import contentviews
 from mitmproxy import io as mitmproxy_io
+from mitmproxy.test import taddons
+
+from cot_proxy.contentview import CotProxyView
 
 from .conftest import VENV_BIN
 from .conftest import free_port
+from .test_core import KEY
 from .test_core import curl
 from .upstream import Received
 from .upstream import Reply
@@ -109,3 +115,111 @@ def test_mitmweb_save_exports_every_kind_of_flow(start_proxy, upstream, tmp_path
             break
         time.sleep(0.2)
     check_saved(flows)
+
+
+def web_get(port: int, path: str) -> Any:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", path)
+    answer = connection.getresponse()
+    body = answer.read()
+    assert answer.status == 200, body[:500]
+    return json.loads(body)
+
+
+def streams(flow: Any) -> bool:
+    return b'"stream": true' in flow.request.content
+
+
+def by_kind(flows: list) -> dict[str, Any]:
+    chats = [f for f in flows if f.request.path == "/v1/chat/completions"]
+    return {
+        "buffered": next(f for f in chats if b'"messages"' in f.request.content and not streams(f)),
+        "streamed": next(f for f in chats if streams(f)),
+        "invalid": next(f for f in chats if f.request.content == b"{bad"),
+        "health": next(f for f in flows if f.request.path == "/health"),
+        "fail": next(f for f in flows if f.request.path == "/v1/fail"),
+    }
+
+
+def test_saved_flows_carry_the_mark_and_the_change_list_never_the_key(
+    start_proxy, upstream, tmp_path
+):
+    upstream.reset(thinking_model)
+    saved = tmp_path / "flows.mitm"
+    proxy = start_proxy(
+        {"TARGET_BASE_URL": f"{upstream.url}/v1/", "LLM_PARAMS": "model=m,temperature=0.6"},
+        args=["-w", str(saved)],
+    )
+    post = ("-H", "Content-Type: application/json", "-H", f"Authorization: Bearer {KEY}", "-d")
+    assert "Hello" in curl(*post, json.dumps(CHAT), f"{proxy.url}/v1/chat/completions").stdout
+    streamed = json.dumps({**CHAT, "stream": True})
+    assert "Hello" in curl("-N", *post, streamed, f"{proxy.url}/v1/chat/completions").stdout
+    assert "healthy" in curl(f"{proxy.url}/health").stdout
+    assert "invalid_json" in curl(*post, "{bad", f"{proxy.url}/v1/chat/completions").stdout
+    assert "boom" in curl(*post, "{}", f"{proxy.url}/v1/fail").stdout
+    proxy.wait_log("POST /v1/fail", timeout=5)
+    proxy.stop()
+    with saved.open("rb") as f:
+        flows = by_kind(list(mitmproxy_io.FlowReader(f).stream()))
+    assert flows["buffered"].comment == "cot-proxy changed: temperature=0.6; think strip"
+    assert flows["streamed"].comment == "cot-proxy changed: temperature=0.6; think: 3 chars"
+    for kind in ("buffered", "streamed"):
+        assert flows[kind].marked == ":brain:"
+        assert KEY not in flows[kind].comment and "Bearer" not in flows[kind].comment
+        assert flows[kind].request.headers["authorization"] == f"Bearer {KEY}"  # it was sent
+    for kind in ("health", "invalid"):
+        assert (flows[kind].comment, flows[kind].marked) == ("answered by cot-proxy", ":robot:")
+    assert (flows["fail"].comment, flows["fail"].marked) == ("", "")  # nothing changed
+    # mitmdump keeps no transcript: that costs only under mitmweb.
+    assert "transcript" not in flows["streamed"].metadata["cot_proxy"]
+    assert flows["streamed"].response.raw_content is None
+
+
+def test_mitmweb_shows_the_cot_proxy_view_for_streamed_and_buffered_answers(
+    start_proxy, upstream, tmp_path
+):
+    upstream.reset(thinking_model)
+    saved = tmp_path / "web.mitm"
+    web_port = free_port()
+    proxy = start_proxy(
+        {"TARGET_BASE_URL": f"{upstream.url}/v1/", "MITM_TOOL": "mitmweb"},
+        args=["--web-port", str(web_port), "-w", str(saved)],
+    )
+    send_every_kind_of_flow(proxy.url)
+    proxy.wait_log("POST /v1/fail", timeout=5)
+    # The UI itself renders the view (what its content pane fetches).
+    token = re.search(r"token=(\w+)", proxy.wait_log("token=", timeout=10))
+    assert token, proxy.log()
+    listing = web_get(web_port, f"/flows?token={token[1]}")
+    live = next(
+        f
+        for f in listing
+        if f["request"]["path"] == "/v1/chat/completions"
+        and f["comment"].endswith("think: 3 chars")
+    )
+    assert live["marked"] == "🧠"  # the UI shows the mark as its emoji
+    view = web_get(
+        web_port, f"/flows/{live['id']}/response/content/cot-proxy.json?token={token[1]}"
+    )
+    assert view["view_name"] == "cot-proxy" and "hmm" in json.dumps(view["text"]), view
+    proxy.stop()
+    with saved.open("rb") as f:
+        flows = by_kind(list(mitmproxy_io.FlowReader(f).stream()))
+    with taddons.context():  # content views read mitmproxy's options
+        contentviews.add(CotProxyView)
+        streamed = flows["streamed"]
+        # The client's bytes are kept as the body, so mitmweb has something to show.
+        assert b"Hello" in streamed.response.content and b"hmm" not in streamed.response.content
+        for kind in ("streamed", "buffered"):
+            flow = flows[kind]
+            shown = contentviews.prettify_message(flow.response, flow, "auto")
+            assert shown.view_name == "cot-proxy", shown
+            assert shown.text == (
+                "── what the client got (5 chars) ──\nHello\n\n"
+                "── think text removed (3 chars) ──\nhmm\n"
+            ), shown.text
+        # Not chosen where the proxy kept nothing: the request, an error answer.
+        fail = flows["fail"]
+        assert contentviews.prettify_message(fail.response, fail, "auto").view_name != "cot-proxy"
+        request = contentviews.prettify_message(streamed.request, streamed, "auto")
+        assert request.view_name != "cot-proxy"

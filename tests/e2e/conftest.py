@@ -48,6 +48,7 @@ class Proxy:
             "PORT": str(self.port),
             "LISTEN_HOST": "127.0.0.1",
             "HOME": str(log_path.parent),  # the proxy writes nothing there (test_container.py)
+            "TMPDIR": str(log_path.parent),  # its private run directory, removed with the test's
             **env,
         }
         self._log = open(log_path, "wb")
@@ -125,6 +126,7 @@ def run_entrypoint(
         "PORT": str(free_port()),
         "LISTEN_HOST": "127.0.0.1",
         "HOME": str(tmp_path),
+        "TMPDIR": str(tmp_path),
         **env,
     }
     return subprocess.run(

@@ -1,22 +1,28 @@
 # cot-proxy: mitmdump in reverse mode with the cot-proxy addon, on port 5000.
+# Runs with a read-only root filesystem and any uid: it writes only to a private
+# directory under $TMPDIR (give it one: --read-only --tmpfs /tmp --user 12345:0).
 FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HOME=/tmp
 
 WORKDIR /app
 
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt \
-    && useradd --create-home --uid 10001 --shell /usr/sbin/nologin cotproxy
+    && useradd --no-create-home --home-dir /tmp --uid 10001 --gid 0 --shell /usr/sbin/nologin cotproxy
 
 COPY entrypoint.sh config.yaml ./
 COPY addon/ ./addon/
 COPY docker/healthcheck.py ./docker/healthcheck.py
+# OpenShift-style arbitrary uids run in group 0: give the group the owner's rights
+# (read and execute; nothing here is written at run time).
+RUN chgrp -R 0 /app && chmod -R g=u,o-w /app
 
-USER 10001
+USER 10001:0
 EXPOSE 5000
 
 # The slim image has no curl: a few lines of stdlib Python ask /health.

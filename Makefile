@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 PYTHON312 ?= $(shell if python3.12 -c '' >/dev/null 2>&1; then echo python3.12; \
 	else ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -n 1; fi)
 
-.PHONY: run web test lint bench clean
+.PHONY: run demo web test lint bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON312)" || { echo "python3.12 not found: install Python 3.12" >&2; exit 1; }
@@ -23,6 +23,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 run: $(VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" ./entrypoint.sh
 
+## The proxy on port 5000 in front of a scripted reasoning model (demo/upstream.py): no LLM server needed.
+demo: $(VENV)/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" demo/run.sh
+
 ## The same proxy under mitmweb, the development UI (proxy on 5000, UI on 8081).
 web: $(VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" MITM_TOOL=mitmweb ./entrypoint.sh
@@ -33,11 +37,11 @@ test: lint
 
 ## ruff (check and format) and mypy over the code and tests; hadolint and shellcheck.
 lint: $(VENV)/.installed
-	$(BIN)/ruff check --no-cache addon tests bench docker
-	$(BIN)/ruff format --no-cache --check addon tests bench docker
+	$(BIN)/ruff check --no-cache addon tests bench docker demo
+	$(BIN)/ruff format --no-cache --check addon tests bench docker demo
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
-	$(BIN)/shellcheck entrypoint.sh .ci/run
+	$(BIN)/shellcheck entrypoint.sh .ci/run demo/run.sh
 
 ## Benchmarks (see bench/README.md).
 bench: $(VENV)/.installed

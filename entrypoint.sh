@@ -97,13 +97,17 @@ command -v "$MITM_TOOL" >/dev/null ||
 tcp_timeout=$((API_REQUEST_TIMEOUT + 30))
 ((tcp_timeout > 600)) || tcp_timeout=600
 
-# confdir is mitmproxy's default, but naming it makes mitmproxy load its CA while
-# configuring instead of after the port is open: a request in that gap would crash it.
+# mitmproxy writes its CA into its confdir at start. Keep that, the only thing
+# written, in a fresh private directory (mktemp -d: mode 0700) under TMPDIR, so
+# the image runs with a read-only root filesystem and as any uid, whatever HOME.
+# Naming confdir also makes mitmproxy load its CA while configuring instead of
+# after the port is open: a request in that gap would crash it.
+run_dir=$(mktemp -d "${TMPDIR:-/tmp}/cot-proxy.XXXXXXXX" 2>/dev/null) ||
+    fail "cannot create a directory under ${TMPDIR:-/tmp}: set TMPDIR to a writable directory (in a container: --tmpfs /tmp)"
+
 # server=false: the addon opens the port once it is loaded (see Listening in addon.py).
-# shellcheck disable=SC2088 # mitmproxy expands the ~ itself
 args=(
     "${tool_args[@]}"
-    --set confdir="~/.mitmproxy"
     --set server=false
     --mode "reverse:$scheme://$hostport"
     --listen-host "$LISTEN_HOST" --listen-port "$PORT"
@@ -127,7 +131,7 @@ args=(
 )
 
 if ((WORKERS == 1)); then
-    exec "$MITM_TOOL" "${args[@]}" "$@"
+    exec "$MITM_TOOL" "${args[@]}" --set confdir="$run_dir/mitmproxy" "$@"
 fi
 
 # WORKERS > 1: N processes share the port (SO_REUSEPORT; the kernel spreads the
@@ -139,7 +143,8 @@ hupped=0
 trap 'signalled=1; kill -TERM "${workers[@]}" 2>/dev/null' TERM INT
 trap 'hupped=1; kill -HUP "${workers[@]}" 2>/dev/null' HUP
 for ((i = 0; i < WORKERS; i++)); do
-    "$MITM_TOOL" "${args[@]}" --set reuse_port=true "$@" &
+    # one confdir each: workers starting together would write the same CA files
+    "$MITM_TOOL" "${args[@]}" --set reuse_port=true --set confdir="$run_dir/worker-$i" "$@" &
     workers+=("$!")
 done
 while :; do

@@ -15,7 +15,7 @@ def test_hadolint_dockerfile():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("script", ["entrypoint.sh", ".ci/run"])
+@pytest.mark.parametrize("script", ["entrypoint.sh", ".ci/run", "demo/run.sh"])
 def test_shellcheck(script):
     result = subprocess.run([BIN / "shellcheck", REPO / script], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

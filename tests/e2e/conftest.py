@@ -31,7 +31,15 @@ def free_port() -> int:
 class Proxy:
     """One ./entrypoint.sh process, its port and its log."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        args: list[str] | None = None,
+        *,
+        entrypoint: Path = ENTRYPOINT,
+        wrapper: list[str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.log_path = log_path
         full_env = {
@@ -39,12 +47,13 @@ class Proxy:
             "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             "PORT": str(self.port),
             "LISTEN_HOST": "127.0.0.1",
-            "HOME": str(log_path.parent),  # mitmproxy writes its CA into ~/.mitmproxy
+            "HOME": str(log_path.parent),  # the proxy writes nothing there (test_container.py)
+            "TMPDIR": str(log_path.parent),  # its private run directory, removed with the test's
             **env,
         }
         self._log = open(log_path, "wb")
         self.process = subprocess.Popen(
-            [str(ENTRYPOINT), *(args or [])],
+            [*(wrapper or []), str(entrypoint), *(args or [])],
             env=full_env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -117,6 +126,7 @@ def run_entrypoint(
         "PORT": str(free_port()),
         "LISTEN_HOST": "127.0.0.1",
         "HOME": str(tmp_path),
+        "TMPDIR": str(tmp_path),
         **env,
     }
     return subprocess.run(

@@ -1,0 +1,220 @@
+"""The deployment files, checked offline: Kubernetes manifests against the API schemas, docker-compose.
+
+No cluster and no Docker engine run here. The manifests are validated with kubernetes-validate's
+bundled schemas (strict: unknown fields fail), and the files are checked against each other: what
+the kustomization lists, what the Deployment references, what the compose file wires together.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+from ruamel.yaml import YAML
+
+from cot_proxy.rules.config_file import parse_config
+
+REPO = Path(__file__).resolve().parents[1]
+K8S = REPO / "deploy" / "kubernetes"
+# The oldest Kubernetes release still commonly run, and the newest the package knows.
+K8S_VERSIONS = ["1.29", kubernetes_validate.utils.latest_version()]
+
+
+def load(path: Path) -> Any:
+    return YAML(typ="safe", pure=True).load(path.read_text())
+
+
+def manifests() -> dict[str, dict[str, Any]]:
+    """kind -> the manifest, for every resource the kustomization lists."""
+    out = {}
+    for name in load(K8S / "kustomization.yaml")["resources"]:
+        doc = load(K8S / name)
+        out[doc["kind"]] = doc
+    return out
+
+
+def container() -> dict[str, Any]:
+    [c] = manifests()["Deployment"]["spec"]["template"]["spec"]["containers"]
+    return c
+
+
+def env_of(c: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e for e in c["env"]}
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
+)
+def test_manifest_is_valid_kubernetes(name: str, version: str) -> None:
+    kubernetes_validate.validate(load(K8S / name), version, strict=True)
+
+
+def test_schema_validation_can_fail() -> None:
+    deployment = manifests()["Deployment"]
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"][
+        "port"
+    ] = []
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, K8S_VERSIONS[-1], strict=True)
+
+
+def test_kustomization_lists_exactly_the_manifests() -> None:
+    kustomization = load(K8S / "kustomization.yaml")
+    assert kustomization["apiVersion"] == "kustomize.config.k8s.io/v1beta1"
+    assert kustomization["kind"] == "Kustomization"
+    listed = kustomization["resources"]
+    assert len(listed) == len(set(listed))
+    on_disk = {p.name for p in K8S.iterdir()} - {"kustomization.yaml"}
+    assert set(listed) == on_disk
+    kinds = sorted(manifests())
+    assert kinds == sorted(
+        [
+            "ConfigMap",
+            "Deployment",
+            "HorizontalPodAutoscaler",
+            "PodDisruptionBudget",
+            "Secret",
+            "Service",
+        ]
+    )
+    [image] = kustomization["images"]
+    assert image["name"] == container()["image"]
+
+
+def test_deployment_probes_security_and_shutdown() -> None:
+    deployment = manifests()["Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    c = container()
+    assert "replicas" not in deployment["spec"]  # the HPA owns it
+    assert c["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert c["livenessProbe"]["httpGet"]["path"] == "/health/live"
+    # /health waits up to 5 s for the target: the probe must wait longer
+    assert c["readinessProbe"]["timeoutSeconds"] > 5
+    assert c["resources"]["requests"]["cpu"] and c["resources"]["limits"]["memory"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert c["securityContext"] == {
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]["name"]]
+    assert env_of(c)["TMPDIR"]["value"] == "/tmp"
+    grace = int(env_of(c)["SHUTDOWN_GRACE_SECONDS"]["value"])
+    pause = int(c["lifecycle"]["preStop"]["exec"]["command"][1])
+    assert (grace, pod["terminationGracePeriodSeconds"]) == (30, 45)
+    assert grace + pause < pod["terminationGracePeriodSeconds"]
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/path"] == "/metrics"
+    assert annotations["prometheus.io/port"] == str(c["ports"][0]["containerPort"]) == "5000"
+
+
+def test_rules_come_from_the_configmap_as_a_directory() -> None:
+    c = container()
+    pod = manifests()["Deployment"]["spec"]["template"]["spec"]
+    config_file = Path(env_of(c)["CONFIG_FILE"]["value"])
+    [mount] = [m for m in c["volumeMounts"] if m["mountPath"] == str(config_file.parent)]
+    # subPath would pin the file: updates arrive only through the directory's symlink swap
+    assert "subPath" not in mount and mount["readOnly"] is True
+    [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    configmap = manifests()["ConfigMap"]
+    assert volume["configMap"]["name"] == configmap["metadata"]["name"]
+    rules = parse_config(configmap["data"][config_file.name], config_file.name)
+    assert [r.pattern for r in rules] == ["qwen3-*"]
+
+
+def test_secrets_only_by_secret_key_ref() -> None:
+    secret = manifests()["Secret"]
+    env = env_of(container())
+    for key in ("PROXY_API_KEYS", "TARGET_API_KEY"):
+        ref = env[key]["valueFrom"]["secretKeyRef"]
+        assert "value" not in env[key]
+        assert (ref["name"], ref["key"]) == (secret["metadata"]["name"], key)
+        assert key in secret["stringData"]
+    assert "PROXY_API_KEYS" not in str(manifests()["ConfigMap"])
+
+
+def test_env_names_are_documented_settings() -> None:
+    readme = (REPO / "README.md").read_text()
+    for name in env_of(container()):
+        # the Configuration table, or (SHUTDOWN_GRACE_SECONDS, from the graceful-stop work) the text
+        assert re.search(rf"`{name}[`=]", readme), name
+
+
+def test_service_hpa_pdb_point_at_the_pods() -> None:
+    m = manifests()
+    labels = m["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    assert m["Deployment"]["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert m["Service"]["spec"]["selector"].items() <= labels.items()
+    assert m["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    [port] = m["Service"]["spec"]["ports"]
+    assert port["targetPort"] == container()["ports"][0]["name"]
+    target = m["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]
+    assert (target["kind"], target["name"]) == ("Deployment", m["Deployment"]["metadata"]["name"])
+    [metric] = m["HorizontalPodAutoscaler"]["spec"]["metrics"]
+    assert metric["resource"]["name"] == "cpu"
+    # a PDB that allows one pod down needs more than one pod
+    assert m["HorizontalPodAutoscaler"]["spec"]["minReplicas"] >= 2
+
+
+def compose() -> dict[str, Any]:
+    return load(REPO / "docker-compose.yml")
+
+
+def test_compose_proxy_in_front_of_llama_cpp() -> None:
+    services = compose()["services"]
+    assert set(services) == {"llm", "cot-proxy"}
+    llm, proxy = services["llm"], services["cot-proxy"]
+    assert llm["image"] == "ghcr.io/ggml-org/llama.cpp:server"
+    command = llm["command"]
+    model = command[command.index("-hf") + 1]
+    assert re.fullmatch(r"[\w.-]+/Qwen3-0\.6B-GGUF(:\w+)?", model), model
+    assert command[command.index("--reasoning-format") + 1] == "none"  # think stays in content
+    llm_port = command[command.index("--port") + 1]
+    assert proxy["environment"]["TARGET_BASE_URL"] == f"http://llm:{llm_port}/v1"
+    assert proxy["depends_on"] == {"llm": {"condition": "service_healthy"}}
+    assert proxy["ports"] == ["5000:5000"]
+    assert proxy["build"] == "."
+    assert (REPO / "Dockerfile").is_file()
+
+
+def test_compose_healthchecks() -> None:
+    services = compose()["services"]
+    llm_port = services["llm"]["command"][services["llm"]["command"].index("--port") + 1]
+    assert services["llm"]["healthcheck"]["test"] == [
+        "CMD",
+        "curl",
+        "-fsS",
+        f"http://localhost:{llm_port}/health",
+    ]
+    proxy_check = services["cot-proxy"]["healthcheck"]["test"]
+    assert proxy_check[:2] == ["CMD", "python"]
+    assert (REPO / Path(proxy_check[2]).relative_to("/app")).is_file()
+    for service in services.values():
+        assert {"interval", "timeout", "retries", "start_period"} <= set(service["healthcheck"])
+
+
+def test_compose_proxy_runs_hardened_and_holds_no_secrets() -> None:
+    proxy = compose()["services"]["cot-proxy"]
+    assert proxy["read_only"] is True
+    assert proxy["tmpfs"] == ["/tmp"]
+    assert proxy["user"].endswith(":0") and not proxy["user"].startswith("0")
+    assert proxy["cap_drop"] == ["ALL"]
+    assert not {"PROXY_API_KEYS", "TARGET_API_KEY"} & set(proxy["environment"])
+    assert Path(proxy["environment"]["CONFIG_FILE"]).name in (REPO / "Dockerfile").read_text()
+
+
+def test_image_runs_as_any_uid_in_group_zero() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    [user] = [line for line in dockerfile.splitlines() if line.startswith("USER ")]
+    uid, gid = user.split()[1].split(":")
+    assert int(uid) > 0 and gid == "0"
+    assert "chgrp -R 0 /app" in dockerfile and "g=u" in dockerfile
+    ignored = (REPO / ".dockerignore").read_text().split()
+    assert {"demo", "deploy", "tests", "bench"} <= set(ignored)

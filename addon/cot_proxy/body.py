@@ -19,7 +19,15 @@ logger = logging.getLogger(__name__)
 
 
 def filter_body(body: bytes, config: ThinkConfig, fmt: WireFormat) -> bytes | None:
-    """Rewrite a buffered JSON answer; None when unchanged or not applicable. Never raises.
+    """`filter_body_counted` without the count."""
+    return filter_body_counted(body, config, fmt)[0]
+
+
+def filter_body_counted(
+    body: bytes, config: ThinkConfig, fmt: WireFormat
+) -> tuple[bytes | None, int]:
+    """Rewrite a buffered JSON answer: (the new body, None when unchanged or not applicable;
+    the think characters removed or moved). Never raises.
 
     Same rules as the stream: only the answer text changes (`fmt` says where it is); strip mode
     also deletes upstream reasoning fields; reasoning mode appends the think text to the
@@ -27,27 +35,30 @@ def filter_body(body: bytes, config: ThinkConfig, fmt: WireFormat) -> bytes | No
     the result is compact UTF-8 JSON.
     """
     if config.mode == "keep":
-        return None
+        return None, 0
     try:
         return _filter_body(body, config, fmt)
     except Exception as exc:  # the addon must never break a response over this
         logger.error("think filter failed on a JSON body (%s); left unchanged", type(exc).__name__)
         logger.debug("think filter failure", exc_info=True)
-        return None
+        return None, 0
 
 
-def _filter_body(body: bytes, config: ThinkConfig, fmt: WireFormat) -> bytes | None:
+def _filter_body(body: bytes, config: ThinkConfig, fmt: WireFormat) -> tuple[bytes | None, int]:
     try:
         obj = json.loads(body)  # not decode_json: json.loads also takes UTF-16/32 and a BOM
     except (ValueError, RecursionError):
-        return None
+        return None, 0
     containers = fmt.body_containers(obj)
     if containers is None:
-        return None
+        return None, 0
     step = ChannelStep(config, fmt)
     changed = False
+    think_chars = 0
     for container in containers:
         # The whole text is here: each channel is fed and finished at once.
-        if step.apply(ThinkFilter(config), container, finishing=True) is not Change.NONE:
+        think_filter = ThinkFilter(config)
+        if step.apply(think_filter, container, finishing=True) is not Change.NONE:
             changed = True
-    return encode_json(obj) if changed else None
+        think_chars += think_filter.think_chars
+    return (encode_json(obj) if changed else None), think_chars

@@ -40,10 +40,27 @@ class FlowNotes:
     """The target stayed silent past api_request_timeout."""
     stream: ThinkStream | None = None
     """The stream filter installed on the response, if any."""
+    body_think_chars: int = 0
+    """Think characters removed or moved from a buffered answer."""
+    answered_at: float | None = None
+    """When a buffered chat/completions answer went out (time.time()); streams keep their own."""
+    counted_stream: bool = False
+    """Counted in the streams-in-progress gauge (parts/metrics.py), until it ends."""
 
     @property
     def think_chars(self) -> int:
-        return self.stream.think_chars if self.stream is not None else 0
+        return self.stream.think_chars if self.stream is not None else self.body_think_chars
+
+    @property
+    def first_answer_at(self) -> float | None:
+        """When the first answer text went out, after any think block (time.time())."""
+        return self.stream.first_answer_at if self.stream is not None else self.answered_at
+
+    @property
+    def complete(self) -> bool:
+        """The format's end marker (`data: [DONE]`) reached the client: it has the whole answer,
+        whatever happens to the connection after."""
+        return self.stream is not None and self.stream.done_sent
 
     def summary(self) -> dict[str, Any]:
         """The record as plain values: what a saved flow keeps."""
@@ -55,6 +72,7 @@ class FlowNotes:
             "local": self.local,
             "timed_out": self.timed_out,
             "think_chars": self.think_chars,
+            "complete": self.complete,
         }
 
     def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ DEBUG=${DEBUG:-false}
 MAX_REQUEST_BYTES=${MAX_REQUEST_BYTES:-67108864}
 TARGET_CA_BUNDLE=${TARGET_CA_BUNDLE:-}
 TARGET_TLS_VERIFY=${TARGET_TLS_VERIFY:-true}
+METRICS_REQUIRE_KEY=${METRICS_REQUIRE_KEY:-false}
 # PROXY_API_KEYS and TARGET_API_KEY are read by the addon from the environment
 # itself: on the command line, `ps` would show them to every local user.
 MITM_TOOL=${MITM_TOOL:-mitmdump}
@@ -65,6 +66,11 @@ case ${TARGET_TLS_VERIFY,,} in
     true | 1 | yes | on) ssl_insecure=false ;;
     false | 0 | no | off) ssl_insecure=true ;;
     *) fail "TARGET_TLS_VERIFY must be true or false, not '$TARGET_TLS_VERIFY'" ;;
+esac
+case ${METRICS_REQUIRE_KEY,,} in
+    true | 1 | yes | on) metrics_require_key=true ;;
+    false | 0 | no | off | '') metrics_require_key=false ;;
+    *) fail "METRICS_REQUIRE_KEY must be true or false, not '$METRICS_REQUIRE_KEY'" ;;
 esac
 if [[ -n $TARGET_CA_BUNDLE && ! -r $TARGET_CA_BUNDLE ]]; then
     fail "TARGET_CA_BUNDLE '$TARGET_CA_BUNDLE' is not a readable file"
@@ -128,11 +134,22 @@ args=(
     --set max_request_bytes="$MAX_REQUEST_BYTES"
     --set target_ca_bundle="$TARGET_CA_BUNDLE"
     --set ssl_insecure="$ssl_insecure"
+    --set metrics_require_key="$metrics_require_key"
 )
 
 if ((WORKERS == 1)); then
+    # One process: /metrics reads its own memory; a leftover directory would mix in old runs.
+    unset PROMETHEUS_MULTIPROC_DIR
     exec "$MITM_TOOL" "${args[@]}" --set confdir="$run_dir/mitmproxy" "$@"
 fi
+
+# Every worker writes its metrics into one fresh directory, so that a scrape answered by any
+# of them counts all (prometheus_client's multiprocess mode); removed when we exit.
+# The run directory (the workers' confdirs included) goes with it.
+PROMETHEUS_MULTIPROC_DIR="$run_dir/metrics"
+mkdir "$PROMETHEUS_MULTIPROC_DIR" || fail "cannot create $PROMETHEUS_MULTIPROC_DIR"
+export PROMETHEUS_MULTIPROC_DIR
+trap 'rm -rf -- "$run_dir"' EXIT
 
 # WORKERS > 1: N processes share the port (SO_REUSEPORT; the kernel spreads the
 # connections). Signals reach every worker (SIGHUP: each reloads CONFIG_FILE); if

@@ -1,8 +1,9 @@
 """CotProxy: the one addon mitmproxy loads. It runs the parts (`parts/`), in order, for each hook.
 
-Order matters: /health is answered before anything else looks at the flow (and before the
-gateway keys, so it stays open); the request rules run on the client's path before the router
-rewrites it; the flow marks and the request log see every flow last, once the others are done.
+Order matters: /health and /metrics are answered before anything else looks at the flow (and
+before the gateway keys, so they stay open; /metrics asks the gateway itself when told to); the
+request rules run on the client's path before the router rewrites it; the metrics, the flow marks
+and the request log see every flow last, once the others are done.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from cot_proxy.parts.flow_marks import FlowMarks
 from cot_proxy.parts.gateway import Gateway
 from cot_proxy.parts.health import Health
 from cot_proxy.parts.listening import Listening
+from cot_proxy.parts.metrics import Metrics
+from cot_proxy.parts.metrics_endpoint import MetricsEndpoint
 from cot_proxy.parts.request_log import RequestLog
 from cot_proxy.parts.request_rules import RequestRules
 from cot_proxy.parts.router import Router
@@ -27,6 +30,7 @@ from cot_proxy.parts.startup import Startup
 from cot_proxy.parts.target_tls import TargetTls
 from cot_proxy.parts.think_removal import ThinkRemoval
 from cot_proxy.parts.timeouts import Timeouts
+from cot_proxy.series import Series
 
 FlowHook = Callable[[http.HTTPFlow], None]
 
@@ -35,7 +39,7 @@ class CotProxy:
     """Runs the parts below, in order, for each hook.
 
     mitmproxy dispatches every hook to every addon through its addon manager, at a few µs a
-    call; registering the eleven parts as addons of their own cost about 7% of a small request
+    call; registering each part as an addon of its own cost about 7% of a small request
     (bench/). Here each hook is one dispatch. A part that answers a request itself (its flow's
     notes say `local`) ends the request hook for the parts after it. Unlike separate addons,
     a part that raises also ends that hook for the parts after it (mitmproxy logs the error).
@@ -45,19 +49,23 @@ class CotProxy:
         router = Router()
         tls = TargetTls()
         think = ThinkRemoval()
-        rules = RequestRules(think)
+        gateway = Gateway()
+        series = Series()
+        rules = RequestRules(think, series)
         self.parts: list[object] = [
             Startup(),
             Listening(),
             tls,
             Health(router, tls),
+            MetricsEndpoint(series, gateway),
             BodyLimit(),
-            Gateway(),
+            gateway,
             rules,
             RulesReload(rules),
             router,
             think,
             Timeouts(),
+            Metrics(series, rules),
             FlowMarks(think),
             RequestLog(),
         ]

@@ -23,7 +23,15 @@ logger = logging.getLogger(__name__)
 def filter_body(
     body: bytes, config: ThinkConfig, fmt: WireFormat, transcript: Transcript | None = None
 ) -> bytes | None:
-    """Rewrite a buffered JSON answer; None when unchanged or not applicable. Never raises.
+    """`filter_body_counted` without the count."""
+    return filter_body_counted(body, config, fmt, transcript)[0]
+
+
+def filter_body_counted(
+    body: bytes, config: ThinkConfig, fmt: WireFormat, transcript: Transcript | None = None
+) -> tuple[bytes | None, int]:
+    """Rewrite a buffered JSON answer: (the new body, None when unchanged or not applicable;
+    the think characters removed or moved). Never raises.
 
     Same rules as the stream: only the answer text changes (`fmt` says where it is); strip mode
     also deletes upstream reasoning fields; reasoning mode appends the think text to the
@@ -31,27 +39,28 @@ def filter_body(
     the result is compact UTF-8 JSON. `transcript`, if given, records each channel's text.
     """
     if config.mode == "keep":
-        return None
+        return None, 0
     try:
         return _filter_body(body, config, fmt, transcript)
     except Exception as exc:  # the addon must never break a response over this
         logger.error("think filter failed on a JSON body (%s); left unchanged", type(exc).__name__)
         logger.debug("think filter failure", exc_info=True)
-        return None
+        return None, 0
 
 
 def _filter_body(
     body: bytes, config: ThinkConfig, fmt: WireFormat, transcript: Transcript | None
-) -> bytes | None:
+) -> tuple[bytes | None, int]:
     try:
         obj = json.loads(body)  # not decode_json: json.loads also takes UTF-16/32 and a BOM
     except (ValueError, RecursionError):
-        return None
+        return None, 0
     containers = fmt.body_containers(obj)
     if containers is None:
-        return None
+        return None, 0
     step = ChannelStep(config, fmt)
     changed = False
+    think_chars = 0
     for channel, container in enumerate(containers):
         think_filter = ThinkFilter(config)
         if transcript is not None:
@@ -60,4 +69,5 @@ def _filter_body(
         # The whole text is here: each channel is fed and finished at once.
         if step.apply(think_filter, container, finishing=True) is not Change.NONE:
             changed = True
-    return encode_json(obj) if changed else None
+        think_chars += think_filter.think_chars
+    return (encode_json(obj) if changed else None), think_chars

@@ -46,10 +46,27 @@ class FlowNotes:
     """Under mitmweb: the answer's text as the client got it and the think text taken out."""
     output: Tee | None = None
     """Under mitmweb: a bounded copy of the streamed body the client got."""
+    body_think_chars: int = 0
+    """Think characters removed or moved from a buffered answer."""
+    answered_at: float | None = None
+    """When a buffered chat/completions answer went out (time.time()); streams keep their own."""
+    counted_stream: bool = False
+    """Counted in the streams-in-progress gauge (parts/metrics.py), until it ends."""
 
     @property
     def think_chars(self) -> int:
-        return self.stream.think_chars if self.stream is not None else 0
+        return self.stream.think_chars if self.stream is not None else self.body_think_chars
+
+    @property
+    def first_answer_at(self) -> float | None:
+        """When the first answer text went out, after any think block (time.time())."""
+        return self.stream.first_answer_at if self.stream is not None else self.answered_at
+
+    @property
+    def complete(self) -> bool:
+        """The format's end marker (`data: [DONE]`) reached the client: it has the whole answer,
+        whatever happens to the connection after."""
+        return self.stream is not None and self.stream.done_sent
 
     def change_list(self) -> list[str]:
         """What the proxy changed, as the log line and the flow comment say it."""
@@ -67,6 +84,7 @@ class FlowNotes:
             "local": self.local,
             "timed_out": self.timed_out,
             "think_chars": self.think_chars,
+            "complete": self.complete,
         }
         if self.transcript is not None:
             summary["transcript"] = self.transcript.summary()

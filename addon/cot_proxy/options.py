@@ -27,6 +27,7 @@ ENV_NAMES: dict[str, str] = {
     "max_request_bytes": "MAX_REQUEST_BYTES",
     "target_ca_bundle": "TARGET_CA_BUNDLE",
     "ssl_insecure": "TARGET_TLS_VERIFY",
+    "metrics_require_key": "METRICS_REQUIRE_KEY",
 }
 
 

@@ -34,6 +34,7 @@ from cot_proxy.transcript import Transcript
 logger = logging.getLogger(__name__)
 
 _NO_CHANGE = Change.NONE  # a plain name: compared by identity once or more per event
+_DONE_LOOKBACK = 64  # bytes at a chunk's end searched for the done event
 
 
 class ThinkStream:
@@ -57,6 +58,12 @@ class ThinkStream:
 
     A modified event left with no text and nothing else worth sending is dropped, unless nothing
     was emitted for `heartbeat_seconds`; then it goes out with its empty text as a sign of life.
+
+    For the log line and the metrics it records, at little cost: `first_answer_at`, when the
+    first answer text (or tool call) went out, after any think block (until then the fast paths
+    stay shut, so those few events are parsed; in keep mode and pass-through, the first byte);
+    and `done_sent`, whether the format's done event went out (one look at the end of each
+    returned chunk), after which the client has the whole answer.
     """
 
     def __init__(
@@ -91,6 +98,9 @@ class ThinkStream:
         self.transcript = transcript
         self._record = transcript is not None
         self.fallback_reason: str | None = None
+        self.first_answer_at: float | None = None  # time.time() of the first answer text sent
+        self.done_sent = False  # the done event (`[DONE]`) went out: the client has it all
+        self._done_lines = (b"data:" + (self._done or b""), b"data: " + (self._done or b""))
 
     @property
     def think_chars(self) -> int:
@@ -113,10 +123,15 @@ class ThinkStream:
 
     def __call__(self, data: bytes) -> list[bytes]:
         if self._raw:
-            return [data] if data else []
-        if not self._record and self._passes_whole(data):
-            self._last_output_at = self._clock()
+            if not data:
+                return []
+            if self.first_answer_at is None:
+                self.first_answer_at = time.time()
+            if not self.done_sent:
+                self._note_done(data)
             return [data]
+        if not self._record and self._passes_whole(data):
+            return self._sent([data])
         out: list[bytes] = []
         events: list[bytes] = []
         position = 0
@@ -137,7 +152,7 @@ class ThinkStream:
                     self._release_all(out)  # before the unterminated tail, not after it
                     out.append(raw)
                     continue
-                if self._idle and not self._record:
+                if self._idle and not self._record and self.first_answer_at is not None:
                     # Idle fast path: an event in which nothing can change goes out unparsed.
                     # All events but the first lie wholly inside `data`, and so does the first
                     # unless the framer held bytes of it: one scan of `data` answers for them.
@@ -174,6 +189,7 @@ class ThinkStream:
         """
         if not (
             self._idle
+            and self.first_answer_at is not None
             and not self._implicit
             and data.endswith(b"\n\n")
             and self._framer.at_event_start
@@ -195,7 +211,33 @@ class ThinkStream:
     def _sent(self, out: list[bytes]) -> list[bytes]:
         if out:
             self._last_output_at = self._clock()
+            if not self.done_sent:
+                self._note_done(out[-1])
         return out
+
+    def _note_done(self, chunk: bytes) -> None:
+        """Set `done_sent` if `chunk` ends with the whole done event (the last of a stream)."""
+        if self._done is None or not chunk.endswith((b"\n\n", b"\r\n\r\n", b"\r\r")):
+            return
+        tail = chunk[-_DONE_LOOKBACK:].rstrip(b"\r\n")
+        if not tail.endswith(self._done):
+            return
+        line_start = max(tail.rfind(b"\n"), tail.rfind(b"\r")) + 1
+        if line_start == 0 and len(chunk) > _DONE_LOOKBACK:
+            return  # a line longer than the lookback: not the done event
+        self.done_sent = tail[line_start:] in self._done_lines
+
+    def _answered(self, container: dict[str, Any] | None) -> None:
+        """Note the time of the first answer text (or tool call) this stream sends."""
+        if container is None:
+            return
+        text = container.get(self._step.text_key)
+        if (
+            (type(text) is str and text)
+            or container.get("tool_calls")
+            or container.get("function_call")
+        ):
+            self.first_answer_at = time.time()
 
     def _fall_back(self, out: list[bytes], unsent: list[bytes], reason: str) -> None:
         """Switch to raw pass-through: flush held text if possible, then every byte still here."""
@@ -245,6 +287,8 @@ class ThinkStream:
                 change = self._step.apply(think_filter, container, finishing)
                 if change is not _NO_CHANGE:  # a Flag's "|" runs Python code: not for one channel
                     changes = change if changes is _NO_CHANGE else changes | change
+                if self.first_answer_at is None:
+                    self._answered(container)
             elif finishing:
                 # Nowhere to merge held text into: send it in its own event just before.
                 self._release(channel, think_filter, out)
@@ -285,6 +329,8 @@ class ThinkStream:
 
     def _release(self, channel: int, think_filter: ThinkFilter, out: list[bytes]) -> None:
         answer, think = think_filter.finish()
+        if answer and self.first_answer_at is None:
+            self.first_answer_at = time.time()
         if answer or think:
             last, source = self._last[channel]
             event = self.format.released_event(

@@ -43,6 +43,7 @@ def test_a_flow_with_notes_saves_and_loads_back():
         "local": False,
         "timed_out": False,
         "think_chars": 0,
+        "complete": False,
     }
     # The live flow keeps its typed record.
     assert flow.metadata[METADATA_KEY] is record

@@ -375,6 +375,9 @@ def test_fast_path_passes_original_bytes_without_parsing(monkeypatch: pytest.Mon
     monkeypatch.setattr(stream_module, "decode_json", counting_decode)
     events = [sse([chat_chunk({"content": f"plain {i} ü"})], b"\r\n") for i in range(5)]
     stream = make("strip")
+    # Until the first answer text goes out, events are parsed (to note when it did).
+    assert stream(events[0]) == [events[0]] and calls == [1]
+    calls.clear()
     out = stream(b"".join(events))
     assert out == events
     assert calls == []

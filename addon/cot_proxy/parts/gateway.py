@@ -37,8 +37,15 @@ class Gateway:
             logger.info("the target's key is set by the proxy (TARGET_API_KEY)")
 
     def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response:
+        if flow.response or self.deny(flow):
             return
+        if self.target_key:
+            for name in SECRET_HEADERS:
+                flow.request.headers.pop(name, None)
+            flow.request.headers["authorization"] = f"Bearer {self.target_key}"
+
+    def deny(self, flow: http.HTTPFlow) -> bool:
+        """Answer 401 when keys are required and the flow has none of them; whether it did."""
         if self.client_keys and not self._authorized(flow.request.headers.get("authorization", "")):
             response = answer_locally(
                 flow,
@@ -50,11 +57,8 @@ class Gateway:
                 ),
             )
             response.headers["WWW-Authenticate"] = "Bearer"
-            return
-        if self.target_key:
-            for name in SECRET_HEADERS:
-                flow.request.headers.pop(name, None)
-            flow.request.headers["authorization"] = f"Bearer {self.target_key}"
+            return True
+        return False
 
     def _authorized(self, header: str) -> bool:
         scheme, _, token = header.partition(" ")

@@ -42,8 +42,18 @@ class RequestLog:
         self._log(flow, str(response.status_code))
 
     def error(self, flow: http.HTTPFlow) -> None:
-        status = "timeout" if notes(flow).timed_out else "error"
-        self._log(flow, f"{status} ({flow.error.msg if flow.error else 'unknown'})")
+        record = notes(flow)
+        message = flow.error.msg if flow.error else "unknown"
+        if record.complete and flow.response is not None:
+            # The client has the whole answer (its end marker went out); what broke after, the
+            # client leaving first as SDKs do, is no error of this request.
+            logger.debug(
+                "%s: connection ended after the stream's end: %s", flow.request.path, message
+            )
+            self._log(flow, str(flow.response.status_code))
+            return
+        status = "timeout" if record.timed_out else "error"
+        self._log(flow, f"{status} ({message})")
 
     def _log(self, flow: http.HTTPFlow, outcome: str) -> None:
         record = notes(flow)

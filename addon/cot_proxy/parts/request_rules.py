@@ -26,14 +26,17 @@ from cot_proxy.rewrite import rewrite_request
 from cot_proxy.rules import ConfigError
 from cot_proxy.rules import RuleSet
 from cot_proxy.rules import load_rules
+from cot_proxy.series import Series
 
 logger = logging.getLogger(__name__)
 
 
 class RequestRules:
-    def __init__(self, think: ThinkRemoval) -> None:
+    def __init__(self, think: ThinkRemoval, series: Series | None = None) -> None:
         self.think = think
+        self.series = series
         self.rules = RuleSet([])
+        self._loaded = False  # the first load is no reload
 
     def load(self, loader: Any) -> None:
         loader.add_option(
@@ -55,8 +58,11 @@ class RequestRules:
         try:
             rules = load_rules(ctx.options.llm_params, ctx.options.rules_file)
         except ConfigError as e:
+            self._count_reload("error")
             reject(str(e))
             return
+        self._count_reload("ok")
+        self._loaded = True
         self.rules = rules
         for line in rules.describe():
             logger.info("rule: %s", line)
@@ -77,10 +83,16 @@ class RequestRules:
                 len(self.rules),
                 e,
             )
+            self._count_reload("error")
             return False
         self.rules = rules
+        self._count_reload("ok")
         logger.info("cot-proxy: CONFIG_FILE %s reloaded (%s): %d rules", path, why, len(rules))
         return True
+
+    def _count_reload(self, result: str) -> None:
+        if self._loaded and self.series is not None:
+            self.series.rule_reloads.labels(result).inc()
 
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response:

@@ -8,12 +8,13 @@ buffered and rewritten in `response`.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from mitmproxy import ctx
 from mitmproxy import http
 
-from cot_proxy.body import filter_body
+from cot_proxy.body import filter_body_counted
 from cot_proxy.codec import DecodingStream
 from cot_proxy.codec import can_decode
 from cot_proxy.flow import FlowNotes
@@ -91,6 +92,9 @@ class ThinkRemoval:
         if is_sse and fmt is not None and wants_filter:
             transcript = self._transcript(record, config)
             self._install_filter(flow, record, ThinkStream(config, fmt, transcript=transcript))
+        elif is_sse and fmt is not None and response.status_code < 400 and is_identity(response):
+            # Keep mode: bytes pass unchanged, watched for the first byte and the done event.
+            response.stream = record.stream = ThinkStream(config, fmt)
         elif not (wants_filter or record.endpoint == "models" or response.status_code >= 400):
             # Passed on as it arrives (event streams and NDJSON of other endpoints included). The rest
             # is buffered: JSON answers for the `response` hooks to rewrite, error bodies for the log.
@@ -101,7 +105,7 @@ class ThinkRemoval:
         assert response
         record.stream = stream
         encoding = response.headers.get("content-encoding", "identity").strip().lower()
-        if encoding not in ("", "identity"):
+        if not is_identity(response):
             if not can_decode(encoding):
                 logger.warning(
                     "%s: target sent the stream with Content-Encoding %s despite our identity "
@@ -110,6 +114,7 @@ class ThinkRemoval:
                     encoding,
                 )
                 response.stream = True
+                stream.passthrough, stream.fallback_reason = True, "encoding"
                 return
             response.stream = DecodingStream(encoding, stream)
             del response.headers["content-encoding"]
@@ -134,7 +139,10 @@ class ThinkRemoval:
             return
         config = record.think or self.defaults
         fmt: WireFormat | None = format_for(record.endpoint)
-        if fmt is None or config.mode == "keep":
+        if fmt is None:
+            return
+        record.answered_at = time.time()  # a buffered answer goes out whole, right after
+        if config.mode == "keep":
             return
         if not response.headers.get("content-type", "").startswith("application/json"):
             return
@@ -144,10 +152,15 @@ class ThinkRemoval:
             return
         if body is None:
             return
-        new_body = filter_body(body, config, fmt, self._transcript(record, config))
+        transcript = self._transcript(record, config)
+        new_body, record.body_think_chars = filter_body_counted(body, config, fmt, transcript)
         if new_body is not None:
             response.content = new_body
             record.changes.append(f"think {config.mode}")
+
+
+def is_identity(response: http.Response) -> bool:
+    return response.headers.get("content-encoding", "identity").strip().lower() in ("", "identity")
 
 
 def fix_framing(flow: http.HTTPFlow) -> None:

@@ -9,6 +9,7 @@ from mitmproxy.test import taddons
 from cot_proxy.flow import notes
 from cot_proxy.parts.request_rules import RequestRules
 from cot_proxy.parts.think_removal import ThinkRemoval
+from cot_proxy.series import Series
 from tests.addon.flows import chat_flow
 
 
@@ -78,3 +79,19 @@ def test_live_rule_change_applies_and_bad_change_is_rolled_back(started):
         flow = chat_flow({"model": "m"})
         rules.request(flow)
         assert flow.request.json()["temperature"] == 0.2
+
+
+def test_reloads_counted_by_result_not_the_first_load(started):
+    series = Series()
+    think = ThinkRemoval()
+    rules = RequestRules(think, series)
+    reloads = series.rule_reloads
+    with taddons.context(rules, think) as tctx:
+        tctx.configure(rules, llm_params="model=a,temperature=0.1")
+        assert reloads.labels("ok")._value.get() == 0  # the first load is no reload
+        tctx.configure(rules, llm_params="model=b,temperature=0.2")
+        assert reloads.labels("ok")._value.get() == 1
+        with pytest.raises(exceptions.OptionsError):
+            tctx.configure(rules, llm_params="temperature=0.3")
+        assert reloads.labels("error")._value.get() == 1
+        assert rules.rules.match("b") is not None  # the old rules stay

@@ -49,7 +49,10 @@ def test_keep_mode_streams_untouched():
         flow = think_flow(ThinkConfig(mode="keep"))
         sse_response(flow)
         think.responseheaders(flow)
-        assert flow.response.stream is True
+        # Watched for the done event, bytes unchanged, so the length still holds.
+        stream = flow.response.stream
+        assert isinstance(stream, ThinkStream) and notes(flow).stream is stream
+        assert stream(b"data: [DONE]\n\n") == [b"data: [DONE]\n\n"] and notes(flow).complete
         assert flow.response.headers["content-length"] == "123"
 
 

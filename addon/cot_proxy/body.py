@@ -46,8 +46,10 @@ def _filter_body(body: bytes, config: ThinkConfig, fmt: WireFormat) -> bytes | N
         return None
     step = ChannelStep(config, fmt)
     changed = False
-    for container in containers:
-        # The whole text is here: each channel is fed and finished at once.
-        if step.apply(ThinkFilter(config), container, finishing=True) is not Change.NONE:
+    for container, reason in containers:
+        # The whole text is here: each channel is fed and finished at once (a missing
+        # finish_reason still finishes it: its text is complete).
+        finish = "" if reason is None else reason
+        if step.apply(ThinkFilter(config), container, finish) is not Change.NONE:
             changed = True
     return encode_json(obj) if changed else None

@@ -48,16 +48,17 @@ class ChannelStep:
             )
 
     def apply(
-        self, think_filter: ThinkFilter, container: dict[str, Any], finishing: bool
+        self, think_filter: ThinkFilter, container: dict[str, Any], finish: object = None
     ) -> Change:
-        """Filter the container's text in place; `finishing`: the channel ends here, so the text
-        `think_filter` still holds is released into this same container (before the finish)."""
+        """Filter the container's text in place. `finish`: the channel's finish_reason when it
+        ends here (not None), so the text `think_filter` still holds is released into this same
+        container (before the finish); the reason decides what unclosed implicit text is."""
         text = container.get(self.text_key)
         answer = think = ""
         if type(text) is str and text:
             answer, think = think_filter.feed(text)
-        if finishing:
-            tail_answer, tail_think = think_filter.finish()
+        if finish is not None:
+            tail_answer, tail_think = think_filter.finish(finish)
             answer += tail_answer
             think += tail_think
         change = _NONE

@@ -101,8 +101,10 @@ def _force(
 
 def _append_suffix(body: dict[str, Any], suffix: str) -> str | None:
     messages = body.get("messages")
+    if "messages" not in body and "prompt" in body:
+        return _append_to_prompt(body, suffix)  # /v1/completions
     if not isinstance(messages, list):
-        return None  # e.g. /v1/completions: no messages to append to
+        return None
     last = messages[-1] if messages else None
     if not isinstance(last, dict) or last.get("role") != "user":
         # A standalone message has no text to be separated from: drop the leading newlines.
@@ -135,6 +137,25 @@ def _append_suffix(body: dict[str, Any], suffix: str) -> str | None:
         content.append({"type": "text", "text": suffix.lstrip()})
         return "appended suffix as a new text part"
     logger.debug("suffix not appended: last user message content is %s", type(content).__name__)
+    return None
+
+
+def _append_to_prompt(body: dict[str, Any], suffix: str) -> str | None:
+    """Legacy completions: the prompt is a string or a list of them (one completion each).
+    Token-id prompts (lists of ints) are left alone: a suffix cannot be spelled in tokens here."""
+    prompt = body["prompt"]
+    if isinstance(prompt, str):
+        if prompt.endswith(suffix):
+            return None
+        body["prompt"] = prompt + suffix
+        return "appended suffix to prompt"
+    if isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
+        count = sum(not p.endswith(suffix) for p in prompt)
+        if not count:
+            return None
+        body["prompt"] = [p if p.endswith(suffix) else p + suffix for p in prompt]
+        return f"appended suffix to {count} prompt(s)"
+    logger.debug("suffix not appended: prompt is %s", type(prompt).__name__)
     return None
 
 

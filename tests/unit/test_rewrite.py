@@ -213,7 +213,34 @@ def test_suffix_not_appended_twice():
     assert body["messages"][-1]["content"] == "hello\n\n/no_think"
 
 
-@pytest.mark.parametrize("body", [{"prompt": "x"}, {"messages": "x"}, chat(user({"odd": 1}))])
+@pytest.mark.parametrize(
+    ("prompt", "expected", "change"),
+    [
+        ("Say hi", "Say hi\n\n/no_think", "appended suffix to prompt"),
+        (["a", "b"], ["a\n\n/no_think", "b\n\n/no_think"], "appended suffix to 2 prompt(s)"),
+        (
+            ["a\n\n/no_think", "b"],
+            ["a\n\n/no_think", "b\n\n/no_think"],
+            "appended suffix to 1 prompt(s)",
+        ),
+    ],
+)
+def test_suffix_appended_to_completions_prompt(prompt, expected, change):
+    body = {"model": "m", "prompt": prompt}
+    changes = rewrite_request(body, suffix_rule())
+    assert body["prompt"] == expected
+    assert changes == [change]
+    assert rewrite_request(body, suffix_rule()) == []  # not appended twice
+
+
+@pytest.mark.parametrize("prompt", [[1, 2, 3], [[1, 2]], [], None, 5, ["a", 1]])
+def test_suffix_leaves_token_and_odd_prompts_alone(prompt):
+    body = {"prompt": copy.deepcopy(prompt)}
+    assert rewrite_request(body, suffix_rule()) == []
+    assert body == {"prompt": prompt}
+
+
+@pytest.mark.parametrize("body", [{"messages": "x"}, chat(user({"odd": 1}))])
 def test_suffix_skipped_without_usable_messages(body):
     before = copy.deepcopy(body)
     assert rewrite_request(body, suffix_rule()) == []

@@ -7,6 +7,7 @@ import json
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from .test_core import KEY
 from .upstream import Received
@@ -65,7 +66,7 @@ def serve_chat(upstream, pieces: list[str], finish: str = "stop") -> None:
 def ask(proxy, model: str, stream: bool) -> tuple[str, str]:
     """(content, reasoning_content) as the openai SDK delivers them."""
     client = sdk(proxy)
-    messages = [{"role": "user", "content": "q"}]
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "q"}]
     if not stream:
         message = client.chat.completions.create(model=model, messages=messages).choices[0].message
         return message.content or "", (message.model_extra or {}).get("reasoning_content") or ""

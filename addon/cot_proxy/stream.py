@@ -105,6 +105,11 @@ class ThinkStream:
         needles = [spelling for char in sorted(first_chars) for spelling in json_spellings(char)]
         # An opening quote and the key: '"reasoning' then covers "reasoning_content" too.
         needles += [b'"' + key.encode("utf-8") for key in self._step.drop_keys]
+        # Reasoning mode: another field to rename (exact key: '"reasoning"' must not catch
+        # '"reasoning_content"'), or with "both" any reasoning, to copy.
+        needles += [b'"' + key.encode("utf-8") + b'"' for key in self._step.rename_keys]
+        if len(self._step.think_keys) > 1:
+            needles += [b'"' + key.encode("utf-8") for key in self._step.think_keys]
         # A one-byte needle as an int: `int in bytes` is a bare memchr, `bytes in bytes` costs
         # a buffer export and a general search (about 15 times as long on a chunk, CPython 3.12).
         return tuple(n[0] if len(n) == 1 else n for n in fewest_needles(needles))

@@ -32,6 +32,11 @@ models:
     think_end_markers: ["<|tool_calls_section_begin|>"]
   - model: suffixed
     append_to_last_user_message: " /no_think"
+  - model: reasoner
+    think_mode: reasoning
+  - model: both
+    think_mode: reasoning
+    reasoning_field: both
 """
 
 
@@ -144,3 +149,45 @@ def test_suffix_on_completions_prompt(interop_proxy, upstream):
     client.completions.create(model="suffixed", prompt=["a", "b /no_think"])
     assert [body["prompt"] for body in seen] == ["Say hi /no_think", ["a /no_think", "b /no_think"]]
     assert json.dumps(seen).count("/no_think") == 3
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "buffered"])
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        # vLLM >= 0.16 / Ollama send "reasoning": renamed to the configured reasoning_content
+        ("reasoner", {"reasoning_content": "upstream <- mine", "reasoning": ""}),
+        ("both", {"reasoning_content": "upstream <- mine", "reasoning": "upstream <- mine"}),
+    ],
+)
+def test_reasoning_field_renamed_and_both(interop_proxy, upstream, stream, model, expected):
+    async def handler(req: Received, reply: Reply) -> None:
+        if req.json().get("stream"):
+            events = [
+                sse_event(chat_chunk("", role="assistant")),
+                sse_event(chat_chunk(None, reasoning="upstream")),
+                sse_event(chat_chunk("<think> <- mine</think>Answer")),
+                sse_event(chat_chunk(None, finish="stop")),
+                sse_event("[DONE]"),
+            ]
+            await reply.sse(events)
+        else:
+            body = chat_completion("<think> <- mine</think>Answer", reasoning="upstream")
+            await reply.json(200, body)
+
+    upstream.reset(handler)
+    client = sdk(interop_proxy)
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "q"}]
+    got = {"content": "", "reasoning_content": "", "reasoning": ""}
+    if stream:
+        for chunk in client.chat.completions.create(model=model, messages=messages, stream=True):
+            if chunk.choices:
+                fields = {"content": chunk.choices[0].delta.content}
+                fields.update(chunk.choices[0].delta.model_extra or {})
+                for key in got:
+                    got[key] += fields.get(key) or ""
+    else:
+        message = client.chat.completions.create(model=model, messages=messages).choices[0].message
+        fields = {"content": message.content, **(message.model_extra or {})}
+        got = {key: fields.get(key) or "" for key in got}
+    assert got == {"content": "Answer", **expected}

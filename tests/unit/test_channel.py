@@ -131,3 +131,48 @@ def test_change_flags_combine() -> None:
     assert Change.CHANGED | CHANGED_TEXT is CHANGED_TEXT
     assert Change.GAVE_TEXT in CHANGED_TEXT and Change.GAVE_TEXT not in Change.CHANGED
     assert not Change.NONE
+
+
+@pytest.mark.parametrize(
+    ("field", "container", "expected"),
+    [
+        # the upstream's other field is renamed to the configured one
+        (
+            "reasoning_content",
+            {"content": "<think>b</think>A", "reasoning": "a"},
+            {"content": "A", "reasoning_content": "ab"},
+        ),
+        (
+            "reasoning",
+            {"content": "", "reasoning_content": "a"},
+            {"content": "", "reasoning": "a"},
+        ),
+        # both: the same text in the two fields
+        (
+            "both",
+            {"content": "<think>b</think>A", "reasoning": "a"},
+            {"content": "A", "reasoning": "ab", "reasoning_content": "ab"},
+        ),
+        (
+            "both",
+            {"content": "x", "reasoning_content": "a", "reasoning": "a"},
+            {"content": "x", "reasoning_content": "a", "reasoning": "a"},
+        ),
+        (
+            "both",
+            {"content": "<think>t</think>"},
+            {"content": "", "reasoning_content": "t", "reasoning": "t"},
+        ),
+        # null fields are nothing to rename
+        (
+            "reasoning_content",
+            {"content": "x", "reasoning": None},
+            {"content": "x", "reasoning": None},
+        ),
+    ],
+)
+def test_reasoning_fields_renamed_and_both(
+    field: str, container: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    apply(container, True, mode="reasoning", reasoning_field=field)
+    assert container == expected

@@ -37,6 +37,10 @@ models:
   - model: both
     think_mode: reasoning
     reasoning_field: both
+  - model: r1
+    history: strip
+  - model: v4
+    history: to_field
 """
 
 
@@ -191,3 +195,27 @@ def test_reasoning_field_renamed_and_both(interop_proxy, upstream, stream, model
         fields = {"content": message.content, **(message.model_extra or {})}
         got = {key: fields.get(key) or "" for key in got}
     assert got == {"content": "Answer", **expected}
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("r1", {"role": "assistant", "content": "Hi!"}),
+        ("v4", {"role": "assistant", "content": "Hi!", "reasoning_content": "greet them"}),
+        ("m", {"role": "assistant", "content": "<think> them</think>Hi!", "reasoning": "greet"}),
+    ],
+)
+def test_history_strip_and_to_field(interop_proxy, upstream, model, expected):
+    seen: list[dict] = []
+
+    async def handler(req: Received, reply: Reply) -> None:
+        seen.append(req.json())
+        await reply.json(200, chat_completion("ok"))
+
+    upstream.reset(handler)
+    history = {"role": "assistant", "content": "<think> them</think>Hi!", "reasoning": "greet"}
+    messages = [{"role": "user", "content": "hello"}, history, {"role": "user", "content": "q"}]
+    answer = sdk(interop_proxy).chat.completions.create(model=model, messages=messages)  # type: ignore[arg-type]
+    assert answer.choices[0].message.content == "ok"
+    assert seen[0]["messages"][1] == expected
+    assert seen[0]["messages"][0] == {"role": "user", "content": "hello"}

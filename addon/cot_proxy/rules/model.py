@@ -89,6 +89,15 @@ def _unclosed(key: str, value: Any, lenient: bool) -> ImplicitUnclosed:
     return value
 
 
+HISTORY_MODES: tuple[str, ...] = ("keep", "strip", "to_field")
+
+
+def _history(key: str, value: Any, lenient: bool) -> str:
+    if value not in HISTORY_MODES:
+        raise Invalid(f"unknown {key} {clip(repr(value))} (use {'|'.join(HISTORY_MODES)})")
+    return str(value)
+
+
 def _markers(key: str, value: Any, lenient: bool) -> tuple[str, ...]:
     return want_str_list(key, value)
 
@@ -130,6 +139,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("think_implicit_start", _flag, show=show_value),
     Setting("implicit_unclosed", _unclosed),
     Setting("think_end_markers", _markers, show=_show_markers),
+    Setting("history", _history),
     Setting("strip_think_from_history", _flag, show=show_value),
     Setting("append_to_last_user_message", _suffix, show=show_value),
 )
@@ -137,6 +147,7 @@ SETTINGS: tuple[Setting, ...] = (
 CONFLICTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("think_mode",), ("enable_think_tag_filtering",)),
     (("think_tags",), ("think_tag_start", "think_tag_end")),
+    (("history",), ("strip_think_from_history",)),
 )
 RESERVED_KEYS: tuple[str, ...] = tuple(s.name for s in SETTINGS)
 TEXT_KEYS: frozenset[str] = frozenset(s.name for s in SETTINGS if s.text)
@@ -166,8 +177,17 @@ class ModelRule:
     reasoning_field: str | None = None
     upstream_model_name: str | None = None
     append_to_last_user_message: str | None = None
+    # What happens to reasoning in the assistant messages of the request: keep|strip|to_field.
+    history: str | None = None
+    # The old spelling of history: strip (true) / keep (false).
     strip_think_from_history: bool | None = None
     source: str = ""
+
+    @property
+    def history_mode(self) -> str:
+        if self.history is not None:
+            return self.history
+        return "strip" if self.strip_think_from_history else "keep"
 
     @property
     def is_glob(self) -> bool:

@@ -152,6 +152,7 @@ SAMPLES = {
     "implicit_unclosed": "think",
     "think_end_markers": ["<tool_call>", "<|tool_calls_section_begin|>"],
     "strip_think_from_history": True,
+    "history": "to_field",
     "append_to_last_user_message": "\n/no_think",
 }
 STRUCTURE_FIELDS = {"pattern", "params", "defaults", "drop", "source"}
@@ -178,6 +179,7 @@ def test_reserved_and_text_keys_come_from_the_table():
         "strip_think_from_history",
         "implicit_unclosed",
         "think_end_markers",
+        "history",
     }
     assert TEXT_KEYS == {
         "think_tag_start",

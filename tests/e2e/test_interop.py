@@ -219,3 +219,53 @@ def test_history_strip_and_to_field(interop_proxy, upstream, model, expected):
     assert answer.choices[0].message.content == "ok"
     assert seen[0]["messages"][1] == expected
     assert seen[0]["messages"][0] == {"role": "user", "content": "hello"}
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "buffered"])
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("reasoning", ("Answer", "plan")),
+        ("keep", ("<think>plan</think>Answer", "")),
+        ("strip", ("Answer", "")),
+    ],
+)
+def test_think_mode_header(interop_proxy, upstream, stream, mode, expected):
+    seen: list[Received] = []
+
+    async def handler(req: Received, reply: Reply) -> None:
+        seen.append(req)
+        if req.json().get("stream"):
+            events = [sse_event(chat_chunk(p)) for p in ["<think>plan", "</think>Answer"]]
+            await reply.sse(
+                [*events, sse_event(chat_chunk(None, finish="stop")), sse_event("[DONE]")]
+            )
+        else:
+            await reply.json(200, chat_completion("<think>plan</think>Answer"))
+
+    upstream.reset(handler)
+    client = sdk(interop_proxy).with_options(default_headers={"X-Think-Mode": mode})
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "q"}]
+    if stream:
+        content = reasoning = ""
+        for chunk in client.chat.completions.create(model="m", messages=messages, stream=True):
+            if chunk.choices:
+                content += chunk.choices[0].delta.content or ""
+                reasoning += (chunk.choices[0].delta.model_extra or {}).get(
+                    "reasoning_content"
+                ) or ""
+        got = (content, reasoning)
+    else:
+        message = client.chat.completions.create(model="m", messages=messages).choices[0].message
+        got = (message.content or "", (message.model_extra or {}).get("reasoning_content") or "")
+    assert got == expected
+    assert "x-think-mode" not in {k.lower() for k in seen[0].headers}
+
+
+def test_unknown_think_mode_header_is_a_json_400(interop_proxy, upstream):
+    client = sdk(interop_proxy).with_options(default_headers={"X-Think-Mode": "loud"})
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}])
+    assert caught.value.status_code == 400
+    assert caught.value.code == "invalid_think_mode"
+    assert "X-Think-Mode must be one of strip, reasoning, keep, not 'loud'" in caught.value.message

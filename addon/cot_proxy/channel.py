@@ -36,7 +36,7 @@ _CHANGED_TEXT = Change.CHANGED | Change.GAVE_TEXT
 class ChannelStep:
     """The channel step for one answer's config and wire format (shared by all its channels)."""
 
-    __slots__ = ("text_key", "reasoning_field", "think_keys", "drop_keys", "rename_keys")
+    __slots__ = ("text_key", "reasoning_field", "think_keys", "drop_keys", "rename_keys", "gathers")
 
     def __init__(self, config: ThinkConfig, fmt: WireFormat) -> None:
         self.text_key = fmt.text_key
@@ -56,6 +56,9 @@ class ChannelStep:
                 k for k in fmt.upstream_reasoning_fields if k not in self.think_keys
             )
 
+        # Reasoning to rename or copy between fields: checked once per container.
+        self.gathers = bool(self.rename_keys) or len(self.think_keys) > 1
+
     def apply(
         self, think_filter: ThinkFilter, container: dict[str, Any], finish: object = None
     ) -> Change:
@@ -74,7 +77,7 @@ class ChannelStep:
         if (type(text) is str or answer) and answer != text:
             container[self.text_key] = answer
             change = _CHANGED_TEXT if answer else _CHANGED
-        if self.rename_keys or len(self.think_keys) > 1:
+        if self.gathers:
             if self._gather(container):
                 change = _CHANGED_TEXT
         if think:

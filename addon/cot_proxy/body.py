@@ -61,13 +61,15 @@ def _filter_body(
     step = ChannelStep(config, fmt)
     changed = False
     think_chars = 0
-    for channel, container in enumerate(containers):
+    for channel, (container, reason) in enumerate(containers):
         think_filter = ThinkFilter(config)
         if transcript is not None:
             transcript.add_dropped(channel, container, step.drop_keys)
             think_filter = transcript.new_filter(channel, config, DEFAULT_MAX_HELD_CHARS)
-        # The whole text is here: each channel is fed and finished at once.
-        if step.apply(think_filter, container, finishing=True) is not Change.NONE:
+        # The whole text is here: each channel is fed and finished at once (a missing
+        # finish_reason still finishes it: its text is complete).
+        finish = "" if reason is None else reason
+        if step.apply(think_filter, container, finish) is not Change.NONE:
             changed = True
         think_chars += think_filter.think_chars
     return (encode_json(obj) if changed else None), think_chars

@@ -14,6 +14,7 @@ import enum
 from typing import Any
 
 from cot_proxy.formats import WireFormat
+from cot_proxy.formats.choices import reasoning_keys
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
 
@@ -35,44 +36,79 @@ _CHANGED_TEXT = Change.CHANGED | Change.GAVE_TEXT
 class ChannelStep:
     """The channel step for one answer's config and wire format (shared by all its channels)."""
 
-    __slots__ = ("text_key", "reasoning_field", "drop_keys")
+    __slots__ = ("text_key", "reasoning_field", "think_keys", "drop_keys", "rename_keys", "gathers")
 
     def __init__(self, config: ThinkConfig, fmt: WireFormat) -> None:
         self.text_key = fmt.text_key
         self.reasoning_field = config.reasoning_field
+        self.think_keys = reasoning_keys(config.reasoning_field)
         # Strip mode deletes reasoning however it came: split off upstream or in our own field.
         self.drop_keys: tuple[str, ...] = ()
+        # Reasoning mode moves reasoning the upstream sent in another field to ours, so that a
+        # client finds it where it looks.
+        self.rename_keys: tuple[str, ...] = ()
         if config.mode == "strip":
             self.drop_keys = tuple(
-                dict.fromkeys((*fmt.upstream_reasoning_fields, config.reasoning_field))
+                dict.fromkeys((*fmt.upstream_reasoning_fields, *self.think_keys))
+            )
+        elif config.mode == "reasoning":
+            self.rename_keys = tuple(
+                k for k in fmt.upstream_reasoning_fields if k not in self.think_keys
             )
 
+        # Reasoning to rename or copy between fields: checked once per container.
+        self.gathers = bool(self.rename_keys) or len(self.think_keys) > 1
+
     def apply(
-        self, think_filter: ThinkFilter, container: dict[str, Any], finishing: bool
+        self, think_filter: ThinkFilter, container: dict[str, Any], finish: object = None
     ) -> Change:
-        """Filter the container's text in place; `finishing`: the channel ends here, so the text
-        `think_filter` still holds is released into this same container (before the finish)."""
+        """Filter the container's text in place. `finish`: the channel's finish_reason when it
+        ends here (not None), so the text `think_filter` still holds is released into this same
+        container (before the finish); the reason decides what unclosed implicit text is."""
         text = container.get(self.text_key)
         answer = think = ""
         if type(text) is str and text:
             answer, think = think_filter.feed(text)
-        if finishing:
-            tail_answer, tail_think = think_filter.finish()
+        if finish is not None:
+            tail_answer, tail_think = think_filter.finish(finish)
             answer += tail_answer
             think += tail_think
         change = _NONE
         if (type(text) is str or answer) and answer != text:
             container[self.text_key] = answer
             change = _CHANGED_TEXT if answer else _CHANGED
+        if self.gathers:
+            if self._gather(container):
+                change = _CHANGED_TEXT
         if think:
-            existing = container.get(self.reasoning_field)
-            container[self.reasoning_field] = (
-                existing + think if isinstance(existing, str) else think
-            )
+            for key in self.think_keys:
+                existing = container.get(key)
+                container[key] = existing + think if isinstance(existing, str) else think
             change = _CHANGED_TEXT
-        for key in self.drop_keys:
+        for key in self.drop_keys:  # strip mode only
             if container.get(key) is not None:
                 del container[key]
                 if change is _NONE:
                     change = _CHANGED
         return change
+
+    def _gather(self, container: dict[str, Any]) -> bool:
+        """Reasoning mode: upstream reasoning of other fields into ours (each of ours holding
+        the same text); True when the container changed."""
+        gathered = ""
+        for key in (*self.think_keys, *self.rename_keys):
+            value = container.get(key)
+            if isinstance(value, str) and value:
+                gathered = value
+                break  # ours first; with "both" the two fields carry one text
+        changed = False
+        for key in self.rename_keys:
+            if isinstance(container.get(key), str):
+                del container[key]
+                changed = True
+        if gathered:
+            for key in self.think_keys:
+                if container.get(key) != gathered:
+                    container[key] = gathered
+                    changed = True
+        return changed

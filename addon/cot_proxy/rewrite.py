@@ -6,6 +6,7 @@ Pure logic on plain JSON values, no mitmproxy import.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -27,8 +28,9 @@ def rewrite_request(
 ) -> list[str]:
     """Apply `rule` to the request JSON `body` in place; return what changed, for the log.
 
-    `think` is the request's think settings: with strip_think_from_history, the think blocks
-    they define are removed from the assistant messages the client sends back.
+    `think` is the request's think settings: with history strip (or strip_think_from_history),
+    the think blocks they define and the reasoning fields are removed from the assistant
+    messages the client sends back; with history to_field, both go to its reasoning field.
 
     Order: drop, defaults, forced params, model rename, suffix, history. Forced params come
     after drop and defaults so that they always win; the rename comes after the params so a
@@ -49,9 +51,11 @@ def rewrite_request(
     if rule.append_to_last_user_message:
         if change := _append_suffix(body, rule.append_to_last_user_message):
             changes.append(change)
-    if rule.strip_think_from_history and think is not None:
-        if count := _strip_history(body, think):
-            changes.append(f"history: think removed from {count} assistant message(s)")
+    history = rule.history_mode
+    if history != "keep" and think is not None:
+        if count := _rewrite_history(body, think, to_field=history == "to_field"):
+            done = "moved to the reasoning field in" if history == "to_field" else "removed from"
+            changes.append(f"history: think {done} {count} assistant message(s)")
     return changes
 
 
@@ -101,8 +105,10 @@ def _force(
 
 def _append_suffix(body: dict[str, Any], suffix: str) -> str | None:
     messages = body.get("messages")
+    if "messages" not in body and "prompt" in body:
+        return _append_to_prompt(body, suffix)  # /v1/completions
     if not isinstance(messages, list):
-        return None  # e.g. /v1/completions: no messages to append to
+        return None
     last = messages[-1] if messages else None
     if not isinstance(last, dict) or last.get("role") != "user":
         # A standalone message has no text to be separated from: drop the leading newlines.
@@ -138,35 +144,74 @@ def _append_suffix(body: dict[str, Any], suffix: str) -> str | None:
     return None
 
 
-def _strip_history(body: dict[str, Any], think: ThinkConfig) -> int:
-    """Remove think blocks from the assistant messages the client sends back; returns how
-    many messages changed."""
+def _append_to_prompt(body: dict[str, Any], suffix: str) -> str | None:
+    """Legacy completions: the prompt is a string or a list of them (one completion each).
+    Token-id prompts (lists of ints) are left alone: a suffix cannot be spelled in tokens here."""
+    prompt = body["prompt"]
+    if isinstance(prompt, str):
+        if prompt.endswith(suffix):
+            return None
+        body["prompt"] = prompt + suffix
+        return "appended suffix to prompt"
+    if isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
+        count = sum(not p.endswith(suffix) for p in prompt)
+        if not count:
+            return None
+        body["prompt"] = [p if p.endswith(suffix) else p + suffix for p in prompt]
+        return f"appended suffix to {count} prompt(s)"
+    logger.debug("suffix not appended: prompt is %s", type(prompt).__name__)
+    return None
+
+
+# Where clients send reasoning back in assistant messages (vLLM, DeepSeek, Ollama/Anthropic-style).
+HISTORY_REASONING_FIELDS: tuple[str, ...] = ("reasoning_content", "reasoning", "thinking")
+
+
+def _rewrite_history(body: dict[str, Any], think: ThinkConfig, *, to_field: bool) -> int:
+    """Remove think blocks and reasoning fields from the assistant messages the client sends
+    back, or (`to_field`) move both into the reasoning field; returns how many messages
+    changed."""
     messages = body.get("messages")
     if not isinstance(messages, list):
         return 0
+    # Split the blocks off in reasoning mode, so their text can move; end markers stay put.
+    splitter = dataclasses.replace(think, mode="reasoning")
+    field = "reasoning_content" if think.reasoning_field == "both" else think.reasoning_field
 
-    def strip_think(text: str) -> str:
-        return remove_think_blocks(text, think)[0]
-
+    keys = tuple(dict.fromkeys((field, *HISTORY_REASONING_FIELDS)))
     changed = 0
     for message in messages:
         if not isinstance(message, dict) or message.get("role") != "assistant":
             continue
+        before = {key: message[key] for key in keys if key in message}
+        moved: list[str] = []  # reasoning of this message, in order, for to_field
+        for key in keys:
+            value = message.pop(key, None)
+            if isinstance(value, str) and value and value not in moved:
+                moved.append(value)
+        content_changed = False
         content = message.get("content")
-        touched = False
+        texts: list[tuple[Any, Any]] = []  # (container, key) of each text
         if isinstance(content, str):
-            new = strip_think(content)
-            if new != content:
-                message["content"] = new
-                touched = True
+            texts.append((message, "content"))
         elif isinstance(content, list):
             for part in content:
-                if isinstance(part, dict) and part.get("type") == "text":
-                    text = part.get("text")
-                    if isinstance(text, str) and (new := strip_think(text)) != text:
-                        part["text"] = new
-                        touched = True
-        changed += touched
+                if (
+                    isinstance(part, dict)
+                    and part.get("type") == "text"
+                    and isinstance(part.get("text"), str)
+                ):
+                    texts.append((part, "text"))
+        for container, key in texts:
+            answer, thought = remove_think_blocks(container[key], splitter)
+            if answer != container[key]:
+                container[key] = answer
+                moved.append(thought)
+                content_changed = True
+        if to_field and "".join(moved):
+            message[field] = "".join(moved)
+        after = {key: message[key] for key in keys if key in message}
+        changed += content_changed or before != after
     return changed
 
 

@@ -27,6 +27,7 @@ from cot_proxy.sse import OversizedChunk
 from cot_proxy.sse import SSEFramer
 from cot_proxy.sse import read_event
 from cot_proxy.think import DEFAULT_MAX_HELD_CHARS
+from cot_proxy.think import TagMatcher
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
 from cot_proxy.transcript import Transcript
@@ -83,6 +84,7 @@ class ThinkStream:
         self._max_held_chars = max_held_chars
         self._framer = SSEFramer(max_event_bytes)
         self._step = ChannelStep(config, fmt)
+        self._starts = TagMatcher(start for start, _ in config.tags)
         self._implicit = config.implicit_start
         self._done = fmt.done_payload
         self._filters: dict[int, ThinkFilter] = {}  # by channel
@@ -90,6 +92,9 @@ class ThinkStream:
         self._last: dict[int, tuple[dict[str, Any], EventSource]] = {}
         self._needles = self._fast_path_needles()
         self._idle = True  # every channel filter idle: the fast paths are open
+        # What the previous call sent: answer text the filters did not see (fast paths) is
+        # looked up there when a block starts, for the whitespace rule (`_catch_up`).
+        self._recent: list[bytes] = []
         self._last_output_at = clock()
         # Bytes pass as they come: keep mode changes nothing; then also after a fall-back.
         self._raw = config.mode == "keep"
@@ -115,6 +120,11 @@ class ThinkStream:
         needles = [spelling for char in sorted(first_chars) for spelling in json_spellings(char)]
         # An opening quote and the key: '"reasoning' then covers "reasoning_content" too.
         needles += [b'"' + key.encode("utf-8") for key in self._step.drop_keys]
+        # Reasoning mode: another field to rename (exact key: '"reasoning"' must not catch
+        # '"reasoning_content"'), or with "both" any reasoning, to copy.
+        needles += [b'"' + key.encode("utf-8") + b'"' for key in self._step.rename_keys]
+        if len(self._step.think_keys) > 1:
+            needles += [b'"' + key.encode("utf-8") for key in self._step.think_keys]
         # A one-byte needle as an int: `int in bytes` is a bare memchr, `bytes in bytes` costs
         # a buffer export and a general search (about 15 times as long on a chunk, CPython 3.12).
         return tuple(n[0] if len(n) == 1 else n for n in fewest_needles(needles))
@@ -211,6 +221,7 @@ class ThinkStream:
     def _sent(self, out: list[bytes]) -> list[bytes]:
         if out:
             self._last_output_at = self._clock()
+            self._recent = out
             if not self.done_sent:
                 self._note_done(out[-1])
         return out
@@ -275,23 +286,25 @@ class ThinkStream:
             out.append(raw)
             return
         changes = _NO_CHANGE
-        for channel, container, finishing in channels:
+        for channel, container, finish in channels:
             think_filter = self._filters.get(channel)
             if think_filter is None:
                 think_filter = self._new_filter(channel)
                 self._filters[channel] = think_filter
+            if self._idle and container is not None and think_filter.idle:
+                self._catch_up(channel, think_filter, container, out)
             self._last[channel] = (obj, source)
             if container is not None:
                 if self.transcript is not None:
                     self.transcript.add_dropped(channel, container, self._step.drop_keys)
-                change = self._step.apply(think_filter, container, finishing)
+                change = self._step.apply(think_filter, container, finish)
                 if change is not _NO_CHANGE:  # a Flag's "|" runs Python code: not for one channel
                     changes = change if changes is _NO_CHANGE else changes | change
                 if self.first_answer_at is None:
                     self._answered(container)
-            elif finishing:
+            elif finish is not None:
                 # Nowhere to merge held text into: send it in its own event just before.
-                self._release(channel, think_filter, out)
+                self._release(channel, think_filter, out, finish)
         self._idle = self._all_idle()
         if changes is _NO_CHANGE:
             out.append(raw)
@@ -307,6 +320,35 @@ class ThinkStream:
         if self.transcript is not None:
             return self.transcript.new_filter(channel, self.config, self._max_held_chars)
         return ThinkFilter(self.config, self._max_held_chars)
+
+    def _catch_up(
+        self, channel: int, think_filter: ThinkFilter, container: dict[str, Any], out: list[bytes]
+    ) -> None:
+        """Before text that may open a block, tell the filter how the answer sent so far ends:
+        events passed unparsed (fast paths) never reached it."""
+        text = container.get(self._step.text_key)
+        if type(text) is not str or self._starts.absent_from(text):
+            return
+        for raw in reversed(self._recent + out):  # this call's events, then the previous call's
+            last = self._last_text(raw, channel)
+            if last:
+                think_filter.note_answer(last)
+                return
+
+    def _last_text(self, raw: bytes, channel: int) -> str | None:
+        """The last non-empty text of `channel` in `raw` (one event or a chunk of whole ones)."""
+        found = None
+        for event in SSEFramer(self._framer.max_event_bytes).feed(raw):
+            payload, _ = read_event(event) if type(event) is bytes else (None, None)
+            try:
+                obj = decode_json(payload) if payload and payload != self._done else None
+            except (ValueError, RecursionError):
+                continue
+            for index, container, _ in self.format.event_channels(obj) or ():
+                text = container.get(self._step.text_key) if container is not None else None
+                if index == channel and type(text) is str and text:
+                    found = text
+        return found
 
     def _all_idle(self) -> bool:
         for think_filter in self._filters.values():
@@ -327,8 +369,10 @@ class ThinkStream:
             self._release(channel, self._filters[channel], out)
         self._idle = self._all_idle()
 
-    def _release(self, channel: int, think_filter: ThinkFilter, out: list[bytes]) -> None:
-        answer, think = think_filter.finish()
+    def _release(
+        self, channel: int, think_filter: ThinkFilter, out: list[bytes], finish: object = None
+    ) -> None:
+        answer, think = think_filter.finish(finish)
         if answer and self.first_answer_at is None:
             self.first_answer_at = time.time()
         if answer or think:

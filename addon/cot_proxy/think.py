@@ -22,6 +22,13 @@ logger = logging.getLogger(__name__)
 
 ThinkMode = Literal["strip", "reasoning", "keep"]
 THINK_MODES: tuple[str, ...] = ("strip", "reasoning", "keep")
+# implicit_start with no end tag by the finish: what the held text is.
+ImplicitUnclosed = Literal["auto", "answer", "think"]
+IMPLICIT_UNCLOSED: tuple[str, ...] = ("auto", "answer", "think")
+# Markers that end a block opened by these start tags and stay in the answer, when a config
+# sets none: Qwen3 and Kimi-style models may open a tool call before closing the think block
+# (vLLM vllm/reasoning/qwen3_reasoning_parser.py ends the reasoning at "<tool_call>").
+DEFAULT_END_MARKERS: dict[str, tuple[str, ...]] = {"<think>": ("<tool_call>",)}
 
 DEFAULT_MAX_HELD_CHARS = 1_000_000
 
@@ -38,6 +45,16 @@ class ThinkConfig:
     implicit_start: bool = False
     # Where reasoning mode puts the think text (message/delta field name).
     reasoning_field: str = "reasoning_content"
+    # Markers that end any block and stay in the answer; None: DEFAULT_END_MARKERS per start tag.
+    end_markers: tuple[str, ...] | None = None
+    # implicit_start, no end tag by the finish: "auto" = think when the choice finished with
+    # finish_reason "length" (cut off while thinking), else answer.
+    implicit_unclosed: ImplicitUnclosed = "auto"
+
+    def markers_for(self, start_tag: str) -> tuple[str, ...]:
+        if self.end_markers is not None:
+            return self.end_markers
+        return DEFAULT_END_MARKERS.get(start_tag, ())
 
 
 class TagMatcher:
@@ -114,16 +131,21 @@ class ThinkFilter:
 
     Modes: "strip" drops blocks (think text is counted, not returned); "reasoning" returns the
     block text without tags as think text; "keep" returns everything as answer.
-    In strip and reasoning modes, whitespace right after a removed block is dropped as well until
-    the first non-whitespace answer character, which may come in a later feed (nothing is held
-    for it). A block still open at `finish()` is think text.
+    In strip and reasoning modes, when the answer so far is empty or ends in whitespace, the
+    whitespace right after a removed block is dropped as well, until the first non-whitespace
+    answer character, which may come in a later feed (nothing is held for it); mid-word the
+    whitespace stays, so words never run together. A block still open at `finish()` is think
+    text. An end tag with no block open (an orphan) is removed; the text around it is answer.
+    An end marker (`config.markers_for`) inside a block closes it and stays in the answer.
 
     implicit_start: everything before the first end tag (of any pair) is think text, so all text
     is held until that tag. Leading whitespace followed by a start tag opens the block
     explicitly instead (the text then flows progressively as think text). With no end tag by
     `finish()`, or once more than `max_held_chars` are held (warning), the held text is handed
     back as if implicit_start were off: it is answer, except that explicit tag pairs inside it
-    are still honoured, and filtering continues with explicit tags.
+    are still honoured, and filtering continues with explicit tags. With no end tag at
+    `finish(reason)`, the held text is think text instead when `config.implicit_unclosed` is
+    "think", or "auto" and `reason` is "length" (the model was cut off while thinking).
 
     After `finish()` the filter is back in its initial state; counters accumulate.
     """
@@ -133,16 +155,24 @@ class ThinkFilter:
         self.max_held_chars = max_held_chars
         self._strip = config.mode == "strip"
         self._keep = config.mode == "keep"
-        self._starts = _matcher(tuple(start for start, _ in config.tags))
-        self._any_end = _matcher(tuple(end for _, end in config.tags))
+        starts = tuple(start for start, _ in config.tags)
+        ends = tuple(end for _, end in config.tags)
+        self._start_tags = frozenset(starts)
+        self._starts = _matcher(starts)
+        # Outside a block: start tags open one, end tags are orphans (removed).
+        self._answer_tags = _matcher(starts + ends)
+        self._markers = frozenset(m for start in starts for m in config.markers_for(start))
+        # Implicit start: the first end tag or end marker of any pair ends the implicit block.
+        self._any_end = _matcher(ends + tuple(self._markers))
         # A start tag listed twice closes with its first end tag.
         self._end_of: dict[str, TagMatcher] = {}
         for start, end in reversed(config.tags):
-            self._end_of[start] = _matcher((end,))
+            self._end_of[start] = _matcher((end, *config.markers_for(start)))
         self._end: TagMatcher = self._any_end
         self._state = _State.ANSWER
         self._pending = ""  # text that may be the beginning of a tag
         self._trim = False  # dropping whitespace after a removed block
+        self._spaced = True  # the answer so far is empty or ends in whitespace
         # implicit_start bookkeeping
         self._held: list[str] = []
         self._held_len = 0
@@ -152,6 +182,7 @@ class ThinkFilter:
         self.think_chars = 0  # think text removed (strip) or diverted (reasoning), tags excluded
         self.blocks = 0  # think blocks opened, the implicit one included
         self.trimmed_chars = 0  # whitespace dropped after blocks
+        self.orphan_tags = 0  # end tags removed with no block open
         self._reset()
 
     def _reset(self) -> None:
@@ -160,6 +191,7 @@ class ThinkFilter:
         )
         self._pending = ""
         self._trim = False
+        self._spaced = True
         self._clear_held()
         self._opener_checked = False
 
@@ -186,7 +218,12 @@ class ThinkFilter:
             if self._state is _State.INSIDE and self._end.absent_from(text):
                 self.think_chars += len(text)
                 return "", "" if self._strip else text
-            if self._state is _State.ANSWER and not self._trim and self._starts.absent_from(text):
+            if (
+                self._state is _State.ANSWER
+                and not self._trim
+                and self._answer_tags.absent_from(text)
+            ):
+                self._spaced = text[-1].isspace()
                 return text, ""
         answer: list[str] = []
         think: list[str] = []
@@ -197,8 +234,15 @@ class ThinkFilter:
             self._run(rest, answer, think)
         return "".join(answer), "".join(think)
 
-    def finish(self) -> tuple[str, str]:
-        """End of text → (answer_text, think_text) still held. Resets the filter."""
+    def note_answer(self, text: str) -> None:
+        """Answer text of this choice that reached the client without passing through `feed`."""
+        if text and self._state is _State.ANSWER and not self._pending:
+            self._spaced = text[-1].isspace()
+
+    def finish(self, reason: object = None) -> tuple[str, str]:
+        """End of text → (answer_text, think_text) still held. Resets the filter.
+
+        `reason`: the choice's finish_reason, if known."""
         if self._keep:
             return "", ""
         answer: list[str] = []
@@ -206,8 +250,14 @@ class ThinkFilter:
         if self._state is _State.IMPLICIT:
             held = "".join(self._held)
             self._clear_held()
-            self._state = _State.ANSWER
-            self._run(held, answer, think)
+            unclosed = self.config.implicit_unclosed
+            if unclosed == "think" or (unclosed == "auto" and reason == "length"):
+                if held:
+                    self.blocks += 1
+                self._emit_think(held, think)
+            else:
+                self._state = _State.ANSWER
+                self._run(held, answer, think)
         if self._state is _State.ANSWER:
             self._emit_answer(self._pending, answer)
         else:
@@ -223,18 +273,27 @@ class ThinkFilter:
             self._pending = ""
         while text:
             if self._state is _State.ANSWER:
-                pos, tag = self._starts.search(text)
+                pos, tag = self._answer_tags.search(text)
                 self._emit_answer(text[:pos], answer)
                 if tag is None:
                     self._pending = text[pos:]
                     return
-                self._open_block(tag)
+                if tag in self._start_tags:
+                    self._open_block(tag)
+                else:  # an end tag with no block open: never answer text
+                    self.orphan_tags += 1
+                    self._trim = self._spaced
             else:
                 pos, tag = self._end.search(text)
                 self._emit_think(text[:pos], think)
                 if tag is None:
                     self._pending = text[pos:]
                     return
+                if tag in self._markers:
+                    # The marker ends the block and begins the answer (a tool call, say).
+                    self._state = _State.ANSWER
+                    text = text[pos:]
+                    continue
                 self._close_block()
             text = text[pos + len(tag) :]
 
@@ -245,7 +304,8 @@ class ThinkFilter:
 
     def _close_block(self) -> None:
         self._state = _State.ANSWER
-        self._trim = True
+        # Mid-sentence ("a<think>x</think> b") the space after the block separates words.
+        self._trim = self._spaced
 
     def _emit_answer(self, text: str, answer: list[str]) -> None:
         if not text:
@@ -257,6 +317,7 @@ class ThinkFilter:
                 return
             self._trim = False
             text = kept
+        self._spaced = text[-1].isspace()
         answer.append(text)
 
     def _emit_think(self, text: str, think: list[str]) -> None:
@@ -298,6 +359,9 @@ class ThinkFilter:
             self._clear_held()
             self._emit_think(held[:cut], think)
             self.blocks += 1
+            if tag in self._markers:
+                self._state = _State.ANSWER
+                return held[cut:]  # the marker stays, as answer
             self._close_block()
             return held[cut + len(tag) :]
         keep = self._any_end.max_len - 1
@@ -318,9 +382,11 @@ class ThinkFilter:
         return held
 
 
-def remove_think_blocks(text: str, config: ThinkConfig) -> tuple[str, str]:
+def remove_think_blocks(
+    text: str, config: ThinkConfig, finish_reason: object = None
+) -> tuple[str, str]:
     """Whole-text variant → (answer, reasoning); reasoning is "" unless mode is "reasoning"."""
     think_filter = ThinkFilter(config)
     answer, think = think_filter.feed(text)
-    tail_answer, tail_think = think_filter.finish()
+    tail_answer, tail_think = think_filter.finish(finish_reason)
     return answer + tail_answer, think + tail_think

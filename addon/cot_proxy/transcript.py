@@ -102,8 +102,8 @@ class RecordingFilter(ThinkFilter):
     def feed(self, text: str) -> tuple[str, str]:
         return self._recorded(*super().feed(text))
 
-    def finish(self) -> tuple[str, str]:
-        return self._recorded(*super().finish())
+    def finish(self, reason: object = None) -> tuple[str, str]:
+        return self._recorded(*super().finish(reason))
 
     def _recorded(self, answer: str, think: str) -> tuple[str, str]:
         self._transcript.add_answer(self._channel, answer)

@@ -161,7 +161,10 @@ def test_saved_flows_carry_the_mark_and_the_change_list_never_the_key(
     proxy.stop()
     with saved.open("rb") as f:
         flows = by_kind(list(mitmproxy_io.FlowReader(f).stream()))
-    assert flows["buffered"].comment == "cot-proxy changed: temperature=0.6; think strip; think: 3 chars"
+    assert (
+        flows["buffered"].comment
+        == "cot-proxy changed: temperature=0.6; think strip; think: 3 chars"
+    )
     assert flows["streamed"].comment == "cot-proxy changed: temperature=0.6; think: 3 chars"
     for kind in ("buffered", "streamed"):
         assert flows[kind].marked == ":brain:"

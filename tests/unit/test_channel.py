@@ -23,7 +23,9 @@ def apply(
     **config: Any,
 ) -> Change:
     cfg = ThinkConfig(**config)
-    return ChannelStep(cfg, chat).apply(think_filter or ThinkFilter(cfg), container, finishing)
+    return ChannelStep(cfg, chat).apply(
+        think_filter or ThinkFilter(cfg), container, "stop" if finishing else None
+    )
 
 
 def test_answer_text_is_put_back_in_place() -> None:
@@ -100,10 +102,10 @@ def test_finishing_releases_held_text_into_the_same_container() -> None:
     think_filter = ThinkFilter(cfg)
     step = ChannelStep(cfg, chat)
     first = {"content": "A <th"}
-    assert step.apply(think_filter, first, False) is CHANGED_TEXT
+    assert step.apply(think_filter, first, None) is CHANGED_TEXT
     assert first == {"content": "A "}
     finish: dict[str, Any] = {}
-    assert step.apply(think_filter, finish, True) is CHANGED_TEXT
+    assert step.apply(think_filter, finish, "stop") is CHANGED_TEXT
     assert finish == {"content": "<th"}  # a held tag start that never became a tag
     assert think_filter.idle
 
@@ -112,16 +114,16 @@ def test_finishing_an_open_block() -> None:
     cfg = ThinkConfig(mode="reasoning", implicit_start=True)
     think_filter = ThinkFilter(cfg)
     step = ChannelStep(cfg, chat)
-    assert step.apply(think_filter, {"content": "no end tag"}, False) is Change.CHANGED
+    assert step.apply(think_filter, {"content": "no end tag"}, None) is Change.CHANGED
     container = {"content": None}
-    assert step.apply(think_filter, container, True) is CHANGED_TEXT
+    assert step.apply(think_filter, container, "stop") is CHANGED_TEXT
     assert container == {"content": "no end tag"}  # never closed: it was the answer
 
 
 def test_the_format_names_the_text_key() -> None:
     cfg = ThinkConfig()
     choice = {"index": 0, "text": "<think>x</think>ok", "content": "<think>"}
-    assert ChannelStep(cfg, completions).apply(ThinkFilter(cfg), choice, False) is CHANGED_TEXT
+    assert ChannelStep(cfg, completions).apply(ThinkFilter(cfg), choice, None) is CHANGED_TEXT
     assert choice == {"index": 0, "text": "ok", "content": "<think>"}
 
 
@@ -129,3 +131,48 @@ def test_change_flags_combine() -> None:
     assert Change.CHANGED | CHANGED_TEXT is CHANGED_TEXT
     assert Change.GAVE_TEXT in CHANGED_TEXT and Change.GAVE_TEXT not in Change.CHANGED
     assert not Change.NONE
+
+
+@pytest.mark.parametrize(
+    ("field", "container", "expected"),
+    [
+        # the upstream's other field is renamed to the configured one
+        (
+            "reasoning_content",
+            {"content": "<think>b</think>A", "reasoning": "a"},
+            {"content": "A", "reasoning_content": "ab"},
+        ),
+        (
+            "reasoning",
+            {"content": "", "reasoning_content": "a"},
+            {"content": "", "reasoning": "a"},
+        ),
+        # both: the same text in the two fields
+        (
+            "both",
+            {"content": "<think>b</think>A", "reasoning": "a"},
+            {"content": "A", "reasoning": "ab", "reasoning_content": "ab"},
+        ),
+        (
+            "both",
+            {"content": "x", "reasoning_content": "a", "reasoning": "a"},
+            {"content": "x", "reasoning_content": "a", "reasoning": "a"},
+        ),
+        (
+            "both",
+            {"content": "<think>t</think>"},
+            {"content": "", "reasoning_content": "t", "reasoning": "t"},
+        ),
+        # null fields are nothing to rename
+        (
+            "reasoning_content",
+            {"content": "x", "reasoning": None},
+            {"content": "x", "reasoning": None},
+        ),
+    ],
+)
+def test_reasoning_fields_renamed_and_both(
+    field: str, container: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    apply(container, True, mode="reasoning", reasoning_field=field)
+    assert container == expected

@@ -1,9 +1,11 @@
 import copy
+import dataclasses
 
 import pytest
 
 from cot_proxy.rewrite import merge_models_list
 from cot_proxy.rewrite import rewrite_request
+from cot_proxy.rules import ConfigError
 from cot_proxy.rules import ModelRule
 from cot_proxy.rules import parse_config
 from cot_proxy.rules import parse_llm_params
@@ -18,8 +20,8 @@ def user(content):
     return {"role": "user", "content": content}
 
 
-def assistant(content):
-    return {"role": "assistant", "content": content}
+def assistant(content, **fields):
+    return {"role": "assistant", "content": content, **fields}
 
 
 # The history is stripped with the request's own think settings.
@@ -213,7 +215,34 @@ def test_suffix_not_appended_twice():
     assert body["messages"][-1]["content"] == "hello\n\n/no_think"
 
 
-@pytest.mark.parametrize("body", [{"prompt": "x"}, {"messages": "x"}, chat(user({"odd": 1}))])
+@pytest.mark.parametrize(
+    ("prompt", "expected", "change"),
+    [
+        ("Say hi", "Say hi\n\n/no_think", "appended suffix to prompt"),
+        (["a", "b"], ["a\n\n/no_think", "b\n\n/no_think"], "appended suffix to 2 prompt(s)"),
+        (
+            ["a\n\n/no_think", "b"],
+            ["a\n\n/no_think", "b\n\n/no_think"],
+            "appended suffix to 1 prompt(s)",
+        ),
+    ],
+)
+def test_suffix_appended_to_completions_prompt(prompt, expected, change):
+    body = {"model": "m", "prompt": prompt}
+    changes = rewrite_request(body, suffix_rule())
+    assert body["prompt"] == expected
+    assert changes == [change]
+    assert rewrite_request(body, suffix_rule()) == []  # not appended twice
+
+
+@pytest.mark.parametrize("prompt", [[1, 2, 3], [[1, 2]], [], None, 5, ["a", 1]])
+def test_suffix_leaves_token_and_odd_prompts_alone(prompt):
+    body = {"prompt": copy.deepcopy(prompt)}
+    assert rewrite_request(body, suffix_rule()) == []
+    assert body == {"prompt": prompt}
+
+
+@pytest.mark.parametrize("body", [{"messages": "x"}, chat(user({"odd": 1}))])
 def test_suffix_skipped_without_usable_messages(body):
     before = copy.deepcopy(body)
     assert rewrite_request(body, suffix_rule()) == []
@@ -254,6 +283,62 @@ def test_history_not_stripped_when_off_or_without_think_settings():
     assert rewrite_request(body, off, THINK) == []
     assert rewrite_request(body, ModelRule("m", strip_think_from_history=True)) == []
     assert body["messages"][0]["content"] == "<think>a</think>b"
+
+
+def test_history_strip_also_removes_reasoning_fields():
+    body = chat(
+        assistant("<think>a</think>answer", reasoning_content="r", thinking="t"),
+        assistant("plain", reasoning=None),
+        assistant("plain"),
+        user("q"),
+    )
+    rule = ModelRule("m", history="strip")
+    assert rewrite_request(body, rule, THINK) == [
+        "history: think removed from 2 assistant message(s)"
+    ]
+    assert body["messages"][:3] == [
+        {"role": "assistant", "content": "answer"},
+        {"role": "assistant", "content": "plain"},
+        {"role": "assistant", "content": "plain"},
+    ]
+
+
+def test_history_to_field_moves_blocks_and_renames_fields():
+    body = chat(
+        assistant("<think>inline</think>\n\nanswer 1"),
+        assistant("answer 2", reasoning="renamed"),
+        assistant("answer 3", reasoning_content="kept"),
+        assistant([{"type": "text", "text": "<think>p</think>x"}], reasoning_content="r "),
+        user("<think>user</think>q"),
+    )
+    rule = ModelRule("m", history="to_field")
+    assert rewrite_request(body, rule, THINK) == [
+        "history: think moved to the reasoning field in 3 assistant message(s)"
+    ]
+    m = body["messages"]
+    assert m[0] == {"role": "assistant", "content": "answer 1", "reasoning_content": "inline"}
+    assert m[1] == {"role": "assistant", "content": "answer 2", "reasoning_content": "renamed"}
+    assert m[2] == {"role": "assistant", "content": "answer 3", "reasoning_content": "kept"}
+    assert m[3]["content"] == [{"type": "text", "text": "x"}]
+    assert m[3]["reasoning_content"] == "r p"
+    assert m[4]["content"] == "<think>user</think>q"  # only assistant messages
+
+
+def test_history_to_field_uses_the_configured_field():
+    body = chat(assistant("<think>t</think>a", reasoning_content="r"))
+    think = dataclasses.replace(THINK, reasoning_field="reasoning")
+    rewrite_request(body, ModelRule("m", history="to_field"), think)
+    assert body["messages"][0] == {"role": "assistant", "content": "a", "reasoning": "rt"}
+
+
+def test_history_keep_beats_the_old_spelling_only_when_given():
+    assert ModelRule("m").history_mode == "keep"
+    assert ModelRule("m", strip_think_from_history=True).history_mode == "strip"
+    assert ModelRule("m", history="to_field").history_mode == "to_field"
+    with pytest.raises(ConfigError, match="give history or strip_think_from_history, not both"):
+        parse_config("models: [{model: a, history: keep, strip_think_from_history: true}]")
+    with pytest.raises(ConfigError, match="unknown history 'drop' .use keep|strip|to_field"):
+        parse_config("models: [{model: a, history: drop}]")
 
 
 # --- all together --------------------------------------------------------------------------

@@ -220,7 +220,9 @@ def test_stream_property(case: dict[str, Any]) -> None:
     if case["mode"] == "keep":
         assert out == data
         return
-    answer, think = remove_think_blocks(case["text"], stream.config)
+    # The streams end with finish_reason "stop" (chat) and "length" (completions).
+    finish = "length" if endpoint == "completions" else "stop"
+    answer, think = remove_think_blocks(case["text"], stream.config, finish)
     payloads = payloads_of(out)
     assert client_text(payloads, endpoint) == answer
     assert client_text(payloads, endpoint, field="reasoning_content") == think
@@ -688,3 +690,24 @@ def test_the_think_filter_modules_do_not_import_mitmproxy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ADDON
     )
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("endpoint", ["chat", "completions"])
+@pytest.mark.parametrize(
+    ("pieces", "answer"),
+    [
+        (["normal between", "<think>x</think> final"], "normal between final"),
+        (["Hello ", "<think>x</think> world"], "Hello world"),
+        (["<think>x</think>", "\n\nAnswer"], "Answer"),
+        (["a", "b", "c<think>x</think> d"], "abc d"),
+    ],
+)
+def test_words_do_not_run_together_across_fast_path_events(
+    endpoint: str, pieces: list[str], answer: str
+) -> None:
+    """Events before a block pass unparsed; the space after it is still judged by them."""
+    data = (chat_stream if endpoint == "chat" else cmpl_stream)(pieces)
+    for cuts in ([], list(range(0, len(data), 7)), [len(data) // 2]):
+        stream = make("strip", endpoint)
+        out = payloads_of(b"".join(run(stream, split_at(data, cuts))))
+        assert client_text(out, endpoint) == answer, cuts

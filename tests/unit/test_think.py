@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 
 import pytest
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from cot_proxy.think import DEFAULT_END_MARKERS
 from cot_proxy.think import TagMatcher
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
@@ -58,7 +60,30 @@ CASES = [
     ("reasoning", (THINK,), False, "Hi <think>abc</thi", "Hi ", "abc</thi"),
     ("keep", (THINK,), False, "Hi <think>abc", "Hi <think>abc", ""),
     ("strip", (THINK,), False, "Hello <thi", "Hello <thi", ""),  # cut-off tag is answer at end
-    ("strip", (THINK,), False, "a</think>b", "a</think>b", ""),  # stray end tag is answer
+    ("strip", (THINK,), False, "a</think>b", "ab", ""),  # orphan end tag: removed
+    ("reasoning", (THINK,), False, "a</think>b", "ab", ""),
+    ("reasoning", (THINK,), False, "a</think> b", "a b", ""),  # mid-word: the space stays
+    ("strip", (THINK,), False, "</think>\n\nb", "b", ""),  # nothing before: trimmed
+    ("strip", (THINK,), False, "<think>a</think>b</think>c", "bc", ""),  # a second end tag
+    # words never run together: whitespace after a block only goes when the answer is empty
+    # or already ends in whitespace
+    ("strip", (THINK,), False, "normal between<think>x</think> final", "normal between final", ""),
+    ("strip", (THINK,), False, "Hello <think>x</think> world", "Hello world", ""),
+    ("strip", (THINK,), False, "a<think>x</think> b", "a b", ""),
+    ("reasoning", (THINK,), False, "a<think>x</think>\n\nb", "a\n\nb", "x"),
+    # end markers: the default <think> pair ends at <tool_call>, which stays in the answer
+    (
+        "strip",
+        (THINK,),
+        False,
+        "<think>a<tool_call>{}</tool_call>",
+        "<tool_call>{}</tool_call>",
+        "",
+    ),
+    ("reasoning", (THINK,), False, "<think>a <tool_call>x", "<tool_call>x", "a "),
+    ("strip", (THINK,), False, "x<tool_call>y", "x<tool_call>y", ""),  # outside a block: text
+    ("reasoning", (THINK,), True, "plan<tool_call>{}", "<tool_call>{}", "plan"),
+    ("reasoning", (BRACKETS,), False, "[[a<tool_call>]]b", "b", "a<tool_call>"),  # not its pair
     (
         "strip",
         (THINK,),
@@ -68,7 +93,7 @@ CASES = [
         "",
     ),
     ("strip", (THINK,), False, "<THINK>x</THINK>", "<THINK>x</THINK>", ""),  # case-sensitive
-    ("strip", (THINK,), False, "<think><think>a</think>b</think>c", "b</think>c", ""),  # no nesting
+    ("strip", (THINK,), False, "<think><think>a</think>b</think>c", "bc", ""),  # no nesting
     ("strip", (THINK,), False, "<<think>x</think>", "<", ""),
     (
         "reasoning",
@@ -87,12 +112,13 @@ CASES = [
         "a</think>bc<|end_of_thought|>d",
     ),
     ("strip", (THINK, BRACKETS), False, "[[x]]a[[y</think>]]b<think>]]</think>c", "abc", ""),
-    ("reasoning", (THINK,), False, "日本<think>🙂é</think> 語", "日本語", "🙂é"),
+    ("strip", (THINK, BRACKETS), False, "a]]b</think>c", "abc", ""),  # orphans of both pairs
+    ("reasoning", (THINK,), False, "日本<think>🙂é</think> 語", "日本 語", "🙂é"),
     # implicit start: the template opened the block
     ("reasoning", (THINK,), True, "abc</think>\n\nHello", "Hello", "abc"),
-    ("strip", (THINK,), True, "abc</think>\n\nHello<think>x</think> y", "Helloy", ""),
+    ("strip", (THINK,), True, "abc</think>\n\nHello<think>x</think> y", "Hello y", ""),
     ("reasoning", (THINK,), True, "  <think>abc</think>Hi", "Hi", "  abc"),
-    ("reasoning", (THINK,), True, "<think>a</think>b</think>c", "b</think>c", "a"),
+    ("reasoning", (THINK,), True, "<think>a</think>b</think>c", "bc", "a"),
     ("reasoning", (THINK,), True, "just an answer", "just an answer", ""),
     ("reasoning", (THINK,), True, "", "", ""),
     ("reasoning", (THINK,), True, "  \n", "  \n", ""),
@@ -119,11 +145,11 @@ def test_cases_whole_and_split_everywhere(
 def test_answer_released_in_the_same_feed() -> None:
     think_filter = ThinkFilter(config("reasoning"))
     assert think_filter.feed("Hello ") == ("Hello ", "")
-    assert think_filter.feed("wor<") == ("wor", "")  # only the possible tag start is held
+    assert think_filter.feed("wor <") == ("wor ", "")  # only the possible tag start is held
     assert think_filter.held_chars == 1
     assert think_filter.feed("think>abc") == ("", "abc")  # think text flows progressively
     assert think_filter.feed("de</thi") == ("", "de")
-    assert think_filter.feed("nk>  ") == ("", "")  # whitespace after the block: dropped
+    assert think_filter.feed("nk>  ") == ("", "")  # the answer ends in a space: dropped
     assert not think_filter.idle
     assert think_filter.feed(" \n") == ("", "")  # still dropping, nothing held
     assert think_filter.held_chars == 0
@@ -178,8 +204,8 @@ def test_implicit_cap_releases_held_text_and_goes_explicit(
         assert think_filter.feed("789ab") == ("0123456789ab", "")
     assert "no end tag" in caplog.text
     assert "0123" not in caplog.text  # no content in logs
-    # explicit from now on: a stray end tag is answer, start tags open blocks
-    assert think_filter.feed("</think>c<think>x</think>d") == ("</think>cd", "")
+    # explicit from now on: a stray end tag is an orphan (removed), start tags open blocks
+    assert think_filter.feed("</think>c<think>x</think>d") == ("cd", "")
     assert think_filter.finish() == ("", "")
 
 
@@ -223,27 +249,61 @@ def test_tag_matcher_search() -> None:
 # -- property tests against an independent reference --------------------------------------------
 
 
+def _alternation(tags: Iterable[str]) -> re.Pattern[str]:
+    # Longest first: of two tags at one position the longer one wins.
+    return re.compile("|".join(re.escape(t) for t in sorted(set(tags), key=len, reverse=True)))
+
+
+def _explicit(text: str, pairs: tuple[tuple[str, str], ...]) -> tuple[str, str]:
+    """Leftmost start tag to its own end tag (or an end marker, kept), orphan ends removed."""
+    closers = {start: (end, DEFAULT_END_MARKERS.get(start, ())) for start, end in reversed(pairs)}
+    tags = _alternation([*closers, *(end for _, end in pairs)])
+    answer, think, i, trim = "", "", 0, False
+    while True:
+        match = tags.search(text, i)
+        segment = text[i : match.start() if match else len(text)]
+        if trim:
+            segment = segment.lstrip()
+            trim = not segment
+        answer += segment
+        if match is None:
+            return answer, think
+        i = match.end()
+        if match.group() in closers:
+            end, markers = closers[match.group()]
+            close = _alternation([end, *markers]).search(text, i)
+            if close is None:
+                return answer, think + text[i:]
+            think += text[i : close.start()]
+            if close.group() != end:
+                i, trim = close.start(), False
+                continue
+            i = close.end()
+        trim = not answer or answer[-1].isspace()
+
+
 def reference(
     text: str, mode: str, pairs: tuple[tuple[str, str], ...], implicit: bool
 ) -> tuple[str, str]:
-    """Regex reference for the no-nesting case: leftmost start tag to its own first end tag."""
+    """Regex reference for the no-nesting case, independent of the state machine."""
     if mode == "keep":
         return text, ""
+    answer, think = _explicit(text, pairs)
     if implicit:
         body = text.lstrip()
+        markers = [m for start, _ in pairs for m in DEFAULT_END_MARKERS.get(start, ())]
+        first_end = _alternation([*(end for _, end in pairs), *markers]).search(text)
         if any(body.startswith(start) for start, _ in pairs):
-            answer, think = reference(body, mode, pairs, False)
-            return answer, (text[: len(text) - len(body)] + think) if mode == "reasoning" else ""
-        ends = [(text.find(end), end) for _, end in pairs if end in text]
-        if ends:
-            cut, end = min(ends)
-            answer, think = reference(text[cut + len(end) :].lstrip(), mode, pairs, False)
-            return answer, (text[:cut] + think) if mode == "reasoning" else ""
-        return reference(text, mode, pairs, False)
-    block = "|".join(f"{re.escape(s)}(.*?)(?:{re.escape(e)}\\s*|\\Z)" for s, e in pairs)
-    pattern = re.compile(block, re.S)
-    think = "".join(g for m in pattern.finditer(text) for g in m.groups() if g)
-    return pattern.sub("", text), think if mode == "reasoning" else ""
+            answer, think = _explicit(body, pairs)
+            think = text[: len(text) - len(body)] + think
+        elif first_end is not None:
+            cut = first_end.start()
+            if first_end.group() in markers:
+                answer, think = _explicit(text[cut:], pairs)
+            else:
+                answer, think = _explicit(text[first_end.end() :].lstrip(), pairs)
+            think = text[:cut] + think
+    return answer, think if mode == "reasoning" else ""
 
 
 VOCAB = [
@@ -270,6 +330,8 @@ VOCAB = [
     "]]",
     "[",
     "]",
+    "<tool_call>",
+    "<tool",
 ]
 
 modes = st.sampled_from(["strip", "reasoning", "keep"])
@@ -315,15 +377,17 @@ def test_assembled_answer_and_think_segments(
 ) -> None:
     """Answer segments and think blocks assembled into one text come apart again."""
     text = "".join(f"<think>{seg}</think>" if is_think else seg for is_think, seg in parts)
-    answer, think, trimming = [], [], False
+    answer: list[str] = []
+    think: list[str] = []
+    trimming = False
     for is_think, seg in parts:
         if is_think:
             think.append(seg)
             trimming = True
             continue
-        if trimming:
+        if trimming and (not "".join(answer) or "".join(answer)[-1].isspace()):
             seg = seg.lstrip()
-            trimming = not seg
+        trimming = trimming and not seg
         answer.append(seg)
     expected = ("".join(answer), "".join(think) if mode == "reasoning" else "")
     assert reference(text, mode, (THINK,), False) == expected

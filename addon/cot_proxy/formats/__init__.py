@@ -46,14 +46,16 @@ class WireFormat(Protocol):
         """The (non-JSON) event data that ends a stream: all held text is released before it."""
         ...
 
-    def event_channels(self, obj: Any) -> list[tuple[int, dict[str, Any] | None, bool]] | None:
+    def event_channels(self, obj: Any) -> list[tuple[int, dict[str, Any] | None, Any]] | None:
         """The channels one decoded stream event carries, in order, as (channel, text container,
-        finishing); container None when the channel has none in this event (held text then goes
-        out in an event of its own if it finishes). None: not an answer event, pass it on."""
+        finish reason); the channel finishes in this event when its finish reason is not None;
+        container None when the channel has none in this event (held text then goes out in an
+        event of its own if it finishes). None: not an answer event, pass it on."""
         ...
 
-    def body_containers(self, obj: Any) -> list[dict[str, Any]] | None:
-        """The text containers of a decoded buffered answer; None: not an answer."""
+    def body_containers(self, obj: Any) -> list[tuple[dict[str, Any], Any]] | None:
+        """(text container, finish reason) of each channel of a decoded buffered answer;
+        None: not an answer."""
         ...
 
     def carries_nothing(self, obj: dict[str, Any]) -> bool:

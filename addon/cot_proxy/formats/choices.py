@@ -14,18 +14,30 @@ from typing import Any
 
 # Reasoning that servers with a reasoning parser already split off (vLLM, SGLang, llama.cpp, ...).
 UPSTREAM_REASONING_FIELDS: tuple[str, ...] = ("reasoning_content", "reasoning")
+# reasoning_field "both": the same text in the two fields clients read (vLLM ≥ 0.16 and Ollama
+# send `reasoning`; llama.cpp, DeepSeek and LM Studio send `reasoning_content`).
+BOTH = "both"
+BOTH_FIELDS: tuple[str, ...] = ("reasoning_content", "reasoning")
+
+
+def reasoning_keys(reasoning_field: str) -> tuple[str, ...]:
+    """The container keys reasoning mode writes think text to."""
+    return BOTH_FIELDS if reasoning_field == BOTH else (reasoning_field,)
+
+
 # The data of the event that ends an OpenAI stream.
 DONE_PAYLOAD = b"[DONE]"
 
 _CHOICE_INDEX = re.compile(rb'"index"\s*:\s*(\d+)')
 
-# (channel, text container or None, finishing) per choice: see WireFormat.event_channels.
-Channels = list[tuple[int, dict[str, Any] | None, bool]]
+# (channel, text container or None, finish_reason) per choice: see WireFormat.event_channels.
+Channels = list[tuple[int, dict[str, Any] | None, Any]]
 
 
 def channel_reader(container_key: str | None) -> Callable[[Any], Channels | None]:
-    """A format's `event_channels`: each choice as (index, text container or None, finishing),
-    None without a choices list. `container_key` None: the choice is its own container."""
+    """A format's `event_channels`: each choice as (index, text container or None,
+    finish_reason), None without a choices list. `container_key` None: the choice is its own
+    container."""
 
     def event_channels(obj: Any) -> Channels | None:
         choices = obj.get("choices") if type(obj) is dict else None
@@ -40,7 +52,7 @@ def channel_reader(container_key: str | None) -> Callable[[Any], Channels | None
                     (
                         index if type(index) is int else position,  # bool is no index either
                         container if type(container) is dict else None,
-                        choice.get("finish_reason") is not None,
+                        choice.get("finish_reason"),
                     )
                 )
         return found
@@ -48,15 +60,18 @@ def channel_reader(container_key: str | None) -> Callable[[Any], Channels | None
     return event_channels
 
 
-def container_reader(container_key: str | None) -> Callable[[Any], list[dict[str, Any]] | None]:
-    """A format's `body_containers`: the text container of each choice that has one."""
+def container_reader(
+    container_key: str | None,
+) -> Callable[[Any], list[tuple[dict[str, Any], Any]] | None]:
+    """A format's `body_containers`: (text container, finish_reason) of each choice that has
+    a container."""
     channels = channel_reader(container_key)
 
-    def body_containers(obj: Any) -> list[dict[str, Any]] | None:
+    def body_containers(obj: Any) -> list[tuple[dict[str, Any], Any]] | None:
         found = channels(obj)
         if found is None:
             return None
-        return [container for _, container, _ in found if container is not None]
+        return [(container, reason) for _, container, reason in found if container is not None]
 
     return body_containers
 

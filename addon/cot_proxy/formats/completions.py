@@ -11,6 +11,7 @@ from typing import Any
 from cot_proxy.formats import choices
 from cot_proxy.formats.choices import DONE_PAYLOAD
 from cot_proxy.formats.choices import UPSTREAM_REASONING_FIELDS
+from cot_proxy.formats.choices import reasoning_keys
 
 name = "completions"
 text_key = "text"
@@ -34,7 +35,8 @@ def released_event(
 ) -> dict[str, Any]:
     fields = {text_key: answer}  # a completions choice always has its text
     if think:
-        fields[reasoning_field] = think
+        for key in reasoning_keys(reasoning_field):
+            fields[key] = think
     return choices.released_event(last, channel, fields, reasoning_field, None)
 
 

@@ -3,14 +3,17 @@
 The rules come from LLM_PARAMS and the config file (`cot_proxy.rules`). Per request: which
 endpoint the path names, the body parsed once, the rule matched on its `model`, the body
 rewritten (`cot_proxy.rewrite`), and what the later hooks need written into the flow's notes.
-`GET …/models` answers get the pseudo models of the rules added.
+`GET …/models` answers get the pseudo models of the rules added. A request's `X-Think-Mode`
+header sets its think mode (and is not forwarded).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Any
+from typing import TypeGuard
 
 from mitmproxy import ctx
 from mitmproxy import http
@@ -26,9 +29,14 @@ from cot_proxy.rewrite import rewrite_request
 from cot_proxy.rules import ConfigError
 from cot_proxy.rules import RuleSet
 from cot_proxy.rules import load_rules
+from cot_proxy.rules.checks import clip
 from cot_proxy.series import Series
+from cot_proxy.think import THINK_MODES
+from cot_proxy.think import ThinkMode
 
 logger = logging.getLogger(__name__)
+
+THINK_MODE_HEADER = "x-think-mode"
 
 
 class RequestRules:
@@ -100,6 +108,27 @@ class RequestRules:
         request = flow.request
         record = notes(flow)
         record.endpoint = endpoint_of(request.method, request.path)
+        sent = request.headers.get(THINK_MODE_HEADER)
+        mode = None
+        if sent is not None:
+            del request.headers[THINK_MODE_HEADER]  # ours, not the target's
+            mode = sent.strip().lower()
+            if not _is_mode(mode):
+                message = (
+                    f"X-Think-Mode must be one of {', '.join(THINK_MODES)}, not {clip(repr(sent))}"
+                )
+                answer_locally(
+                    flow, 400, error_body(message, "invalid_request_error", "invalid_think_mode")
+                )
+                return
+        self._apply_rules(flow)
+        if mode is not None and not flow.response:
+            base = record.think or self.think.defaults
+            record.think = dataclasses.replace(base, mode=mode)
+
+    def _apply_rules(self, flow: http.HTTPFlow) -> None:
+        request = flow.request
+        record = notes(flow)
         if not request.headers.get("content-type", "").lower().startswith("application/json"):
             return
         if not request.raw_content:
@@ -142,3 +171,7 @@ class RequestRules:
         if merged is not None:
             response.content = json.dumps(merged).encode()
             record.changes.append(f"models +{len(pseudo)} pseudo")
+
+
+def _is_mode(value: str) -> TypeGuard[ThinkMode]:
+    return value in THINK_MODES

@@ -55,7 +55,8 @@ class ThinkRemoval:
             "reasoning_field",
             str,
             "reasoning_content",
-            "Message/delta field that receives think text in reasoning mode.",
+            "Message/delta field that receives think text in reasoning mode, or both "
+            "(reasoning_content and reasoning, the same text).",
         )
 
     def configure(self, updated: set[str]) -> None:

@@ -91,6 +91,17 @@ def want_tags(key: str, value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def want_str_list(key: str, value: Any) -> tuple[str, ...]:
+    """A list of non-empty strings; an empty list is a value too ("none")."""
+    problem = f"{key} must be a list of non-empty strings"
+    if not isinstance(value, list | tuple):
+        raise Invalid(f"{problem}, got {kind(value)}")
+    for item in value:
+        if not isinstance(item, str) or not item:
+            raise Invalid(f"{problem}, got item {clip(repr(item))}")
+    return tuple(value)
+
+
 def kind(value: Any) -> str:
     """What `value` is, for "must be X, got Y" messages."""
     if value is None:

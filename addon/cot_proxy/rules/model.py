@@ -26,8 +26,11 @@ from cot_proxy.rules.checks import flatten
 from cot_proxy.rules.checks import show_value
 from cot_proxy.rules.checks import want_bool
 from cot_proxy.rules.checks import want_str
+from cot_proxy.rules.checks import want_str_list
 from cot_proxy.rules.checks import want_tags
+from cot_proxy.think import IMPLICIT_UNCLOSED
 from cot_proxy.think import THINK_MODES
+from cot_proxy.think import ImplicitUnclosed
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkMode
 
@@ -76,6 +79,33 @@ def _mode(key: str, value: Any, lenient: bool) -> ThinkMode:
     return value
 
 
+def _is_unclosed(value: object) -> TypeGuard[ImplicitUnclosed]:
+    return value in IMPLICIT_UNCLOSED
+
+
+def _unclosed(key: str, value: Any, lenient: bool) -> ImplicitUnclosed:
+    if not _is_unclosed(value):
+        raise Invalid(f"unknown {key} {clip(repr(value))} (use {'|'.join(IMPLICIT_UNCLOSED)})")
+    return value
+
+
+HISTORY_MODES: tuple[str, ...] = ("keep", "strip", "to_field")
+
+
+def _history(key: str, value: Any, lenient: bool) -> str:
+    if value not in HISTORY_MODES:
+        raise Invalid(f"unknown {key} {clip(repr(value))} (use {'|'.join(HISTORY_MODES)})")
+    return str(value)
+
+
+def _markers(key: str, value: Any, lenient: bool) -> tuple[str, ...]:
+    return want_str_list(key, value)
+
+
+def _show_markers(markers: tuple[str, ...]) -> str:
+    return "[" + " ".join(markers) + "]"
+
+
 def _filtering(key: str, value: Any, lenient: bool) -> ThinkMode:
     # Previous generation's switch: filtering on = strip, off = leave the text alone.
     return "strip" if want_bool(key, value, lenient=lenient) else "keep"
@@ -107,6 +137,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("reasoning_field", _text, text=True),
     Setting("upstream_model_name", _text, text=True),
     Setting("think_implicit_start", _flag, show=show_value),
+    Setting("implicit_unclosed", _unclosed),
+    Setting("think_end_markers", _markers, show=_show_markers),
+    Setting("history", _history),
     Setting("strip_think_from_history", _flag, show=show_value),
     Setting("append_to_last_user_message", _suffix, show=show_value),
 )
@@ -114,6 +147,7 @@ SETTINGS: tuple[Setting, ...] = (
 CONFLICTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("think_mode",), ("enable_think_tag_filtering",)),
     (("think_tags",), ("think_tag_start", "think_tag_end")),
+    (("history",), ("strip_think_from_history",)),
 )
 RESERVED_KEYS: tuple[str, ...] = tuple(s.name for s in SETTINGS)
 TEXT_KEYS: frozenset[str] = frozenset(s.name for s in SETTINGS if s.text)
@@ -138,11 +172,22 @@ class ModelRule:
     think_tag_start: str | None = None
     think_tag_end: str | None = None
     think_implicit_start: bool | None = None
+    implicit_unclosed: ImplicitUnclosed | None = None
+    think_end_markers: tuple[str, ...] | None = None
     reasoning_field: str | None = None
     upstream_model_name: str | None = None
     append_to_last_user_message: str | None = None
+    # What happens to reasoning in the assistant messages of the request: keep|strip|to_field.
+    history: str | None = None
+    # The old spelling of history: strip (true) / keep (false).
     strip_think_from_history: bool | None = None
     source: str = ""
+
+    @property
+    def history_mode(self) -> str:
+        if self.history is not None:
+            return self.history
+        return "strip" if self.strip_think_from_history else "keep"
 
     @property
     def is_glob(self) -> bool:
@@ -165,6 +210,10 @@ class ModelRule:
                 else base.implicit_start
             ),
             reasoning_field=self.reasoning_field or base.reasoning_field,
+            end_markers=(
+                self.think_end_markers if self.think_end_markers is not None else base.end_markers
+            ),
+            implicit_unclosed=self.implicit_unclosed or base.implicit_unclosed,
         )
 
     def describe(self) -> str:

@@ -95,3 +95,41 @@ def test_reloads_counted_by_result_not_the_first_load(started):
             tctx.configure(rules, llm_params="temperature=0.3")
         assert reloads.labels("error")._value.get() == 1
         assert rules.rules.match("b") is not None  # the old rules stay
+
+
+@pytest.mark.parametrize("value", ["reasoning", " KEEP ", "strip"])
+def test_think_mode_header_sets_the_mode_and_is_not_forwarded(value):
+    rules, think = rules_addon()
+    with taddons.context(rules, think) as tctx:
+        tctx.configure(rules, llm_params="model=m,think_mode=strip,temperature=0.1")
+        flow = chat_flow(b'{"model": "m"}')
+        flow.request.headers["X-Think-Mode"] = value
+        rules.request(flow)
+        assert flow.response is None
+        assert "x-think-mode" not in flow.request.headers
+        record = notes(flow)
+        assert record.think is not None and record.think.mode == value.strip().lower()
+        assert b'"temperature": 0.1' in (flow.request.content or b"")  # the rule still applies
+
+
+def test_think_mode_header_without_json_body():
+    rules, think = rules_addon()
+    with taddons.context(rules, think):
+        flow = chat_flow(b"", content_type="text/plain")
+        flow.request.headers["X-Think-Mode"] = "keep"
+        rules.request(flow)
+        assert notes(flow).think is not None and notes(flow).think.mode == "keep"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("value", ["", "inline-ish", "strip,keep"])
+def test_unknown_think_mode_header_is_a_json_400(value):
+    rules, think = rules_addon()
+    with taddons.context(rules, think):
+        flow = chat_flow(b'{"model": "m"}')
+        flow.request.headers["X-Think-Mode"] = value
+        rules.request(flow)
+        assert flow.response and flow.response.status_code == 400
+        error = flow.response.json()["error"]
+        assert error["code"] == "invalid_think_mode"
+        assert "X-Think-Mode must be one of strip, reasoning, keep" in error["message"]
+        assert notes(flow).local

@@ -34,7 +34,7 @@ def test_where_the_text_is() -> None:
 def test_event_channels_are_the_choices_deltas() -> None:
     first, second = {"content": "a"}, {"content": "b"}
     obj = chunk(choice(first, 1), choice(second, 0, "stop"))
-    assert chat.event_channels(obj) == [(1, first, False), (0, second, True)]
+    assert chat.event_channels(obj) == [(1, first, None), (0, second, "stop")]
     assert chat.event_channels(obj)[0][1] is first  # the container itself, to edit in place
 
 
@@ -48,7 +48,7 @@ def test_a_choice_without_an_int_index_is_named_by_its_position(index: Any, expe
 
 @pytest.mark.parametrize("delta", [None, "text", ["content"], 5])
 def test_a_choice_without_a_delta_dict_has_no_container(delta: Any) -> None:
-    assert chat.event_channels(chunk(choice(delta, 0, "stop"))) == [(0, None, True)]
+    assert chat.event_channels(chunk(choice(delta, 0, "stop"))) == [(0, None, "stop")]
 
 
 @pytest.mark.parametrize("obj", [[1], "x", None, {"choices": 5}, {"choices": {"0": {}}}, {}])
@@ -58,13 +58,13 @@ def test_not_an_answer_event(obj: Any) -> None:
 
 def test_non_dict_choices_are_skipped() -> None:
     delta: dict[str, Any] = {}
-    assert chat.event_channels({"choices": [7, None, {"delta": delta}]}) == [(2, delta, False)]
+    assert chat.event_channels({"choices": [7, None, {"delta": delta}]}) == [(2, delta, None)]
 
 
 def test_body_containers_are_the_messages() -> None:
     message = {"role": "assistant", "content": "x"}
     body = {"choices": [{"index": 0, "message": message}, {"index": 1, "message": None}, 3]}
-    assert chat.body_containers(body) == [message]
+    assert chat.body_containers(body) == [(message, None)]
     assert chat.body_containers({"error": {}}) is None
 
 

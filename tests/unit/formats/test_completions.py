@@ -28,19 +28,19 @@ def test_where_the_text_is() -> None:
 def test_each_choice_is_its_own_container() -> None:
     first, second = choice("a", 0), choice("b", 1, "length")
     assert completions.event_channels(chunk(first, second)) == [
-        (0, first, False),
-        (1, second, True),
+        (0, first, None),
+        (1, second, "length"),
     ]
     assert completions.event_channels(chunk(first))[0][1] is first
     assert completions.event_channels({"choices": [{"delta": None}]}) == [
-        (0, {"delta": None}, False)
+        (0, {"delta": None}, None)
     ]
     assert completions.event_channels({"choices": None}) is None
 
 
 def test_body_containers_are_the_choices() -> None:
     first = {"index": 0, "text": "x", "finish_reason": "stop"}
-    assert completions.body_containers({"choices": [first, "junk"]}) == [first]
+    assert completions.body_containers({"choices": [first, "junk"]}) == [(first, "stop")]
     assert completions.body_containers([]) is None
 
 

@@ -113,12 +113,16 @@ def test_repo_config_yaml_shows_every_setting():
         "upstream_model_name:",
         "append_to_last_user_message:",
         "strip_think_from_history:",
+        "history:",
+        "implicit_unclosed:",
+        "think_end_markers:",
         "model: default",
     ):
         assert key in text, key
     first = rules[0]
     assert first.params and first.defaults and first.drop and first.think_tags
-    assert first.strip_think_from_history is not None
+    assert first.history is not None
+    assert any(rule.strip_think_from_history for rule in rules)  # the old spelling, too
 
 
 @pytest.mark.parametrize(

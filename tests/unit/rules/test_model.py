@@ -149,7 +149,10 @@ SAMPLES = {
     "reasoning_field": "reasoning",
     "upstream_model_name": "org/Real-7B",
     "think_implicit_start": True,
+    "implicit_unclosed": "think",
+    "think_end_markers": ["<tool_call>", "<|tool_calls_section_begin|>"],
     "strip_think_from_history": True,
+    "history": "to_field",
     "append_to_last_user_message": "\n/no_think",
 }
 STRUCTURE_FIELDS = {"pattern", "params", "defaults", "drop", "source"}
@@ -174,6 +177,9 @@ def test_reserved_and_text_keys_come_from_the_table():
         "append_to_last_user_message",
         "think_tags",
         "strip_think_from_history",
+        "implicit_unclosed",
+        "think_end_markers",
+        "history",
     }
     assert TEXT_KEYS == {
         "think_tag_start",
@@ -277,3 +283,29 @@ def test_build_rule_conflicts(settings, err):
 def test_build_rule_suffix_null_is_empty():
     rule = build_rule("a", {"append_to_last_user_message": None}, source="", lenient=True)
     assert rule.append_to_last_user_message == ""
+
+
+def test_end_markers_and_implicit_unclosed_reach_the_think_config():
+    (rule,) = parse_config(
+        json.dumps(
+            {"models": [{"model": "a", "think_end_markers": [], "implicit_unclosed": "answer"}]}
+        )
+    )
+    config = rule.think_config(ThinkConfig())
+    assert config.end_markers == () and config.implicit_unclosed == "answer"
+    assert config.markers_for("<think>") == ()  # an empty list turns the default off
+    assert ThinkConfig().markers_for("<think>") == ("<tool_call>",)
+    assert ModelRule("b").think_config(ThinkConfig()).end_markers is None
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("think_end_markers", "<tool_call>", "must be a list of non-empty strings, got"),
+        ("think_end_markers", ["<a>", ""], "must be a list of non-empty strings, got item ''"),
+        ("implicit_unclosed", "maybe", "unknown implicit_unclosed 'maybe' .use auto|answer|think"),
+    ],
+)
+def test_end_markers_and_implicit_unclosed_are_checked(key, value, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(json.dumps({"models": [{"model": "a", key: value}]}))

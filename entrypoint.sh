@@ -25,6 +25,7 @@ DEBUG=${DEBUG:-false}
 MAX_REQUEST_BYTES=${MAX_REQUEST_BYTES:-67108864}
 TARGET_CA_BUNDLE=${TARGET_CA_BUNDLE:-}
 TARGET_TLS_VERIFY=${TARGET_TLS_VERIFY:-true}
+MAX_CONCURRENT_REQUESTS=${MAX_CONCURRENT_REQUESTS:-0}
 # PROXY_API_KEYS and TARGET_API_KEY are read by the addon from the environment
 # itself: on the command line, `ps` would show them to every local user.
 MITM_TOOL=${MITM_TOOL:-mitmdump}
@@ -61,6 +62,10 @@ if ! [[ $MAX_REQUEST_BYTES =~ ^[0-9]{1,15}$ ]] || ((10#$MAX_REQUEST_BYTES == 0))
     fail "MAX_REQUEST_BYTES must be a whole number of bytes above 0, not '$MAX_REQUEST_BYTES'"
 fi
 MAX_REQUEST_BYTES=$((10#$MAX_REQUEST_BYTES))
+whole_number() { # NAME VALUE: a whole number (0 allowed), or fail
+    [[ $2 =~ ^[0-9]{1,9}$ ]] || fail "$1 must be a whole number, not '$2'"
+}
+whole_number MAX_CONCURRENT_REQUESTS "$MAX_CONCURRENT_REQUESTS"
 case ${TARGET_TLS_VERIFY,,} in
     true | 1 | yes | on) ssl_insecure=false ;;
     false | 0 | no | off) ssl_insecure=true ;;
@@ -124,6 +129,7 @@ args=(
     --set max_request_bytes="$MAX_REQUEST_BYTES"
     --set target_ca_bundle="$TARGET_CA_BUNDLE"
     --set ssl_insecure="$ssl_insecure"
+    --set max_concurrent_requests="$((10#$MAX_CONCURRENT_REQUESTS))"
 )
 
 if ((WORKERS == 1)); then

@@ -15,6 +15,7 @@ from mitmproxy import http
 
 from cot_proxy.flow import notes
 from cot_proxy.parts.body_limit import BodyLimit
+from cot_proxy.parts.concurrency import Concurrency
 from cot_proxy.parts.gateway import Gateway
 from cot_proxy.parts.health import Health
 from cot_proxy.parts.listening import Listening
@@ -33,7 +34,7 @@ class CotProxy:
     """Runs the parts below, in order, for each hook.
 
     mitmproxy dispatches every hook to every addon through its addon manager, at a few µs a
-    call; registering the eleven parts as addons of their own cost about 7% of a small request
+    call; registering the parts as addons of their own cost about 7% of a small request
     (bench/). Here each hook is one dispatch. A part that answers a request itself (its flow's
     notes say `local`) ends the request hook for the parts after it. Unlike separate addons,
     a part that raises also ends that hook for the parts after it (mitmproxy logs the error).
@@ -51,6 +52,7 @@ class CotProxy:
             BodyLimit(),
             Gateway(),
             RequestRules(think),
+            Concurrency(),
             router,
             think,
             Timeouts(),

@@ -27,6 +27,7 @@ ENV_NAMES: dict[str, str] = {
     "max_request_bytes": "MAX_REQUEST_BYTES",
     "target_ca_bundle": "TARGET_CA_BUNDLE",
     "ssl_insecure": "TARGET_TLS_VERIFY",
+    "max_concurrent_requests": "MAX_CONCURRENT_REQUESTS",
 }
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import re
+import select
+import socket
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from .test_core import curl_json
 from .upstream import Received
@@ -67,3 +72,78 @@ def test_health_live_answers_without_the_target(start_proxy, upstream):
     live = start_proxy({"TARGET_BASE_URL": f"{upstream.url}/v1/"})
     assert curl_json(f"{live.url}/health/live")[0] == 200
     assert upstream.received == []
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def complete(answer: bytes) -> bool:
+    """Has `answer` its head and all the Content-Length bytes of its body?"""
+    head, found, body = answer.partition(b"\r\n\r\n")
+    length = re.search(rb"content-length: *(\d+)", head, re.I)
+    return bool(found and length and len(body) >= int(length.group(1)))
+
+
+def upload_chunked(
+    port: int, total: int, rss: Callable[[], int], rss_cap: int
+) -> tuple[bytes, int, int]:
+    """Send up to `total` bytes as a chunked body, generated lazily, until the proxy answers.
+
+    Returns (the answer, bytes sent, the proxy's peak RSS). Stops early, failing, if the proxy's
+    RSS passes `rss_cap`: without the bound this would otherwise buffer gigabytes.
+    """
+    piece = b"x" * (1 << 20)
+    chunk = b"%x\r\n%s\r\n" % (len(piece), piece)
+    sent = peak = 0
+    deadline = time.monotonic() + 120
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        while sent < total and time.monotonic() < deadline:
+            readable, _, _ = select.select([s], [], [], 0)
+            if readable:
+                break
+            try:
+                s.sendall(chunk)
+            except OSError:
+                break  # the proxy closed the connection: read what it said
+            sent += len(piece)
+            if sent % (16 << 20) == 0:
+                peak = max(peak, rss())
+                assert peak < rss_cap, f"proxy RSS {peak} after {sent} bytes sent"
+        peak = max(peak, rss())
+        s.settimeout(10)
+        answer = b""
+        try:
+            while not complete(answer) and (data := s.recv(65536)):
+                answer += data
+        except OSError:
+            pass
+    return answer, sent, peak
+
+
+def test_huge_chunked_upload_is_413_within_bounded_memory(start_proxy, upstream):
+    limit = 16 << 20
+    proxy = start_proxy({"TARGET_BASE_URL": f"{upstream.url}/v1/", "MAX_REQUEST_BYTES": str(limit)})
+    assert curl_json(f"{proxy.url}/health/live")[0] == 200  # warmed up: a fair baseline
+    pid = proxy.process.pid  # WORKERS=1: entrypoint.sh execs mitmdump
+    baseline = rss_bytes(pid)
+    answer, sent, peak = upload_chunked(
+        proxy.port, 2 << 30, lambda: rss_bytes(pid), rss_cap=baseline + 256 * (1 << 20)
+    )
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413"), (answer[:300], sent)
+    error = json.loads(body)["error"]
+    assert error["code"] == "request_too_large" and str(limit) in error["message"]
+    assert sent < 2 << 30  # refused early, not after the whole upload
+    # The limit, bytearray growth while it buffers, and a margin: never the upload.
+    assert peak - baseline < 2 * limit + 32 * (1 << 20), (baseline, peak)
+    assert upstream.received == []
+    assert "Traceback" not in proxy.log()
+    assert curl_json(f"{proxy.url}/v1/models")[0] == 200  # and the proxy serves on

@@ -1,6 +1,6 @@
 """Every use of mitmproxy's private internals, in one package, under one version pin.
 
-mitmproxy's public addon API cannot yet do four things this proxy needs. Each module here does one
+mitmproxy's public addon API cannot yet do these things this proxy needs. Each module here does one
 of them through a private seam, checks on install that the seam is still there (failing loudly
 otherwise), and names the upstream issue or pull request whose landing would let it go:
 
@@ -13,6 +13,8 @@ otherwise), and names the upstream issue or pull request whose landing would let
 - `listening`: TCP-only listening, SO_REUSEPORT for WORKERS, and opening the ports only once
   this addon is loaded (`proxy.mode_servers`, `Proxyserver.setup_servers`): mitmproxy loads
   `-s` scripts in a task that can run after its ports are open, and offers no reuse_port.
+- `request_size`: refusing a request body (chunked included) as soon as it passes our limit,
+  by wrapping `HttpStream.check_body_size`: mitmproxy's `body_size_limit` also limits answers.
 - `logs`: dropping the deprecated `add_log` bridge (`log.LegacyLogEvents`), which wakes the event
   loop for every log line (deprecated since mitmproxy 9; removal tracked in its api-changelog).
 

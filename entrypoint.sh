@@ -26,6 +26,7 @@ MAX_REQUEST_BYTES=${MAX_REQUEST_BYTES:-67108864}
 TARGET_CA_BUNDLE=${TARGET_CA_BUNDLE:-}
 TARGET_TLS_VERIFY=${TARGET_TLS_VERIFY:-true}
 MAX_CONCURRENT_REQUESTS=${MAX_CONCURRENT_REQUESTS:-0}
+SHUTDOWN_GRACE_SECONDS=${SHUTDOWN_GRACE_SECONDS:-30}
 # PROXY_API_KEYS and TARGET_API_KEY are read by the addon from the environment
 # itself: on the command line, `ps` would show them to every local user.
 MITM_TOOL=${MITM_TOOL:-mitmdump}
@@ -66,6 +67,7 @@ whole_number() { # NAME VALUE: a whole number (0 allowed), or fail
     [[ $2 =~ ^[0-9]{1,9}$ ]] || fail "$1 must be a whole number, not '$2'"
 }
 whole_number MAX_CONCURRENT_REQUESTS "$MAX_CONCURRENT_REQUESTS"
+whole_number SHUTDOWN_GRACE_SECONDS "$SHUTDOWN_GRACE_SECONDS"
 case ${TARGET_TLS_VERIFY,,} in
     true | 1 | yes | on) ssl_insecure=false ;;
     false | 0 | no | off) ssl_insecure=true ;;
@@ -130,6 +132,7 @@ args=(
     --set target_ca_bundle="$TARGET_CA_BUNDLE"
     --set ssl_insecure="$ssl_insecure"
     --set max_concurrent_requests="$((10#$MAX_CONCURRENT_REQUESTS))"
+    --set shutdown_grace_seconds="$((10#$SHUTDOWN_GRACE_SECONDS))"
 )
 
 if ((WORKERS == 1)); then
@@ -137,22 +140,61 @@ if ((WORKERS == 1)); then
 fi
 
 # WORKERS > 1: N processes share the port (SO_REUSEPORT; the kernel spreads the
-# connections). Signals reach every worker; if one dies, all stop and we exit
-# non-zero so that the container is restarted.
+# connections). A stop signal reaches every worker (each drains, see parts/shutdown.py;
+# a second signal stops them at once). A worker that dies is started again after a
+# short pause while the others serve; one that keeps dying (DEATHS_MAX times within
+# DEATHS_WINDOW seconds) stops the proxy non-zero, so that the container is restarted.
+DEATHS_MAX=5
+DEATHS_WINDOW=60
+extra=("$@")
 workers=()
-signalled=0
-trap 'signalled=1; kill -TERM "${workers[@]}" 2>/dev/null' TERM INT
+deaths=()
+stopping=0
+start_worker() { # INDEX
+    "$MITM_TOOL" "${args[@]}" --set reuse_port=true "${extra[@]}" &
+    workers[$1]=$!
+}
+stop_workers() {
+    kill -TERM "${workers[@]}" 2>/dev/null || true
+}
+wait_all() { # until every worker is gone (a signal interrupts `wait`)
+    local pid
+    for pid in "${workers[@]}"; do
+        while kill -0 "$pid" 2>/dev/null; do
+            wait "$pid" 2>/dev/null || true
+        done
+    done
+}
+trap 'stopping=1; stop_workers' TERM INT
 for ((i = 0; i < WORKERS; i++)); do
-    "$MITM_TOOL" "${args[@]}" --set reuse_port=true "$@" &
-    workers+=("$!")
+    start_worker "$i"
 done
-status=0
-wait -n "${workers[@]}" || status=$?
-if ((signalled)); then
-    wait "${workers[@]}" 2>/dev/null || true
-    exit 0
-fi
-echo "cot-proxy: a worker exited with status $status; stopping the others" >&2
-kill -TERM "${workers[@]}" 2>/dev/null || true
-wait "${workers[@]}" 2>/dev/null || true
-exit $((status == 0 ? 1 : status))
+while true; do
+    dead='' status=0
+    wait -n -p dead "${workers[@]}" || status=$?
+    if ((stopping)); then
+        wait_all
+        exit 0
+    fi
+    [[ -n $dead ]] || continue # woken by a signal, not by a worker
+    now=$SECONDS
+    recent=()
+    for t in "${deaths[@]}" "$now"; do
+        ((now - t < DEATHS_WINDOW)) && recent+=("$t")
+    done
+    deaths=("${recent[@]}")
+    if ((${#deaths[@]} >= DEATHS_MAX)); then
+        echo "cot-proxy: workers died $DEATHS_MAX times within $DEATHS_WINDOW s (last: $dead, status $status); stopping" >&2
+        stopping=1
+        stop_workers
+        wait_all
+        exit $((status == 0 ? 1 : status))
+    fi
+    for i in "${!workers[@]}"; do
+        if [[ ${workers[$i]} == "$dead" ]]; then
+            echo "cot-proxy: worker $dead exited with status $status; starting a new one in 1 s" >&2
+            sleep 1
+            ((stopping)) || start_worker "$i"
+        fi
+    done
+done

@@ -22,6 +22,7 @@ from cot_proxy.parts.listening import Listening
 from cot_proxy.parts.request_log import RequestLog
 from cot_proxy.parts.request_rules import RequestRules
 from cot_proxy.parts.router import Router
+from cot_proxy.parts.shutdown import Shutdown
 from cot_proxy.parts.startup import Startup
 from cot_proxy.parts.target_tls import TargetTls
 from cot_proxy.parts.think_removal import ThinkRemoval
@@ -48,6 +49,7 @@ class CotProxy:
             Startup(),
             Listening(),
             tls,
+            Shutdown(),
             Health(router, tls),
             BodyLimit(),
             Gateway(),

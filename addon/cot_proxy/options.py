@@ -28,6 +28,7 @@ ENV_NAMES: dict[str, str] = {
     "target_ca_bundle": "TARGET_CA_BUNDLE",
     "ssl_insecure": "TARGET_TLS_VERIFY",
     "max_concurrent_requests": "MAX_CONCURRENT_REQUESTS",
+    "shutdown_grace_seconds": "SHUTDOWN_GRACE_SECONDS",
 }
 
 

@@ -15,6 +15,8 @@ otherwise), and names the upstream issue or pull request whose landing would let
   `-s` scripts in a task that can run after its ports are open, and offers no reuse_port.
 - `request_size`: refusing a request body (chunked included) as soon as it passes our limit,
   by wrapping `HttpStream.check_body_size`: mitmproxy's `body_size_limit` also limits answers.
+- `signals`: SIGTERM/SIGINT rebound to drain before stopping (mitmproxy stops at once); issue
+  #3895, PR #8378.
 - `logs`: dropping the deprecated `add_log` bridge (`log.LegacyLogEvents`), which wakes the event
   loop for every log line (deprecated since mitmproxy 9; removal tracked in its api-changelog).
 

@@ -27,6 +27,8 @@ TARGET_CA_BUNDLE=${TARGET_CA_BUNDLE:-}
 TARGET_TLS_VERIFY=${TARGET_TLS_VERIFY:-true}
 MAX_CONCURRENT_REQUESTS=${MAX_CONCURRENT_REQUESTS:-0}
 SHUTDOWN_GRACE_SECONDS=${SHUTDOWN_GRACE_SECONDS:-30}
+CLIENT_HEADER_TIMEOUT=${CLIENT_HEADER_TIMEOUT:-30}
+CLIENT_IDLE_TIMEOUT=${CLIENT_IDLE_TIMEOUT:-300}
 # PROXY_API_KEYS and TARGET_API_KEY are read by the addon from the environment
 # itself: on the command line, `ps` would show them to every local user.
 MITM_TOOL=${MITM_TOOL:-mitmdump}
@@ -68,6 +70,11 @@ whole_number() { # NAME VALUE: a whole number (0 allowed), or fail
 }
 whole_number MAX_CONCURRENT_REQUESTS "$MAX_CONCURRENT_REQUESTS"
 whole_number SHUTDOWN_GRACE_SECONDS "$SHUTDOWN_GRACE_SECONDS"
+for name in CLIENT_HEADER_TIMEOUT CLIENT_IDLE_TIMEOUT; do
+    if ! [[ ${!name} =~ ^[0-9]{1,9}$ ]] || ((10#${!name} == 0)); then
+        fail "$name must be a whole number of seconds above 0, not '${!name}'"
+    fi
+done
 case ${TARGET_TLS_VERIFY,,} in
     true | 1 | yes | on) ssl_insecure=false ;;
     false | 0 | no | off) ssl_insecure=true ;;
@@ -100,9 +107,12 @@ command -v "$MITM_TOOL" >/dev/null ||
     fail "$MITM_TOOL is not on PATH: activate the venv (make run does) or install requirements.txt"
 
 # mitmproxy closes client connections idle for tcp_timeout seconds without an
-# HTTP answer; keep it above our own timeout so the client gets the JSON 504.
-tcp_timeout=$((API_REQUEST_TIMEOUT + 30))
-((tcp_timeout > 600)) || tcp_timeout=600
+# HTTP answer; keep it above our own timeouts so the client gets the JSON 504
+# (API_REQUEST_TIMEOUT) and the client limits are ours (parts/client_timeouts.py).
+tcp_timeout=600
+for t in "$API_REQUEST_TIMEOUT" "$CLIENT_HEADER_TIMEOUT" "$CLIENT_IDLE_TIMEOUT"; do
+    ((10#$t + 30 <= tcp_timeout)) || tcp_timeout=$((10#$t + 30))
+done
 
 # confdir is mitmproxy's default, but naming it makes mitmproxy load its CA while
 # configuring instead of after the port is open: a request in that gap would crash it.
@@ -133,6 +143,8 @@ args=(
     --set ssl_insecure="$ssl_insecure"
     --set max_concurrent_requests="$((10#$MAX_CONCURRENT_REQUESTS))"
     --set shutdown_grace_seconds="$((10#$SHUTDOWN_GRACE_SECONDS))"
+    --set client_header_timeout="$((10#$CLIENT_HEADER_TIMEOUT))"
+    --set client_idle_timeout="$((10#$CLIENT_IDLE_TIMEOUT))"
 )
 
 if ((WORKERS == 1)); then

@@ -11,10 +11,12 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from mitmproxy import connection
 from mitmproxy import http
 
 from cot_proxy.flow import notes
 from cot_proxy.parts.body_limit import BodyLimit
+from cot_proxy.parts.client_timeouts import ClientTimeouts
 from cot_proxy.parts.concurrency import Concurrency
 from cot_proxy.parts.gateway import Gateway
 from cot_proxy.parts.health import Health
@@ -29,6 +31,7 @@ from cot_proxy.parts.think_removal import ThinkRemoval
 from cot_proxy.parts.timeouts import Timeouts
 
 FlowHook = Callable[[http.HTTPFlow], None]
+ClientHook = Callable[[connection.Client], None]
 
 
 class CotProxy:
@@ -58,6 +61,7 @@ class CotProxy:
             router,
             think,
             Timeouts(),
+            ClientTimeouts(),
             RequestLog(),
         ]
         self._requestheaders: list[FlowHook] = self._methods("requestheaders")
@@ -65,6 +69,8 @@ class CotProxy:
         self._responseheaders: list[FlowHook] = self._methods("responseheaders")
         self._response: list[FlowHook] = self._methods("response")
         self._error: list[FlowHook] = self._methods("error")
+        self._client_connected: list[ClientHook] = self._methods("client_connected")
+        self._client_disconnected: list[ClientHook] = self._methods("client_disconnected")
 
     def _methods(self, name: str) -> list[Any]:
         return [getattr(part, name) for part in self.parts if hasattr(part, name)]
@@ -86,6 +92,14 @@ class CotProxy:
     def done(self) -> None:
         for done in self._methods("done"):
             done()
+
+    def client_connected(self, client: connection.Client) -> None:
+        for hook in self._client_connected:
+            hook(client)
+
+    def client_disconnected(self, client: connection.Client) -> None:
+        for hook in self._client_disconnected:
+            hook(client)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         for hook in self._requestheaders:

@@ -29,6 +29,8 @@ ENV_NAMES: dict[str, str] = {
     "ssl_insecure": "TARGET_TLS_VERIFY",
     "max_concurrent_requests": "MAX_CONCURRENT_REQUESTS",
     "shutdown_grace_seconds": "SHUTDOWN_GRACE_SECONDS",
+    "client_header_timeout": "CLIENT_HEADER_TIMEOUT",
+    "client_idle_timeout": "CLIENT_IDLE_TIMEOUT",
 }
 
 

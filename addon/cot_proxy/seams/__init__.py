@@ -7,9 +7,10 @@ otherwise), and names the upstream issue or pull request whose landing would let
 - `error_pages`: JSON bodies (and a 504) for the errors mitmproxy answers itself, by replacing
   `proxy.layers.http._http1.make_error_response`. mitmproxy PR #7999 ("allow error hook to
   override 502 responses", unmerged), issue #4854 (custom error responses).
-- `connections`: how long a flow's connection has been silent, and cancelling its upstream
-  socket when the target times out (`Proxyserver.connections[...]`). Issue #4711
-  (`flow.kill()` cannot stop a flow in transit).
+- `connections`: how long a flow's connection has been silent, cancelling its upstream
+  socket when the target times out, and closing a client connection that sends no headers in
+  time or idles too long (`Proxyserver.connections[...]`; mitmproxy has one tcp_timeout for
+  every phase). Issue #4711 (`flow.kill()` cannot stop a flow in transit).
 - `listening`: TCP-only listening, SO_REUSEPORT for WORKERS, and opening the ports only once
   this addon is loaded (`proxy.mode_servers`, `Proxyserver.setup_servers`): mitmproxy loads
   `-s` scripts in a task that can run after its ports are open, and offers no reuse_port.

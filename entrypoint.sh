@@ -26,6 +26,10 @@ MAX_REQUEST_BYTES=${MAX_REQUEST_BYTES:-67108864}
 TARGET_CA_BUNDLE=${TARGET_CA_BUNDLE:-}
 TARGET_TLS_VERIFY=${TARGET_TLS_VERIFY:-true}
 METRICS_REQUIRE_KEY=${METRICS_REQUIRE_KEY:-false}
+MAX_CONCURRENT_REQUESTS=${MAX_CONCURRENT_REQUESTS:-0}
+SHUTDOWN_GRACE_SECONDS=${SHUTDOWN_GRACE_SECONDS:-30}
+CLIENT_HEADER_TIMEOUT=${CLIENT_HEADER_TIMEOUT:-30}
+CLIENT_IDLE_TIMEOUT=${CLIENT_IDLE_TIMEOUT:-300}
 # PROXY_API_KEYS and TARGET_API_KEY are read by the addon from the environment
 # itself: on the command line, `ps` would show them to every local user.
 MITM_TOOL=${MITM_TOOL:-mitmdump}
@@ -62,6 +66,16 @@ if ! [[ $MAX_REQUEST_BYTES =~ ^[0-9]{1,15}$ ]] || ((10#$MAX_REQUEST_BYTES == 0))
     fail "MAX_REQUEST_BYTES must be a whole number of bytes above 0, not '$MAX_REQUEST_BYTES'"
 fi
 MAX_REQUEST_BYTES=$((10#$MAX_REQUEST_BYTES))
+whole_number() { # NAME VALUE: a whole number (0 allowed), or fail
+    [[ $2 =~ ^[0-9]{1,9}$ ]] || fail "$1 must be a whole number, not '$2'"
+}
+whole_number MAX_CONCURRENT_REQUESTS "$MAX_CONCURRENT_REQUESTS"
+whole_number SHUTDOWN_GRACE_SECONDS "$SHUTDOWN_GRACE_SECONDS"
+for name in CLIENT_HEADER_TIMEOUT CLIENT_IDLE_TIMEOUT; do
+    if ! [[ ${!name} =~ ^[0-9]{1,9}$ ]] || ((10#${!name} == 0)); then
+        fail "$name must be a whole number of seconds above 0, not '${!name}'"
+    fi
+done
 case ${TARGET_TLS_VERIFY,,} in
     true | 1 | yes | on) ssl_insecure=false ;;
     false | 0 | no | off) ssl_insecure=true ;;
@@ -99,9 +113,12 @@ command -v "$MITM_TOOL" >/dev/null ||
     fail "$MITM_TOOL is not on PATH: activate the venv (make run does) or install requirements.txt"
 
 # mitmproxy closes client connections idle for tcp_timeout seconds without an
-# HTTP answer; keep it above our own timeout so the client gets the JSON 504.
-tcp_timeout=$((API_REQUEST_TIMEOUT + 30))
-((tcp_timeout > 600)) || tcp_timeout=600
+# HTTP answer; keep it above our own timeouts so the client gets the JSON 504
+# (API_REQUEST_TIMEOUT) and the client limits are ours (parts/client_timeouts.py).
+tcp_timeout=600
+for t in "$API_REQUEST_TIMEOUT" "$CLIENT_HEADER_TIMEOUT" "$CLIENT_IDLE_TIMEOUT"; do
+    ((10#$t + 30 <= tcp_timeout)) || tcp_timeout=$((10#$t + 30))
+done
 
 # mitmproxy writes its CA into its confdir at start. Keep that, the only thing
 # written, in a fresh private directory (mktemp -d: mode 0700) under TMPDIR, so
@@ -135,6 +152,10 @@ args=(
     --set target_ca_bundle="$TARGET_CA_BUNDLE"
     --set ssl_insecure="$ssl_insecure"
     --set metrics_require_key="$metrics_require_key"
+    --set max_concurrent_requests="$((10#$MAX_CONCURRENT_REQUESTS))"
+    --set shutdown_grace_seconds="$((10#$SHUTDOWN_GRACE_SECONDS))"
+    --set client_header_timeout="$((10#$CLIENT_HEADER_TIMEOUT))"
+    --set client_idle_timeout="$((10#$CLIENT_IDLE_TIMEOUT))"
 )
 
 if ((WORKERS == 1)); then
@@ -152,33 +173,63 @@ export PROMETHEUS_MULTIPROC_DIR
 trap 'rm -rf -- "$run_dir"' EXIT
 
 # WORKERS > 1: N processes share the port (SO_REUSEPORT; the kernel spreads the
-# connections). Signals reach every worker (SIGHUP: each reloads CONFIG_FILE); if
-# one dies, all stop and we exit non-zero so that the container is restarted.
+# connections). A stop signal reaches every worker (each drains, see parts/shutdown.py;
+# a second signal stops them at once); so does SIGHUP (each reloads CONFIG_FILE). A worker that dies is started again after a
+# short pause while the others serve; one that keeps dying (DEATHS_MAX times within
+# DEATHS_WINDOW seconds) stops the proxy non-zero, so that the container is restarted.
+DEATHS_MAX=5
+DEATHS_WINDOW=60
+extra=("$@")
 workers=()
-signalled=0
-hupped=0
-trap 'signalled=1; kill -TERM "${workers[@]}" 2>/dev/null' TERM INT
-trap 'hupped=1; kill -HUP "${workers[@]}" 2>/dev/null' HUP
-for ((i = 0; i < WORKERS; i++)); do
+deaths=()
+stopping=0
+start_worker() { # INDEX
     # one confdir each: workers starting together would write the same CA files
-    "$MITM_TOOL" "${args[@]}" --set reuse_port=true --set confdir="$run_dir/worker-$i" "$@" &
-    workers+=("$!")
+    "$MITM_TOOL" "${args[@]}" --set reuse_port=true --set confdir="$run_dir/worker-$1" "${extra[@]}" &
+    workers[$1]=$!
+}
+stop_workers() {
+    kill -TERM "${workers[@]}" 2>/dev/null || true
+}
+wait_all() { # until every worker is gone (a signal interrupts `wait`)
+    local pid
+    for pid in "${workers[@]}"; do
+        while kill -0 "$pid" 2>/dev/null; do
+            wait "$pid" 2>/dev/null || true
+        done
+    done
+}
+trap 'stopping=1; stop_workers' TERM INT
+trap 'kill -HUP "${workers[@]}" 2>/dev/null' HUP
+for ((i = 0; i < WORKERS; i++)); do
+    start_worker "$i"
 done
-while :; do
-    status=0
-    wait -n "${workers[@]}" || status=$?
-    # A trapped signal ends `wait` early; after a SIGHUP the workers run on.
-    if ((hupped && !signalled)); then
-        hupped=0
-        continue
+while true; do
+    dead='' status=0
+    wait -n -p dead "${workers[@]}" || status=$?
+    if ((stopping)); then
+        wait_all
+        exit 0
     fi
-    break
+    [[ -n $dead ]] || continue # woken by a signal, not by a worker
+    now=$SECONDS
+    recent=()
+    for t in "${deaths[@]}" "$now"; do
+        ((now - t < DEATHS_WINDOW)) && recent+=("$t")
+    done
+    deaths=("${recent[@]}")
+    if ((${#deaths[@]} >= DEATHS_MAX)); then
+        echo "cot-proxy: workers died $DEATHS_MAX times within $DEATHS_WINDOW s (last: $dead, status $status); stopping" >&2
+        stopping=1
+        stop_workers
+        wait_all
+        exit $((status == 0 ? 1 : status))
+    fi
+    for i in "${!workers[@]}"; do
+        if [[ ${workers[$i]} == "$dead" ]]; then
+            echo "cot-proxy: worker $dead exited with status $status; starting a new one in 1 s" >&2
+            sleep 1
+            ((stopping)) || start_worker "$i"
+        fi
+    done
 done
-if ((signalled)); then
-    wait "${workers[@]}" 2>/dev/null || true
-    exit 0
-fi
-echo "cot-proxy: a worker exited with status $status; stopping the others" >&2
-kill -TERM "${workers[@]}" 2>/dev/null || true
-wait "${workers[@]}" 2>/dev/null || true
-exit $((status == 0 ? 1 : status))

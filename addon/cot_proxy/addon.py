@@ -12,10 +12,13 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from mitmproxy import connection
 from mitmproxy import http
 
 from cot_proxy.flow import notes
 from cot_proxy.parts.body_limit import BodyLimit
+from cot_proxy.parts.client_timeouts import ClientTimeouts
+from cot_proxy.parts.concurrency import Concurrency
 from cot_proxy.parts.flow_marks import FlowMarks
 from cot_proxy.parts.gateway import Gateway
 from cot_proxy.parts.health import Health
@@ -26,6 +29,7 @@ from cot_proxy.parts.request_log import RequestLog
 from cot_proxy.parts.request_rules import RequestRules
 from cot_proxy.parts.router import Router
 from cot_proxy.parts.rules_reload import RulesReload
+from cot_proxy.parts.shutdown import Shutdown
 from cot_proxy.parts.startup import Startup
 from cot_proxy.parts.target_tls import TargetTls
 from cot_proxy.parts.think_removal import ThinkRemoval
@@ -33,6 +37,7 @@ from cot_proxy.parts.timeouts import Timeouts
 from cot_proxy.series import Series
 
 FlowHook = Callable[[http.HTTPFlow], None]
+ClientHook = Callable[[connection.Client], None]
 
 
 class CotProxy:
@@ -56,15 +61,18 @@ class CotProxy:
             Startup(),
             Listening(),
             tls,
+            Shutdown(),
             Health(router, tls),
             MetricsEndpoint(series, gateway),
             BodyLimit(),
             gateway,
             rules,
+            Concurrency(),
             RulesReload(rules),
             router,
             think,
             Timeouts(),
+            ClientTimeouts(),
             Metrics(series, rules),
             FlowMarks(think),
             RequestLog(),
@@ -74,6 +82,8 @@ class CotProxy:
         self._responseheaders: list[FlowHook] = self._methods("responseheaders")
         self._response: list[FlowHook] = self._methods("response")
         self._error: list[FlowHook] = self._methods("error")
+        self._client_connected: list[ClientHook] = self._methods("client_connected")
+        self._client_disconnected: list[ClientHook] = self._methods("client_disconnected")
 
     def _methods(self, name: str) -> list[Any]:
         return [getattr(part, name) for part in self.parts if hasattr(part, name)]
@@ -95,6 +105,14 @@ class CotProxy:
     def done(self) -> None:
         for done in self._methods("done"):
             done()
+
+    def client_connected(self, client: connection.Client) -> None:
+        for hook in self._client_connected:
+            hook(client)
+
+    def client_disconnected(self, client: connection.Client) -> None:
+        for hook in self._client_disconnected:
+            hook(client)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         for hook in self._requestheaders:

@@ -28,6 +28,10 @@ ENV_NAMES: dict[str, str] = {
     "target_ca_bundle": "TARGET_CA_BUNDLE",
     "ssl_insecure": "TARGET_TLS_VERIFY",
     "metrics_require_key": "METRICS_REQUIRE_KEY",
+    "max_concurrent_requests": "MAX_CONCURRENT_REQUESTS",
+    "shutdown_grace_seconds": "SHUTDOWN_GRACE_SECONDS",
+    "client_header_timeout": "CLIENT_HEADER_TIMEOUT",
+    "client_idle_timeout": "CLIENT_IDLE_TIMEOUT",
 }
 
 

@@ -1,4 +1,9 @@
-"""BodyLimit: request bodies above max_request_bytes get a JSON 413 and are not forwarded."""
+"""BodyLimit: request bodies above max_request_bytes get a JSON 413 and are not forwarded.
+
+A declared length is refused before a byte of the body is read. A body of unknown length
+(chunked) is refused as it arrives, once more than the limit has been read
+(`seams.request_size`): the proxy never holds more of it than the limit plus one network chunk.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,11 @@ from mitmproxy import http
 
 from cot_proxy.apierror import error_body
 from cot_proxy.flow import answer_locally
+from cot_proxy.flow import notes
 from cot_proxy.options import env_name
 from cot_proxy.options import reject
+from cot_proxy.seams import error_pages
+from cot_proxy.seams import request_size
 
 
 class BodyLimit:
@@ -23,11 +31,17 @@ class BodyLimit:
         )
 
     def configure(self, updated: set[str]) -> None:
-        if "max_request_bytes" in updated and ctx.options.max_request_bytes <= 0:
-            reject(
-                f"{env_name('max_request_bytes')} must be a positive number of bytes, "
-                f"not {ctx.options.max_request_bytes}"
-            )
+        if "max_request_bytes" in updated:
+            if ctx.options.max_request_bytes <= 0:
+                reject(
+                    f"{env_name('max_request_bytes')} must be a positive number of bytes, "
+                    f"not {ctx.options.max_request_bytes}"
+                )
+                return
+            request_size.limit_request_bodies(ctx.options.max_request_bytes)
+
+    def done(self) -> None:
+        request_size.uninstall()
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         # A declared length is refused before a byte of the body is read.
@@ -36,10 +50,26 @@ class BodyLimit:
             self._refuse(flow, int(length))
 
     def request(self, flow: http.HTTPFlow) -> None:
-        # Chunked bodies have no declared length: they are checked once read.
+        # Behind the seam a body cannot get here too large; without it (a mitmproxy that
+        # moved it fails at start), this still refuses it, once read.
         body = flow.request.raw_content
         if flow.response is None and body and len(body) > ctx.options.max_request_bytes:
             self._refuse(flow, len(body))
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        # The seam stopped reading the body: mitmproxy answers 413 itself, with our words.
+        if request_size.refused(flow):
+            notes(flow).local = True  # not the target's failure: the timeouts' 502 does not apply
+            limit = ctx.options.max_request_bytes
+            error_pages.answer_with(
+                error_pages.ErrorAnswer(
+                    413,
+                    f"The request body is larger than {limit} bytes, the most this proxy accepts "
+                    f"({env_name('max_request_bytes')})",
+                    "invalid_request_error",
+                    "request_too_large",
+                )
+            )
 
     @staticmethod
     def _refuse(flow: http.HTTPFlow, size: int) -> None:

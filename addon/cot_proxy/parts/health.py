@@ -1,4 +1,5 @@
 """Health: GET /health, answered locally: is the target answering HTTP within 5 s?
+GET /health/live: is this process's event loop running? (200 at once; the target is not touched.)
 
 The probe runs in its own task while the flow waits (intercept/resume), so the hook stays
 synchronous and other requests keep flowing while a dead target is probed.
@@ -18,6 +19,7 @@ from cot_proxy.parts.target_tls import TargetTls
 from cot_proxy.probe import probe_target
 
 HEALTH_PATH = "/health"
+LIVE_PATH = "/health/live"
 HEALTH_TIMEOUT = 5.0
 
 
@@ -30,7 +32,13 @@ class Health:
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.request.method not in ("GET", "HEAD"):
             return
-        if flow.request.path.split("?", 1)[0] != HEALTH_PATH:
+        path = flow.request.path.split("?", 1)[0]
+        if path == LIVE_PATH:
+            # Liveness only: answering at all proves the loop runs. A slow or dead target
+            # must not make an orchestrator restart a proxy that is fine.
+            answer_locally(flow, 200, json.dumps({"status": "alive"}).encode())
+            return
+        if path != HEALTH_PATH:
             return
         notes(flow).local = True  # no other part touches it
         flow.intercept()

@@ -62,6 +62,8 @@ class Timeouts:
         self._disarm(flow)
         if flow.response is not None:
             return  # mid-stream: the status line is long gone, the connection just ends
+        if notes(flow).local:
+            return  # refused by the proxy itself (body_limit's 413): its answer stands
         if notes(flow).timed_out:
             seconds = ctx.options.api_request_timeout
             answer = error_pages.ErrorAnswer(

@@ -1,18 +1,23 @@
 """Every use of mitmproxy's private internals, in one package, under one version pin.
 
-mitmproxy's public addon API cannot yet do four things this proxy needs. Each module here does one
+mitmproxy's public addon API cannot yet do these things this proxy needs. Each module here does one
 of them through a private seam, checks on install that the seam is still there (failing loudly
 otherwise), and names the upstream issue or pull request whose landing would let it go:
 
 - `error_pages`: JSON bodies (and a 504) for the errors mitmproxy answers itself, by replacing
   `proxy.layers.http._http1.make_error_response`. mitmproxy PR #7999 ("allow error hook to
   override 502 responses", unmerged), issue #4854 (custom error responses).
-- `connections`: how long a flow's connection has been silent, and cancelling its upstream
-  socket when the target times out (`Proxyserver.connections[...]`). Issue #4711
-  (`flow.kill()` cannot stop a flow in transit).
+- `connections`: how long a flow's connection has been silent, cancelling its upstream
+  socket when the target times out, and closing a client connection that sends no headers in
+  time or idles too long (`Proxyserver.connections[...]`; mitmproxy has one tcp_timeout for
+  every phase). Issue #4711 (`flow.kill()` cannot stop a flow in transit).
 - `listening`: TCP-only listening, SO_REUSEPORT for WORKERS, and opening the ports only once
   this addon is loaded (`proxy.mode_servers`, `Proxyserver.setup_servers`): mitmproxy loads
   `-s` scripts in a task that can run after its ports are open, and offers no reuse_port.
+- `request_size`: refusing a request body (chunked included) as soon as it passes our limit,
+  by wrapping `HttpStream.check_body_size`: mitmproxy's `body_size_limit` also limits answers.
+- `signals`: SIGTERM/SIGINT rebound to drain before stopping (mitmproxy stops at once); issue
+  #3895, PR #8378.
 - `logs`: dropping the deprecated `add_log` bridge (`log.LegacyLogEvents`), which wakes the event
   loop for every log line (deprecated since mitmproxy 9; removal tracked in its api-changelog).
 

@@ -6,7 +6,14 @@ mitmproxy has no per-request upstream timeout, and `flow.kill()` cannot stop a f
 connection has been silent from the same handler's `timeout_watchdog.last_activity` (what
 mitmproxy's own tcp_timeout uses), so streamed chunks need no per-chunk bookkeeping of ours.
 
-Guarded by the timeout tests in tests/e2e/test_core.py.
+mitmproxy's only client timeout is that one tcp_timeout, for every phase of a connection, and
+there is no public way to close an established client connection (`Client.error` only refuses
+one in `client_connected`). For the header and idle timeouts (`parts/client_timeouts.py`) we
+read the client's silence the same way and close it as mitmproxy's own `on_timeout` does: by
+cancelling the task that reads the client socket. Issue #4711 (no kill for a connection).
+
+Guarded by the timeout tests in tests/e2e/test_core.py and the slow-client tests in
+tests/e2e/test_limits.py.
 """
 
 from __future__ import annotations
@@ -17,16 +24,25 @@ from mitmproxy import ctx
 from mitmproxy import http
 
 
-def _connection_handler(flow: http.HTTPFlow) -> Any:
+def _handler(client_id: str) -> Any:
     try:
-        return ctx.master.addons.get("proxyserver").connections[flow.client_conn.id]
+        return ctx.master.addons.get("proxyserver").connections[client_id]
     except (AttributeError, KeyError):
         return None
 
 
+def _connection_handler(flow: http.HTTPFlow) -> Any:
+    return _handler(flow.client_conn.id)
+
+
 def last_activity(flow: http.HTTPFlow) -> float | None:
     """When (time.time()) bytes last moved on the flow's connections; None if unknown."""
-    handler = _connection_handler(flow)
+    return client_last_activity(flow.client_conn.id)
+
+
+def client_last_activity(client_id: str) -> float | None:
+    """When (time.time()) bytes last moved on this client's connections; None if unknown."""
+    handler = _handler(client_id)
     watchdog = getattr(handler, "timeout_watchdog", None)
     activity = getattr(watchdog, "last_activity", None)
     return activity if isinstance(activity, float) else None
@@ -41,4 +57,17 @@ def cancel_upstream(flow: http.HTTPFlow) -> bool:
     if io.handler is None:
         return False
     io.handler.cancel("cot-proxy: target timed out")
+    return True
+
+
+def close_client(client_id: str, reason: str) -> bool:
+    """Close a client connection, as mitmproxy's tcp_timeout does; False if it is gone."""
+    handler = _handler(client_id)
+    try:
+        task = handler.transports[handler.client].handler
+    except (AttributeError, KeyError):
+        return False
+    if task is None:
+        return False
+    task.cancel(reason)
     return True

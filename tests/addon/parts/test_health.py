@@ -38,3 +38,17 @@ async def test_health_waits_for_the_probe_without_blocking():
         await flow.wait_for_resume()
         assert answer(flow).status_code == 503
         assert answer(flow).json()["status"] == "unhealthy"
+
+
+async def test_health_live_answers_at_once_without_probing():
+    router = Router()
+    tls = TargetTls()
+    health = Health(router, tls)
+    with taddons.context(router, tls, health) as tctx:
+        tctx.configure(router, target_base_url="http://127.0.0.1:9/v1/")
+        flow = tflow.tflow()
+        flow.request.path = "/health/live"
+        health.request(flow)
+        assert not flow.intercepted
+        assert answer(flow).status_code == 200
+        assert answer(flow).json() == {"status": "alive"}

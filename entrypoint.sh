@@ -211,7 +211,7 @@ while true; do
         wait_all
         exit 0
     fi
-    [[ -n $dead ]] || continue # woken by a signal, not by a worker
+    [[ -n ${dead:-} ]] || continue # woken by a signal (wait -p then unsets it), not by a worker
     now=$SECONDS
     recent=()
     for t in "${deaths[@]}" "$now"; do

@@ -109,6 +109,11 @@ def test_sighup_reloads_every_worker(start_proxy, upstream, tmp_path, workers):
     path = tmp_path / "rules.yaml"
     path.write_text(RULE.format(t=0.1))
     proxy = start(start_proxy, upstream, path, workers)
+    # The port opens with the first worker: wait until every one has read the rules.
+    deadline = time.monotonic() + 15
+    while proxy.log().count("rule: ") < workers:
+        assert time.monotonic() < deadline, proxy.log()
+        time.sleep(0.05)
     assert temperature(proxy, upstream) == 0.1
     # Same size, same inode, same mtime: only the signal can make the proxy read it again.
     stat = path.stat()

@@ -4,6 +4,7 @@ thinking and the completions suffix, through the real proxy with the openai SDK.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import openai
 import pytest
@@ -41,6 +42,8 @@ models:
     history: strip
   - model: v4
     history: to_field
+  - model: inline
+    think_mode: inline
 """
 
 
@@ -268,4 +271,65 @@ def test_unknown_think_mode_header_is_a_json_400(interop_proxy, upstream):
         client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}])
     assert caught.value.status_code == 400
     assert caught.value.code == "invalid_think_mode"
-    assert "X-Think-Mode must be one of strip, reasoning, keep, not 'loud'" in caught.value.message
+    assert (
+        "X-Think-Mode must be one of strip, reasoning, keep, inline, not 'loud'"
+        in caught.value.message
+    )
+
+
+def serve_reasoning(upstream, field: str, reasoning: list[str], answer: str) -> None:
+    """The upstream split the reasoning off itself (vLLM, llama.cpp, DeepSeek...)."""
+
+    async def handler(req: Received, reply: Reply) -> None:
+        if req.json().get("stream"):
+            events = [sse_event(chat_chunk("", role="assistant"))]
+            split_off: list[dict[str, Any]] = [{field: r} for r in reasoning]
+            events += [sse_event(chat_chunk(None, **delta)) for delta in split_off]
+            if answer:
+                events.append(sse_event(chat_chunk(answer)))
+            events += [sse_event(chat_chunk(None, finish="stop")), sse_event("[DONE]")]
+            await reply.sse(events)
+        else:
+            await reply.json(200, chat_completion(answer, **{field: "".join(reasoning)}))
+
+    upstream.reset(handler)
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "buffered"])
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+@pytest.mark.parametrize(
+    ("model", "headers"),
+    [("inline", {}), ("m", {"X-Think-Mode": "inline"})],
+    ids=["rule", "header"],
+)
+@pytest.mark.parametrize(
+    ("reasoning", "answer", "content"),
+    [
+        (
+            ["Let me", " think"],
+            "Hi <think>mine</think>",
+            "<think>Let me think</think>Hi <think>mine</think>",
+        ),
+        (["only thoughts"], "", "<think>only thoughts</think>"),
+        ([], "<think>mine</think>plain", "<think>mine</think>plain"),
+    ],
+)
+def test_inline_mode(
+    interop_proxy, upstream, stream, field, model, headers, reasoning, answer, content
+):
+    serve_reasoning(upstream, field, reasoning, answer)
+    client = sdk(interop_proxy).with_options(default_headers=headers)
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "q"}]
+    extra: dict[str, str] = {}
+    if stream:
+        got = ""
+        for chunk in client.chat.completions.create(model=model, messages=messages, stream=True):
+            if chunk.choices:
+                got += chunk.choices[0].delta.content or ""
+                extra.update(chunk.choices[0].delta.model_extra or {})
+    else:
+        message = client.chat.completions.create(model=model, messages=messages).choices[0].message
+        got = message.content or ""
+        extra = message.model_extra or {}
+    assert got == content
+    assert not {"reasoning_content", "reasoning"} & set(extra)  # moved, not copied

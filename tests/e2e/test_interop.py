@@ -44,6 +44,13 @@ models:
     history: to_field
   - model: inline
     think_mode: inline
+  - model: qwen3
+    params: {chat_template_kwargs: {enable_thinking: true}}
+    variants:
+      no-think:
+        params: {chat_template_kwargs.enable_thinking: false}
+      reasoning:
+        think_mode: reasoning
 """
 
 
@@ -333,3 +340,33 @@ def test_inline_mode(
         extra = message.model_extra or {}
     assert got == content
     assert not {"reasoning_content", "reasoning"} & set(extra)  # moved, not copied
+
+
+def test_variants_go_upstream_as_their_model_and_are_listed(interop_proxy, upstream):
+    seen: list[dict] = []
+
+    async def handler(req: Received, reply: Reply) -> None:
+        if req.path.endswith("/models"):
+            await reply.json(200, {"object": "list", "data": [{"id": "qwen3", "object": "model"}]})
+            return
+        seen.append(req.json())
+        await reply.json(200, chat_completion("<think>plan</think>Answer"))
+
+    upstream.reset(handler)
+    client = sdk(interop_proxy)
+    ids = [m.id for m in client.models.list()]
+    assert ids == ["qwen3", "qwen3@no-think", "qwen3@reasoning"]
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "q"}]
+    answers = {
+        model: client.chat.completions.create(model=model, messages=messages).choices[0].message
+        for model in ["qwen3", "qwen3@no-think", "qwen3@reasoning", "qwen3@other"]
+    }
+    assert [(body["model"], body.get("chat_template_kwargs")) for body in seen] == [
+        ("qwen3", {"enable_thinking": True}),
+        ("qwen3", {"enable_thinking": False}),
+        ("qwen3", {"enable_thinking": True}),
+        ("qwen3@other", None),  # no such variant: passed on unchanged
+    ]
+    assert answers["qwen3"].content == "Answer"
+    assert answers["qwen3@reasoning"].content == "Answer"
+    assert (answers["qwen3@reasoning"].model_extra or {})["reasoning_content"] == "plan"

@@ -11,10 +11,10 @@ import logging
 from cot_proxy.channel import Change
 from cot_proxy.channel import ChannelStep
 from cot_proxy.formats import WireFormat
+from cot_proxy.inline import new_filter
 from cot_proxy.jsonbytes import encode_json
 from cot_proxy.think import DEFAULT_MAX_HELD_CHARS
 from cot_proxy.think import ThinkConfig
-from cot_proxy.think import ThinkFilter
 from cot_proxy.transcript import Transcript
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def _filter_body(
     changed = False
     think_chars = 0
     for channel, (container, reason) in enumerate(containers):
-        think_filter = ThinkFilter(config)
+        think_filter = new_filter(config)
         if transcript is not None:
             transcript.add_dropped(channel, container, step.drop_keys)
             think_filter = transcript.new_filter(channel, config, DEFAULT_MAX_HELD_CHARS)

@@ -4,6 +4,7 @@ A channel is one independent text stream of an answer (an OpenAI choice; see `co
 with its own `ThinkFilter`. Each piece of its text passes through `ChannelStep.apply`: answer
 text goes back where the text was, think text is appended to the reasoning field (reasoning
 mode) or dropped (strip mode, which also deletes reasoning the server split off itself).
+Inline mode goes the other way: reasoning fields into the text, between tags.
 
 Stdlib only, no mitmproxy import.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 from cot_proxy.formats import WireFormat
 from cot_proxy.formats.choices import reasoning_keys
+from cot_proxy.inline import InlineFilter
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
 
@@ -36,7 +38,15 @@ _CHANGED_TEXT = Change.CHANGED | Change.GAVE_TEXT
 class ChannelStep:
     """The channel step for one answer's config and wire format (shared by all its channels)."""
 
-    __slots__ = ("text_key", "reasoning_field", "think_keys", "drop_keys", "rename_keys", "gathers")
+    __slots__ = (
+        "text_key",
+        "reasoning_field",
+        "think_keys",
+        "drop_keys",
+        "rename_keys",
+        "gathers",
+        "inline_keys",
+    )
 
     def __init__(self, config: ThinkConfig, fmt: WireFormat) -> None:
         self.text_key = fmt.text_key
@@ -47,6 +57,8 @@ class ChannelStep:
         # Reasoning mode moves reasoning the upstream sent in another field to ours, so that a
         # client finds it where it looks.
         self.rename_keys: tuple[str, ...] = ()
+        # Inline mode moves reasoning from these fields into the text.
+        self.inline_keys: tuple[str, ...] = ()
         if config.mode == "strip":
             self.drop_keys = tuple(
                 dict.fromkeys((*fmt.upstream_reasoning_fields, *self.think_keys))
@@ -54,6 +66,10 @@ class ChannelStep:
         elif config.mode == "reasoning":
             self.rename_keys = tuple(
                 k for k in fmt.upstream_reasoning_fields if k not in self.think_keys
+            )
+        elif config.mode == "inline":
+            self.inline_keys = tuple(
+                dict.fromkeys((*fmt.upstream_reasoning_fields, *self.think_keys))
             )
 
         # Reasoning to rename or copy between fields: checked once per container.
@@ -65,6 +81,8 @@ class ChannelStep:
         """Filter the container's text in place. `finish`: the channel's finish_reason when it
         ends here (not None), so the text `think_filter` still holds is released into this same
         container (before the finish); the reason decides what unclosed implicit text is."""
+        if self.inline_keys and isinstance(think_filter, InlineFilter):
+            return self._inline(think_filter, container, finish)
         text = container.get(self.text_key)
         answer = think = ""
         if type(text) is str and text:
@@ -90,6 +108,30 @@ class ChannelStep:
                 del container[key]
                 if change is _NONE:
                     change = _CHANGED
+        return change
+
+    def _inline(self, block: InlineFilter, container: dict[str, Any], finish: object) -> Change:
+        """Inline mode: the reasoning fields' text into the container's text, after the start
+        tag when it opens a block; the end tag before the first answer text, tool call or the
+        finish. The reasoning fields are deleted (null ones, which moved nothing, stay)."""
+        change = _NONE
+        reasoning = ""
+        for key in self.inline_keys:
+            value = container.get(key)
+            if isinstance(value, str):
+                del container[key]
+                change = _CHANGED
+                reasoning = reasoning or value  # "both": the two fields carry one text
+        text = container.get(self.text_key)
+        answer = block.feed(text)[0] if type(text) is str else ""
+        added = block.open_block(reasoning) if reasoning else ""
+        if finish is not None:
+            added += block.finish(finish)[0]
+        elif answer or container.get("tool_calls") or container.get("function_call"):
+            added += block.close_block()
+        if added:
+            container[self.text_key] = added + answer
+            return _CHANGED_TEXT
         return change
 
     def _gather(self, container: dict[str, Any]) -> bool:

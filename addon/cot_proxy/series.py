@@ -123,8 +123,12 @@ class Series:
 
 
 def model_names(rules: RuleSet) -> frozenset[str]:
-    """The model names the `model` label may take: the exact (non-glob) patterns of the rules."""
-    return frozenset(r.pattern for r in rules if not r.is_glob and r.pattern != DEFAULT_PATTERN)
+    """The model names the `model` label may take: the exact (non-glob) patterns of the rules,
+    and NAME@LABEL for each of their variants."""
+    exact = [r for r in rules if not r.is_glob and r.pattern != DEFAULT_PATTERN]
+    return frozenset(
+        [r.pattern for r in exact] + [f"{r.pattern}@{label}" for r in exact for label in r.variants]
+    )
 
 
 def model_label(model: str | None, known: Iterable[str]) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from cot_proxy.channel import Change
 from cot_proxy.channel import ChannelStep
 from cot_proxy.formats import WireFormat
+from cot_proxy.inline import new_filter
 from cot_proxy.jsonbytes import decode_json
 from cot_proxy.jsonbytes import encode_json
 from cot_proxy.jsonbytes import fewest_needles
@@ -85,7 +86,8 @@ class ThinkStream:
         self._framer = SSEFramer(max_event_bytes)
         self._step = ChannelStep(config, fmt)
         self._starts = TagMatcher(start for start, _ in config.tags)
-        self._implicit = config.implicit_start
+        self._implicit = config.implicit_start and config.mode != "inline"
+        self._inline = config.mode == "inline"
         self._done = fmt.done_payload
         self._filters: dict[int, ThinkFilter] = {}  # by channel
         # The last event of each channel, parsed: the template for events released for it.
@@ -116,10 +118,12 @@ class ThinkStream:
         return sum(f.blocks for f in self._filters.values())
 
     def _fast_path_needles(self) -> tuple[bytes | int, ...]:
-        first_chars = {tag[0] for pair in self.config.tags for tag in pair if tag}
+        # Inline mode leaves the text alone: only reasoning fields can change an event.
+        first_chars = {tag[0] for pair in self.config.tags for tag in pair if not self._inline}
         needles = [spelling for char in sorted(first_chars) for spelling in json_spellings(char)]
         # An opening quote and the key: '"reasoning' then covers "reasoning_content" too.
         needles += [b'"' + key.encode("utf-8") for key in self._step.drop_keys]
+        needles += [b'"' + key.encode("utf-8") for key in self._step.inline_keys]
         # Reasoning mode: another field to rename (exact key: '"reasoning"' must not catch
         # '"reasoning_content"'), or with "both" any reasoning, to copy.
         needles += [b'"' + key.encode("utf-8") + b'"' for key in self._step.rename_keys]
@@ -300,8 +304,8 @@ class ThinkStream:
                 change = self._step.apply(think_filter, container, finish)
                 if change is not _NO_CHANGE:  # a Flag's "|" runs Python code: not for one channel
                     changes = change if changes is _NO_CHANGE else changes | change
-                if self.first_answer_at is None:
-                    self._answered(container)
+                if self.first_answer_at is None and (not self._inline or think_filter.idle):
+                    self._answered(container)  # inline: not while the text is reasoning
             elif finish is not None:
                 # Nowhere to merge held text into: send it in its own event just before.
                 self._release(channel, think_filter, out, finish)
@@ -319,7 +323,7 @@ class ThinkStream:
     def _new_filter(self, channel: int) -> ThinkFilter:
         if self.transcript is not None:
             return self.transcript.new_filter(channel, self.config, self._max_held_chars)
-        return ThinkFilter(self.config, self._max_held_chars)
+        return new_filter(self.config, self._max_held_chars)
 
     def _catch_up(
         self, channel: int, think_filter: ThinkFilter, container: dict[str, Any], out: list[bytes]

@@ -20,8 +20,9 @@ from typing import Literal
 
 logger = logging.getLogger(__name__)
 
-ThinkMode = Literal["strip", "reasoning", "keep"]
-THINK_MODES: tuple[str, ...] = ("strip", "reasoning", "keep")
+# inline: reasoning the upstream split off goes into the answer text (`cot_proxy.inline`).
+ThinkMode = Literal["strip", "reasoning", "keep", "inline"]
+THINK_MODES: tuple[str, ...] = ("strip", "reasoning", "keep", "inline")
 # implicit_start with no end tag by the finish: what the held text is.
 ImplicitUnclosed = Literal["auto", "answer", "think"]
 IMPLICIT_UNCLOSED: tuple[str, ...] = ("auto", "answer", "think")
@@ -154,7 +155,8 @@ class ThinkFilter:
         self.config = config
         self.max_held_chars = max_held_chars
         self._strip = config.mode == "strip"
-        self._keep = config.mode == "keep"
+        # Inline mode leaves the text the model wrote as it is (`cot_proxy.inline`).
+        self._keep = config.mode in ("keep", "inline")
         starts = tuple(start for start, _ in config.tags)
         ends = tuple(end for _, end in config.tags)
         self._start_tags = frozenset(starts)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
 
+from cot_proxy.inline import InlineFilter
 from cot_proxy.think import DEFAULT_MAX_HELD_CHARS
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
@@ -24,7 +25,8 @@ OUTPUT_LIMIT = 1 << 20  # bytes of streamed body per flow
 
 class Transcript:
     """Per channel (an OpenAI choice): the answer text the client got, the think text removed
-    (strip mode) or moved to the reasoning field (reasoning mode)."""
+    (strip mode) or moved to the reasoning field (reasoning mode); in inline mode the text the
+    model wrote and the reasoning moved into it."""
 
     def __init__(self, mode: str, reasoning_field: str, limit: int = TEXT_LIMIT) -> None:
         self.mode = mode
@@ -58,6 +60,8 @@ class Transcript:
                 self.add_think(channel, value)
 
     def new_filter(self, channel: int, config: ThinkConfig, max_held_chars: int) -> ThinkFilter:
+        if config.mode == "inline":
+            return RecordingInlineFilter(config, self, channel, max_held_chars)
         return RecordingFilter(config, self, channel, max_held_chars)
 
     def summary(self) -> dict[str, Any]:
@@ -111,6 +115,29 @@ class RecordingFilter(ThinkFilter):
         return answer, "" if self._drops_think else think
 
 
+class RecordingInlineFilter(InlineFilter):
+    """An InlineFilter that also tells the transcript the model's text and the reasoning moved."""
+
+    def __init__(
+        self,
+        config: ThinkConfig,
+        transcript: Transcript,
+        channel: int,
+        max_held_chars: int = DEFAULT_MAX_HELD_CHARS,
+    ) -> None:
+        super().__init__(config, max_held_chars)
+        self._transcript = transcript
+        self._channel = channel
+
+    def feed(self, text: str) -> tuple[str, str]:
+        self._transcript.add_answer(self._channel, text)
+        return super().feed(text)
+
+    def open_block(self, reasoning: str) -> str:
+        self._transcript.add_think(self._channel, reasoning)
+        return super().open_block(reasoning)
+
+
 class Tee:
     """Wraps a stream callable: what it sends to the client also goes into a bounded copy."""
 
@@ -132,15 +159,19 @@ class Tee:
 
 def render(summary: dict[str, Any]) -> str:
     """The content view's text for a transcript summary."""
+    answer_title = "what the client got"
     if summary.get("mode") == "reasoning":
         think_title = f"think text moved to {summary.get('reasoning_field')}"
+    elif summary.get("mode") == "inline":
+        answer_title = "the text the model wrote"
+        think_title = "reasoning moved into the text, between think tags"
     else:
         think_title = "think text removed"
     channels = summary.get("channels") or []
     lines: list[str] = []
     for entry in channels:
         prefix = f"[choice {entry.get('channel')}] " if len(channels) > 1 else ""
-        for title, key in (("what the client got", "answer"), (think_title, "think")):
+        for title, key in ((answer_title, "answer"), (think_title, "think")):
             text = entry.get(key) or ""
             lines.append(f"── {prefix}{title} ({len(text)} chars) ──")
             lines.append(text if text else "(none)")

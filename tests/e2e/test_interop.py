@@ -4,6 +4,7 @@ thinking and the completions suffix, through the real proxy with the openai SDK.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import openai
 import pytest
@@ -41,6 +42,15 @@ models:
     history: strip
   - model: v4
     history: to_field
+  - model: inline
+    think_mode: inline
+  - model: qwen3
+    params: {chat_template_kwargs: {enable_thinking: true}}
+    variants:
+      no-think:
+        params: {chat_template_kwargs.enable_thinking: false}
+      reasoning:
+        think_mode: reasoning
 """
 
 
@@ -268,4 +278,95 @@ def test_unknown_think_mode_header_is_a_json_400(interop_proxy, upstream):
         client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}])
     assert caught.value.status_code == 400
     assert caught.value.code == "invalid_think_mode"
-    assert "X-Think-Mode must be one of strip, reasoning, keep, not 'loud'" in caught.value.message
+    assert (
+        "X-Think-Mode must be one of strip, reasoning, keep, inline, not 'loud'"
+        in caught.value.message
+    )
+
+
+def serve_reasoning(upstream, field: str, reasoning: list[str], answer: str) -> None:
+    """The upstream split the reasoning off itself (vLLM, llama.cpp, DeepSeek...)."""
+
+    async def handler(req: Received, reply: Reply) -> None:
+        if req.json().get("stream"):
+            events = [sse_event(chat_chunk("", role="assistant"))]
+            split_off: list[dict[str, Any]] = [{field: r} for r in reasoning]
+            events += [sse_event(chat_chunk(None, **delta)) for delta in split_off]
+            if answer:
+                events.append(sse_event(chat_chunk(answer)))
+            events += [sse_event(chat_chunk(None, finish="stop")), sse_event("[DONE]")]
+            await reply.sse(events)
+        else:
+            await reply.json(200, chat_completion(answer, **{field: "".join(reasoning)}))
+
+    upstream.reset(handler)
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "buffered"])
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+@pytest.mark.parametrize(
+    ("model", "headers"),
+    [("inline", {}), ("m", {"X-Think-Mode": "inline"})],
+    ids=["rule", "header"],
+)
+@pytest.mark.parametrize(
+    ("reasoning", "answer", "content"),
+    [
+        (
+            ["Let me", " think"],
+            "Hi <think>mine</think>",
+            "<think>Let me think</think>Hi <think>mine</think>",
+        ),
+        (["only thoughts"], "", "<think>only thoughts</think>"),
+        ([], "<think>mine</think>plain", "<think>mine</think>plain"),
+    ],
+)
+def test_inline_mode(
+    interop_proxy, upstream, stream, field, model, headers, reasoning, answer, content
+):
+    serve_reasoning(upstream, field, reasoning, answer)
+    client = sdk(interop_proxy).with_options(default_headers=headers)
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "q"}]
+    extra: dict[str, str] = {}
+    if stream:
+        got = ""
+        for chunk in client.chat.completions.create(model=model, messages=messages, stream=True):
+            if chunk.choices:
+                got += chunk.choices[0].delta.content or ""
+                extra.update(chunk.choices[0].delta.model_extra or {})
+    else:
+        message = client.chat.completions.create(model=model, messages=messages).choices[0].message
+        got = message.content or ""
+        extra = message.model_extra or {}
+    assert got == content
+    assert not {"reasoning_content", "reasoning"} & set(extra)  # moved, not copied
+
+
+def test_variants_go_upstream_as_their_model_and_are_listed(interop_proxy, upstream):
+    seen: list[dict] = []
+
+    async def handler(req: Received, reply: Reply) -> None:
+        if req.path.endswith("/models"):
+            await reply.json(200, {"object": "list", "data": [{"id": "qwen3", "object": "model"}]})
+            return
+        seen.append(req.json())
+        await reply.json(200, chat_completion("<think>plan</think>Answer"))
+
+    upstream.reset(handler)
+    client = sdk(interop_proxy)
+    ids = [m.id for m in client.models.list()]
+    assert ids == ["qwen3", "qwen3@no-think", "qwen3@reasoning"]
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "q"}]
+    answers = {
+        model: client.chat.completions.create(model=model, messages=messages).choices[0].message
+        for model in ["qwen3", "qwen3@no-think", "qwen3@reasoning", "qwen3@other"]
+    }
+    assert [(body["model"], body.get("chat_template_kwargs")) for body in seen] == [
+        ("qwen3", {"enable_thinking": True}),
+        ("qwen3", {"enable_thinking": False}),
+        ("qwen3", {"enable_thinking": True}),
+        ("qwen3@other", None),  # no such variant: passed on unchanged
+    ]
+    assert answers["qwen3"].content == "Answer"
+    assert answers["qwen3@reasoning"].content == "Answer"
+    assert (answers["qwen3@reasoning"].model_extra or {})["reasoning_content"] == "plan"

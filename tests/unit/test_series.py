@@ -6,6 +6,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from cot_proxy.rules import RuleSet
+from cot_proxy.rules import parse_config
 from cot_proxy.rules import parse_llm_params
 from cot_proxy.series import Series
 from cot_proxy.series import fallback_label
@@ -25,6 +26,13 @@ def test_model_label_takes_only_exact_rule_names():
     assert model_label("qwen3", known) == "qwen3"
     for name in ["glm-4", "default", "anything", "", None, "qwen3 "]:
         assert model_label(name, known) == "other"
+
+
+def test_model_label_takes_the_variants_of_exact_rules():
+    rules = RuleSet(
+        parse_config("models: [{model: q, variants: {a: {}}}, {model: g-*, variants: {b: {}}}]")
+    )
+    assert model_names(rules) == {"q", "q@a"}
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,8 @@ class ThinkRemoval:
             str,
             "strip",
             "What happens to think blocks by default: strip (removed), reasoning (moved to the "
-            "reasoning field), keep (untouched). Model rules may override it.",
+            "reasoning field), keep (untouched), inline (reasoning fields put back into the text "
+            "as think blocks). Model rules may override it.",
         )
         loader.add_option(
             "reasoning_field",

@@ -6,6 +6,7 @@ of `cot_proxy.rules` can use it.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Container
 from collections.abc import Iterator
@@ -100,6 +101,17 @@ def want_str_list(key: str, value: Any) -> tuple[str, ...]:
         if not isinstance(item, str) or not item:
             raise Invalid(f"{problem}, got item {clip(repr(item))}")
     return tuple(value)
+
+
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """A new dict: `base` with `over` on top, dicts merged recursively, `over` winning."""
+    out = copy.deepcopy(dict(base))
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 def kind(value: Any) -> str:

@@ -23,13 +23,21 @@ from cot_proxy.rules.checks import check_key
 from cot_proxy.rules.checks import clip
 from cot_proxy.rules.checks import kind
 from cot_proxy.rules.checks import want_str
+from cot_proxy.rules.model import DEFAULT_PATTERN
 from cot_proxy.rules.model import RESERVED_KEYS
 from cot_proxy.rules.model import ModelRule
 from cot_proxy.rules.model import build_rule
+from cot_proxy.rules.ruleset import VARIANT_MARK
 
 # Keys of one config.yaml rule besides the rule settings.
-_STRUCTURE_KEYS: tuple[str, ...] = ("model", "params", "defaults", "drop")
+_STRUCTURE_KEYS: tuple[str, ...] = ("model", "params", "defaults", "drop", "variants")
 _RULE_KEYS: tuple[str, ...] = _STRUCTURE_KEYS + RESERVED_KEYS
+# A variant is a partial rule: anything but a name of its own and variants of its own.
+_NOT_IN_VARIANTS: dict[str, str] = {
+    "model": "a request names it as NAME@LABEL (upstream_model_name sets what goes upstream)",
+    "variants": "variants do not nest",
+}
+_VARIANT_KEYS: tuple[str, ...] = tuple(k for k in _RULE_KEYS if k not in _NOT_IN_VARIANTS)
 _TOP_KEYS: tuple[str, ...] = ("models",)
 
 _MAX_DEPTH = 64
@@ -85,19 +93,17 @@ def _yaml_drop(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
-def _yaml_rule(item: Any, number: int, name: str, seen: dict[str, int]) -> ModelRule:
-    if not isinstance(item, dict):
-        raise Invalid(f"must be a mapping, got {kind(item)}")
+def _check_keys(item: dict[Any, Any], allowed: tuple[str, ...]) -> None:
     for key in item:
-        if key not in _RULE_KEYS:
-            hint = difflib.get_close_matches(str(key), _RULE_KEYS, n=1)
+        if key not in allowed:
+            hint = difflib.get_close_matches(str(key), allowed, n=1)
             advice = f"did you mean {hint[0]!r}?" if hint else "request fields go under params"
             raise Invalid(f"unknown key {key!r} ({advice})")
-    if "model" not in item:
-        raise Invalid("missing 'model'")
-    pattern = want_str("model", item["model"])
-    if pattern in seen:
-        raise Invalid(f"duplicate model {pattern!r} (also rule {seen[pattern]})")
+
+
+def _build(
+    pattern: str, item: dict[str, Any], source: str, variants: dict[str, ModelRule] | None = None
+) -> ModelRule:
     settings = {k: v for k, v in item.items() if k in RESERVED_KEYS}
     return build_rule(
         pattern,
@@ -105,9 +111,53 @@ def _yaml_rule(item: Any, number: int, name: str, seen: dict[str, int]) -> Model
         params=_yaml_fields("params", item.get("params")),
         defaults=_yaml_fields("defaults", item.get("defaults")),
         drop=_yaml_drop(item.get("drop")),
-        source=f"{name} rule {number}",
+        variants=variants,
+        source=source,
         lenient=False,
     )
+
+
+def _yaml_variants(value: Any, pattern: str, source: str) -> dict[str, ModelRule]:
+    """variants: label -> a partial rule (params, defaults, drop, think settings)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Invalid(f"variants must be a mapping of label to partial rule, got {kind(value)}")
+    if value and pattern == DEFAULT_PATTERN:
+        raise Invalid("the default rule has no model name to ask for NAME@LABEL: no variants")
+    out: dict[str, ModelRule] = {}
+    for label, item in value.items():
+        if not isinstance(label, str) or not label or VARIANT_MARK in label:
+            raise Invalid(f"variant label {label!r} must be a non-empty string without '@'")
+        where = f"variants.{label}"
+        if not isinstance(item, dict):
+            raise Invalid(
+                f"{where} must be a mapping (params, defaults, drop, think settings), "
+                f"got {kind(item)}"
+            )
+        for key, why in _NOT_IN_VARIANTS.items():
+            if key in item:
+                raise Invalid(f"{where}: a variant can't set {key!r}: {why}")
+        try:
+            _check_keys(item, _VARIANT_KEYS)
+            out[label] = _build(label, item, f"{source} variant {label}")
+        except Invalid as e:
+            raise Invalid(f"{where}: {e}") from None
+    return out
+
+
+def _yaml_rule(item: Any, number: int, name: str, seen: dict[str, int]) -> ModelRule:
+    if not isinstance(item, dict):
+        raise Invalid(f"must be a mapping, got {kind(item)}")
+    _check_keys(item, _RULE_KEYS)
+    if "model" not in item:
+        raise Invalid("missing 'model'")
+    pattern = want_str("model", item["model"])
+    if pattern in seen:
+        raise Invalid(f"duplicate model {pattern!r} (also rule {seen[pattern]})")
+    source = f"{name} rule {number}"
+    variants = _yaml_variants(item.get("variants"), pattern, source)
+    return _build(pattern, item, source, variants)
 
 
 def _yaml_error(path: str, e: YAMLError) -> ConfigError:

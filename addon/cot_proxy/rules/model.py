@@ -1,4 +1,4 @@
-"""The rule model: the table of rule settings, `ModelRule` built from it, and `RuleSet` matching.
+"""The rule model: the table of rule settings, and `ModelRule` built from it.
 
 Pure logic, no mitmproxy import.
 
@@ -7,21 +7,20 @@ A rule setting is a key of LLM_PARAMS and of a config.yaml rule that the proxy i
 config.yaml rule accepts, which LLM_PARAMS values stay text, how each value is checked and
 how `describe` shows it all come from it. A new setting is one row there, a `ModelRule` field
 of the same name, and the code that uses it (`think_config`, `cot_proxy.rewrite`).
+Matching a request's model to a rule is `cot_proxy.rules.ruleset`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 from collections.abc import Callable
-from collections.abc import Iterable
-from collections.abc import Iterator
 from collections.abc import Mapping
 from typing import Any
 from typing import TypeGuard
 
 from cot_proxy.rules.checks import Invalid
 from cot_proxy.rules.checks import clip
+from cot_proxy.rules.checks import deep_merge
 from cot_proxy.rules.checks import flatten
 from cot_proxy.rules.checks import show_value
 from cot_proxy.rules.checks import want_bool
@@ -159,7 +158,9 @@ class ModelRule:
 
     None means "not set by this rule" (the global default applies). `params` and `defaults`
     are nested dicts (dotted keys already expanded); treat them as read-only. The fields
-    between `drop` and `source` are the (non-alias) SETTINGS, by name.
+    between `drop` and `variants` are the (non-alias) SETTINGS, by name. `variants` (config
+    file only): label → a partial rule (its pattern is the label) that a request for
+    `NAME@LABEL` gets on top of this one (`overlaid`).
     """
 
     pattern: str
@@ -181,6 +182,7 @@ class ModelRule:
     history: str | None = None
     # The old spelling of history: strip (true) / keep (false).
     strip_think_from_history: bool | None = None
+    variants: dict[str, ModelRule] = dataclasses.field(default_factory=dict)
     source: str = ""
 
     @property
@@ -216,8 +218,31 @@ class ModelRule:
             implicit_unclosed=self.implicit_unclosed or base.implicit_unclosed,
         )
 
+    def overlaid(self, over: ModelRule, source: str) -> ModelRule:
+        """This rule with `over` on top, key by key, `over` winning: params and defaults
+        deep-merged, drop lists united, every other setting taken from `over` when it sets it.
+        The env rule over the file rule of its pattern; a variant over its rule."""
+        merged: dict[str, Any] = {}
+        for f in dataclasses.fields(ModelRule):  # every setting, so a new one needs nothing here
+            mine, theirs = getattr(self, f.name), getattr(over, f.name)
+            merged[f.name] = theirs if theirs is not None else mine
+        merged["pattern"] = self.pattern
+        merged["params"] = deep_merge(self.params, over.params)
+        merged["defaults"] = deep_merge(self.defaults, over.defaults)
+        merged["drop"] = tuple(dict.fromkeys(self.drop + over.drop))
+        merged["variants"] = {**self.variants, **over.variants}
+        merged["source"] = source
+        return ModelRule(**merged)
+
     def describe(self) -> str:
         """One compact line for the startup log."""
+        items = self._items()
+        for label, variant in self.variants.items():
+            items.append(f"variant @{label} ({', '.join(variant._items()) or 'no changes'})")
+        where = f" [{self.source}]" if self.source else ""
+        return f"{self.pattern}{where}: " + (", ".join(items) if items else "(no changes)")
+
+    def _items(self) -> list[str]:
         items = [f"{k}={show_value(v)}" for k, v in flatten(self.params)]
         items += [f"default {k}={show_value(v)}" for k, v in flatten(self.defaults)]
         items += [f"drop {k}" for k in self.drop]
@@ -225,8 +250,7 @@ class ModelRule:
             value = getattr(self, setting.name) if setting.alias_of is None else None
             if value is not None:
                 items.append(f"{setting.name}={setting.show(value)}")
-        where = f" [{self.source}]" if self.source else ""
-        return f"{self.pattern}{where}: " + (", ".join(items) if items else "(no changes)")
+        return items
 
 
 def build_rule(
@@ -236,6 +260,7 @@ def build_rule(
     params: dict[str, Any] | None = None,
     defaults: dict[str, Any] | None = None,
     drop: tuple[str, ...] = (),
+    variants: dict[str, ModelRule] | None = None,
     source: str,
     lenient: bool,
 ) -> ModelRule:
@@ -252,6 +277,7 @@ def build_rule(
         params=params or {},
         defaults=defaults or {},
         drop=drop,
+        variants=variants or {},
         source=source,
         **fields,
     )
@@ -259,52 +285,3 @@ def build_rule(
 
 def is_glob(pattern: str) -> bool:
     return any(c in GLOB_CHARS for c in pattern)
-
-
-class RuleSet:
-    """The effective rules, in priority order (env rules first, then file rules)."""
-
-    def __init__(self, rules: Iterable[ModelRule]) -> None:
-        self.rules: tuple[ModelRule, ...] = tuple(rules)
-        self._default: ModelRule | None = None
-        self._exact: dict[str, ModelRule] = {}
-        self._globs: list[ModelRule] = []
-        for rule in self.rules:  # on duplicates, the first rule wins everywhere
-            if rule.pattern == DEFAULT_PATTERN:
-                self._default = self._default or rule
-            elif rule.is_glob:
-                self._globs.append(rule)
-            else:
-                self._exact.setdefault(rule.pattern, rule)
-
-    def __len__(self) -> int:
-        return len(self.rules)
-
-    def __iter__(self) -> Iterator[ModelRule]:
-        return iter(self.rules)
-
-    def match(self, model: str | None) -> ModelRule | None:
-        """The rule for a request's `model` (None or "" = the request names no model)."""
-        if model is None or model == "":
-            return self._default
-        if not isinstance(model, str):
-            return None
-        if (rule := self._exact.get(model)) is not None:
-            return rule
-        # fnmatchcase: case-sensitive on every OS, unlike fnmatch.fnmatch.
-        return next((r for r in self._globs if fnmatch.fnmatchcase(model, r.pattern)), None)
-
-    def pseudo_models(self) -> list[tuple[str, str]]:
-        """(pseudo name, upstream name) for exact-name rules that rename the model."""
-        out: dict[str, str] = {}
-        for rule in self.rules:
-            if (
-                rule.upstream_model_name is not None
-                and not rule.is_glob
-                and rule.pattern != DEFAULT_PATTERN
-            ):
-                out.setdefault(rule.pattern, rule.upstream_model_name)
-        return list(out.items())
-
-    def describe(self) -> list[str]:
-        return [rule.describe() for rule in self.rules]

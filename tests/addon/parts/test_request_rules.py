@@ -131,5 +131,5 @@ def test_unknown_think_mode_header_is_a_json_400(value):
         assert flow.response and flow.response.status_code == 400
         error = flow.response.json()["error"]
         assert error["code"] == "invalid_think_mode"
-        assert "X-Think-Mode must be one of strip, reasoning, keep" in error["message"]
+        assert "X-Think-Mode must be one of strip, reasoning, keep, inline" in error["message"]
         assert notes(flow).local

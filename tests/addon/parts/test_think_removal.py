@@ -113,7 +113,9 @@ def test_unknown_encoding_passed_through_with_warning(caplog):
 def test_think_options_validated(started):
     think = ThinkRemoval()
     with taddons.context(think) as tctx:
-        with pytest.raises(exceptions.OptionsError, match="must be one of strip, reasoning, keep"):
+        with pytest.raises(
+            exceptions.OptionsError, match="must be one of strip, reasoning, keep, inline"
+        ):
             tctx.configure(think, think_mode="hide")
         with pytest.raises(exceptions.OptionsError, match="must differ"):
             tctx.configure(think, think_tag="<t>", think_end_tag="<t>")

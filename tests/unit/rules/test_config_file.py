@@ -116,9 +116,14 @@ def test_repo_config_yaml_shows_every_setting():
         "history:",
         "implicit_unclosed:",
         "think_end_markers:",
+        "variants:",
         "model: default",
     ):
         assert key in text, key
+    variants = {rule.pattern: rule.variants for rule in rules if rule.variants}
+    assert variants["example-qwen3"]["no-think"].params == {
+        "chat_template_kwargs": {"enable_thinking": False}
+    }
     first = rules[0]
     assert first.params and first.defaults and first.drop and first.think_tags
     assert first.history is not None

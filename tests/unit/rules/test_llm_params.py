@@ -217,7 +217,7 @@ def test_empty_suffix_is_allowed():
         ('model=a,stop=["x]', 'unclosed quote (")'),
         ("model=a,x={[}]", "unexpected '}' (expected ']')"),
         ("model=a,x=]", "unexpected ']'"),
-        ("model=a,think_mode=fast", "unknown think_mode 'fast' (use strip|reasoning|keep)"),
+        ("model=a,think_mode=fast", "unknown think_mode 'fast' (use strip|reasoning|keep|inline)"),
         ("model=a,think_mode=", "unknown think_mode None"),
         (
             "model=a,enable_think_tag_filtering=yes",

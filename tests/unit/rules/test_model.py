@@ -155,7 +155,7 @@ SAMPLES = {
     "history": "to_field",
     "append_to_last_user_message": "\n/no_think",
 }
-STRUCTURE_FIELDS = {"pattern", "params", "defaults", "drop", "source"}
+STRUCTURE_FIELDS = {"pattern", "params", "defaults", "drop", "variants", "source"}
 
 
 def test_samples_cover_every_setting():

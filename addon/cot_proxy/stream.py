@@ -84,7 +84,8 @@ class ThinkStream:
         self._max_held_chars = max_held_chars
         self._framer = SSEFramer(max_event_bytes)
         self._step = ChannelStep(config, fmt)
-        self._starts = TagMatcher(start for start, _ in config.tags)
+        # What may open a block or an answer wrapper (whitespace after it may be dropped).
+        self._starts = TagMatcher(start for start, _ in (*config.tags, *config.unwrap))
         self._implicit = config.implicit_start
         self._done = fmt.done_payload
         self._filters: dict[int, ThinkFilter] = {}  # by channel
@@ -116,7 +117,8 @@ class ThinkStream:
         return sum(f.blocks for f in self._filters.values())
 
     def _fast_path_needles(self) -> tuple[bytes | int, ...]:
-        first_chars = {tag[0] for pair in self.config.tags for tag in pair if tag}
+        pairs = (*self.config.tags, *self.config.unwrap)
+        first_chars = {tag[0] for pair in pairs for tag in pair if tag}
         needles = [spelling for char in sorted(first_chars) for spelling in json_spellings(char)]
         # An opening quote and the key: '"reasoning' then covers "reasoning_content" too.
         needles += [b'"' + key.encode("utf-8") for key in self._step.drop_keys]

@@ -1,10 +1,11 @@
-"""Tag families by name: presets of think tags, implicit start and end markers per model family.
+"""Tag families by name: presets of think tags, implicit start, end markers and answer wrappers.
 
 Pure logic, no mitmproxy import.
 
 A family (`think_family` rule key, `THINK_FAMILY` globally) sets the tag-related fields of a
 `ThinkConfig` at once; rule keys given beside it (think_tags, think_implicit_start,
-think_end_markers, ...) override what it sets. Every preset is taken from a peer's reasoning
+think_end_markers, ...) override what it sets. Answer wrappers (`unwrap`) lose their tags
+and keep their content as answer. Every preset is taken from a peer's reasoning
 parser, named beside it (a path in that project's repository), and from nothing else: a family
 whose tags could not be found in a peer's source is not listed.
 """
@@ -27,6 +28,7 @@ class ThinkFamily:
     source: str  # the peer parser(s) the preset is taken from
     implicit_start: bool = False
     end_markers: tuple[str, ...] = ()
+    unwrap: tuple[tuple[str, str], ...] = ()
 
     def apply(self, config: ThinkConfig) -> ThinkConfig:
         """`config` with this family's tag settings (mode and reasoning field unchanged)."""
@@ -35,6 +37,7 @@ class ThinkFamily:
             tags=self.tags,
             implicit_start=self.implicit_start,
             end_markers=self.end_markers,
+            unwrap=self.unwrap,
         )
 
 
@@ -110,6 +113,22 @@ _PRESETS: tuple[ThinkFamily, ...] = (
         ),
         "vLLM vllm/reasoning/granite_reasoning_parser.py (valid_think_starts, "
         "valid_response_starts)",
+    ),
+    # <think>\n…\n</think>\n<answer>\n…\n</answer>: the answer comes wrapped.
+    ThinkFamily(
+        "hunyuan",
+        (THINK,),
+        "vLLM vllm/reasoning/hunyuan_a13b_reasoning_parser.py (HunyuanA13BReasoningParser: "
+        "think_start_expr, response_start_expr, response_end_expr)",
+        unwrap=(("<answer>", "</answer>"),),
+    ),
+    ThinkFamily(
+        "command_r",
+        (("<|START_THINKING|>", "<|END_THINKING|>"),),
+        "llama.cpp common/chat.cpp (common_chat_parse_command_r7b); vLLM "
+        "vllm/reasoning/cohere_command_reasoning_parser.py (reasoning_start_str, "
+        "reasoning_end_str, COMMAND_A_JSON_TAG)",
+        unwrap=(("<|START_RESPONSE|>", "<|END_RESPONSE|>"),),
     ),
     ThinkFamily(
         "glm",

@@ -110,6 +110,26 @@ CASES = [
         "Blue.",
         "\nThe sky scatters blue light.\n",
     ),
+    (
+        "hunyuan",
+        "<think>\nThe user wants a greeting.\n</think>\n<answer>\nHello!\n</answer>",
+        "Hello!\n",  # vLLM also drops the newline before </answer>: we keep it
+        "\nThe user wants a greeting.\n",
+    ),
+    ("hunyuan", "<answer>\nNo thinking needed.\n</answer>", "No thinking needed.\n", ""),
+    (
+        "command_r",
+        "<|START_THINKING|>I'm\nthinking<|END_THINKING|>"
+        "<|START_RESPONSE|>Hello, world!\nWhat's up?<|END_RESPONSE|>",
+        "Hello, world!\nWhat's up?",
+        "I'm\nthinking",
+    ),
+    (
+        "command_r",
+        "<|START_RESPONSE|>Hello, world!\nWhat's up?<|END_RESPONSE|>",
+        "Hello, world!\nWhat's up?",
+        "",
+    ),
     ("glm", "<think>abc</think>xyz", "xyz", "abc"),
     (
         "minimax",
@@ -154,7 +174,8 @@ def test_apply_keeps_mode_and_field():
         "think",
     )
     assert config.tags == (("[THINK]", "[/THINK]"),)
-    assert config.end_markers == () and not config.implicit_start
+    assert config.end_markers == () and not config.implicit_start and config.unwrap == ()
+    assert FAMILIES["command_r"].apply(base).unwrap == (("<|START_RESPONSE|>", "<|END_RESPONSE|>"),)
 
 
 # --- the think_family rule key ---------------------------------------------------------------

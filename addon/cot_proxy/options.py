@@ -20,6 +20,7 @@ ENV_NAMES: dict[str, str] = {
     "rules_file": "CONFIG_FILE",
     "think_tag": "THINK_TAG",
     "think_end_tag": "THINK_END_TAG",
+    "think_family": "THINK_FAMILY",
     "think_mode": "THINK_MODE",
     "reasoning_field": "REASONING_FIELD",
     "api_request_timeout": "API_REQUEST_TIMEOUT",

@@ -85,7 +85,8 @@ class ThinkStream:
         self._max_held_chars = max_held_chars
         self._framer = SSEFramer(max_event_bytes)
         self._step = ChannelStep(config, fmt)
-        self._starts = TagMatcher(start for start, _ in config.tags)
+        # What may open a block or an answer wrapper (whitespace after it may be dropped).
+        self._starts = TagMatcher(start for start, _ in (*config.tags, *config.unwrap))
         self._implicit = config.implicit_start and config.mode != "inline"
         self._inline = config.mode == "inline"
         self._done = fmt.done_payload
@@ -119,7 +120,8 @@ class ThinkStream:
 
     def _fast_path_needles(self) -> tuple[bytes | int, ...]:
         # Inline mode leaves the text alone: only reasoning fields can change an event.
-        first_chars = {tag[0] for pair in self.config.tags for tag in pair if not self._inline}
+        pairs = (*self.config.tags, *self.config.unwrap)
+        first_chars = {tag[0] for pair in pairs for tag in pair if tag and not self._inline}
         needles = [spelling for char in sorted(first_chars) for spelling in json_spellings(char)]
         # An opening quote and the key: '"reasoning' then covers "reasoning_content" too.
         needles += [b'"' + key.encode("utf-8") for key in self._step.drop_keys]

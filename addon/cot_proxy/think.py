@@ -51,6 +51,9 @@ class ThinkConfig:
     # implicit_start, no end tag by the finish: "auto" = think when the choice finished with
     # finish_reason "length" (cut off while thinking), else answer.
     implicit_unclosed: ImplicitUnclosed = "auto"
+    # Answer wrappers, (start_tag, end_tag) pairs: outside think blocks their tags are removed
+    # and what they hold stays answer (Hunyuan's <answer>…</answer>). Literal, like the tags.
+    unwrap: tuple[tuple[str, str], ...] = ()
 
     def markers_for(self, start_tag: str) -> tuple[str, ...]:
         if self.end_markers is not None:
@@ -138,6 +141,9 @@ class ThinkFilter:
     whitespace stays, so words never run together. A block still open at `finish()` is think
     text. An end tag with no block open (an orphan) is removed; the text around it is answer.
     An end marker (`config.markers_for`) inside a block closes it and stays in the answer.
+    Outside a block, the tags of `config.unwrap` are removed and their content stays answer;
+    after a wrapper's start tag, whitespace is dropped as after a block (the end tag changes
+    nothing about whitespace). Think tags win over a wrapper tag spelled the same.
 
     implicit_start: everything before the first end tag (of any pair) is think text, so all text
     is held until that tag. Leading whitespace followed by a start tag opens the block
@@ -161,8 +167,11 @@ class ThinkFilter:
         ends = tuple(end for _, end in config.tags)
         self._start_tags = frozenset(starts)
         self._starts = _matcher(starts)
-        # Outside a block: start tags open one, end tags are orphans (removed).
-        self._answer_tags = _matcher(starts + ends)
+        self._wrap_starts = frozenset(start for start, _ in config.unwrap)
+        wrappers = tuple(tag for pair in config.unwrap for tag in pair)
+        self._wrappers = frozenset(wrappers) - self._start_tags - frozenset(ends)
+        # Outside a block: start tags open one, end tags are orphans (removed), wrapper tags go.
+        self._answer_tags = _matcher(starts + ends + wrappers)
         self._markers = frozenset(m for start in starts for m in config.markers_for(start))
         # Implicit start: the first end tag or end marker of any pair ends the implicit block.
         self._any_end = _matcher(ends + tuple(self._markers))
@@ -185,6 +194,7 @@ class ThinkFilter:
         self.blocks = 0  # think blocks opened, the implicit one included
         self.trimmed_chars = 0  # whitespace dropped after blocks
         self.orphan_tags = 0  # end tags removed with no block open
+        self.unwrapped_tags = 0  # answer wrapper tags removed
         self._reset()
 
     def _reset(self) -> None:
@@ -282,6 +292,10 @@ class ThinkFilter:
                     return
                 if tag in self._start_tags:
                     self._open_block(tag)
+                elif tag in self._wrappers:
+                    self.unwrapped_tags += 1
+                    if tag in self._wrap_starts:
+                        self._trim = self._spaced
                 else:  # an end tag with no block open: never answer text
                     self.orphan_tags += 1
                     self._trim = self._spaced

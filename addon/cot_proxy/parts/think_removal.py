@@ -7,6 +7,7 @@ buffered and rewritten in `response`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -27,6 +28,8 @@ from cot_proxy.rules import ModelRule
 from cot_proxy.stream import ThinkStream
 from cot_proxy.think import THINK_MODES
 from cot_proxy.think import ThinkConfig
+from cot_proxy.think_families import FAMILIES
+from cot_proxy.think_families import FAMILY_NAMES
 from cot_proxy.transcript import Tee
 from cot_proxy.transcript import Transcript
 
@@ -45,6 +48,13 @@ class ThinkRemoval:
         )
         loader.add_option("think_end_tag", str, "</think>", "Tag that closes a think block.")
         loader.add_option(
+            "think_family",
+            str,
+            "",
+            "Tag preset of a model family (" + ", ".join(FAMILY_NAMES) + "); a think_tag or "
+            "think_end_tag other than the default replaces the start or end of its first pair.",
+        )
+        loader.add_option(
             "think_mode",
             str,
             "strip",
@@ -61,9 +71,16 @@ class ThinkRemoval:
         )
 
     def configure(self, updated: set[str]) -> None:
-        if not updated & {"think_tag", "think_end_tag", "think_mode", "reasoning_field"}:
+        if not updated & {
+            "think_tag",
+            "think_end_tag",
+            "think_family",
+            "think_mode",
+            "reasoning_field",
+        }:
             return
         start, end = ctx.options.think_tag, ctx.options.think_end_tag
+        family = ctx.options.think_family.strip()
         mode = ctx.options.think_mode
         field = ctx.options.reasoning_field.strip()
         tag, end_tag = env_name("think_tag"), env_name("think_end_tag")
@@ -75,8 +92,23 @@ class ThinkRemoval:
             reject(f"{tag} and {end_tag} must differ (both are {start!r})")
         elif not field:
             reject(f"{env_name('reasoning_field')} must not be empty")
-        else:
+        elif family and family not in FAMILIES:
+            reject(
+                f"{env_name('think_family')} must be one of {', '.join(FAMILY_NAMES)}, "
+                f"not {family!r}"
+            )
+        elif not family:
             self.defaults = ThinkConfig(mode=mode, tags=((start, end),), reasoning_field=field)
+        else:
+            config = FAMILIES[family].apply(ThinkConfig(mode=mode, reasoning_field=field))
+            # The tags set explicitly (not the defaults) win over the preset's first pair.
+            first_start, first_end = config.tags[0]
+            default = ThinkConfig().tags[0]
+            first = (
+                start if start != default[0] else first_start,
+                end if end != default[1] else first_end,
+            )
+            self.defaults = dataclasses.replace(config, tags=(first, *config.tags[1:]))
 
     def config_for(self, rule: ModelRule | None) -> ThinkConfig:
         return rule.think_config(self.defaults) if rule else self.defaults

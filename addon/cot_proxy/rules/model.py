@@ -32,6 +32,8 @@ from cot_proxy.think import THINK_MODES
 from cot_proxy.think import ImplicitUnclosed
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkMode
+from cot_proxy.think_families import FAMILIES
+from cot_proxy.think_families import FAMILY_NAMES
 
 DEFAULT_PATTERN = "default"
 GLOB_CHARS = frozenset("*?[")
@@ -97,6 +99,12 @@ def _history(key: str, value: Any, lenient: bool) -> str:
     return str(value)
 
 
+def _family(key: str, value: Any, lenient: bool) -> str:
+    if not isinstance(value, str) or value not in FAMILIES:
+        raise Invalid(f"unknown {key} {clip(repr(value))} (use {'|'.join(FAMILY_NAMES)})")
+    return str(value)
+
+
 def _markers(key: str, value: Any, lenient: bool) -> tuple[str, ...]:
     return want_str_list(key, value)
 
@@ -130,6 +138,7 @@ def _show_tags(tags: tuple[tuple[str, str], ...]) -> str:
 SETTINGS: tuple[Setting, ...] = (
     Setting("think_mode", _mode),
     Setting("enable_think_tag_filtering", _filtering, alias_of="think_mode"),
+    Setting("think_family", _family, text=True),
     Setting("think_tags", _tags, show=_show_tags),
     Setting("think_tag_start", _text, text=True),
     Setting("think_tag_end", _text, text=True),
@@ -168,6 +177,8 @@ class ModelRule:
     defaults: dict[str, Any] = dataclasses.field(default_factory=dict)
     drop: tuple[str, ...] = ()
     think_mode: ThinkMode | None = None
+    # A preset of the tag settings (cot_proxy.think_families); the keys below override it.
+    think_family: str | None = None
     think_tags: tuple[tuple[str, str], ...] | None = None
     # LLM_PARAMS-style single tags: they replace the start/end of the first pair.
     think_tag_start: str | None = None
@@ -196,7 +207,10 @@ class ModelRule:
         return is_glob(self.pattern)
 
     def think_config(self, base: ThinkConfig) -> ThinkConfig:
-        """`base` (the global settings) overlaid with what this rule sets."""
+        """`base` (the global settings) overlaid with what this rule sets: its think_family
+        first, then its other keys."""
+        if self.think_family is not None:
+            base = FAMILIES[self.think_family].apply(base)
         tags = self.think_tags if self.think_tags is not None else base.tags
         if self.think_tag_start is not None or self.think_tag_end is not None:
             start, end = tags[0] if tags else ThinkConfig().tags[0]

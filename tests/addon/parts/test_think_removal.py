@@ -143,3 +143,20 @@ def test_buffered_chat_response_filtered():
         think.response(flow)
         assert flow.response.json()["choices"][0]["message"]["content"] == "B"
         assert int(flow.response.headers["content-length"]) == len(answer(flow).content or b"")
+
+
+def test_think_family_option(started):
+    think = ThinkRemoval()
+    with taddons.context(think) as tctx:
+        with pytest.raises(exceptions.OptionsError, match="THINK_FAMILY must be one of qwen3, "):
+            tctx.configure(think, think_family="qwen9")
+        tctx.configure(think, think_family="mistral", think_mode="reasoning")
+        assert think.defaults == ThinkConfig(
+            mode="reasoning", tags=(("[THINK]", "[/THINK]"),), end_markers=()
+        )
+        # a tag set explicitly (not the default) replaces that side of the first pair
+        tctx.configure(think, think_family="deepseek_r1", think_end_tag="</reasoning>")
+        assert think.defaults.tags == (("<think>", "</reasoning>"),)
+        assert think.defaults.implicit_start
+        tctx.configure(think, think_family="", think_end_tag="</think>")
+        assert think.defaults == ThinkConfig(mode="reasoning")

@@ -143,6 +143,7 @@ def test_think_tag_start_end_replace_first_pair():
 SAMPLES = {
     "think_mode": "reasoning",
     "enable_think_tag_filtering": False,
+    "think_family": "qwen3",
     "think_tags": [["<a>", "</a>"], ["<b>", "</b>"]],
     "think_tag_start": "[T]",
     "think_tag_end": "[/T]",
@@ -180,8 +181,10 @@ def test_reserved_and_text_keys_come_from_the_table():
         "implicit_unclosed",
         "think_end_markers",
         "history",
+        "think_family",
     }
     assert TEXT_KEYS == {
+        "think_family",
         "think_tag_start",
         "think_tag_end",
         "upstream_model_name",

@@ -21,10 +21,11 @@ this module, still get every `configure` and the final `done`; only their flow h
 that an option change later puts in use (mitmweb's options editor, the `set` command) goes back
 into the chain at its place. What was left out is logged once at DEBUG.
 
-Upstream: no issue yet for a way to disable default addons (mitmproxy's own answer is a custom
-master, `mitmproxy.tools.dump.DumpMaster(with_dumper=False)` style flags). Verified on mitmproxy
-12.2.3 and 12.3.1; tests/addon/test_addon_chain.py checks the table against the chains of
-mitmdump and mitmweb, tests/e2e/test_addon_chain.py that a trimmed addon's option still acts.
+Upstream: no issue or pull request asks for a way to leave default addons out of mitmdump (the
+nearest is issue #2713, mitmproxy's performance tracker; a custom `Master` is the library way).
+Verified on mitmproxy 12.3.1; tests/addon/parts/test_addon_chain.py checks the table against
+the chains of mitmdump and mitmweb (a new addon fails it), tests/e2e/test_addon_chain.py that a
+trimmed addon's option still acts.
 """
 
 from __future__ import annotations

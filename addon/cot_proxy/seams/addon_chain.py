@@ -146,6 +146,8 @@ class AddonChain:
 
     def trim(self) -> list[str]:
         manager = ctx.master.addons
+        if not isinstance(getattr(manager, "chain", None), list):
+            raise RuntimeError("mitmproxy's AddonManager has no chain list: seams/addon_chain.py")
         self.order = list(manager.chain)
         kept, self.left_out = decide(self.order, ctx.options)
         # A new list: mitmproxy may be iterating the old one (we are called from its running).

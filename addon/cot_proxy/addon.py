@@ -16,6 +16,7 @@ from mitmproxy import connection
 from mitmproxy import http
 
 from cot_proxy.flow import notes
+from cot_proxy.parts.addon_chain import AddonChain
 from cot_proxy.parts.body_limit import BodyLimit
 from cot_proxy.parts.client_timeouts import ClientTimeouts
 from cot_proxy.parts.concurrency import Concurrency
@@ -59,6 +60,7 @@ class CotProxy:
         rules = RequestRules(think, series)
         self.parts: list[object] = [
             Startup(),
+            AddonChain(),
             Listening(),
             tls,
             Shutdown(),
@@ -102,9 +104,11 @@ class CotProxy:
             if inspect.isawaitable(result):
                 await result
 
-    def done(self) -> None:
+    async def done(self) -> None:
         for done in self._methods("done"):
-            done()
+            result = done()
+            if inspect.isawaitable(result):
+                await result
 
     def client_connected(self, client: connection.Client) -> None:
         for hook in self._client_connected:

@@ -18,6 +18,9 @@ otherwise), and names the upstream issue or pull request whose landing would let
   by wrapping `HttpStream.check_body_size`: mitmproxy's `body_size_limit` also limits answers.
 - `signals`: SIGTERM/SIGINT rebound to drain before stopping (mitmproxy stops at once); issue
   #3895, PR #8378.
+- `addon_chain`: dispatching hooks only to the mitmproxy addons in use, by trimming the addon
+  manager's chain after start-up while the others keep their options (`AddonManager.chain`):
+  mitmproxy offers no way to leave out a default addon and keep its options.
 - `logs`: dropping the deprecated `add_log` bridge (`log.LegacyLogEvents`), which wakes the event
   loop for every log line (deprecated since mitmproxy 9; removal tracked in its api-changelog).
 

@@ -108,6 +108,12 @@ class ThinkStream:
         self.fallback_reason: str | None = None
         self.first_answer_at: float | None = None  # time.time() of the first answer text sent
         self.done_sent = False  # the done event (`[DONE]`) went out: the client has it all
+        # How a chunk ending in the done event ends, per line-ending style (none: no done event).
+        self._done_ends: tuple[bytes, ...] = (
+            tuple(self._done + end for end in (b"\n\n", b"\r\n\r\n", b"\r\r"))
+            if self._done is not None
+            else ()
+        )
         self._done_lines = (b"data:" + (self._done or b""), b"data: " + (self._done or b""))
 
     @property
@@ -147,7 +153,12 @@ class ThinkStream:
                 self._note_done(data)
             return [data]
         if not self._record and self._passes_whole(data):
-            return self._sent([data])
+            # The usual chunk mid-answer: `_sent` inlined, this runs once per network chunk.
+            self._last_output_at = self._clock()
+            self._recent = whole = [data]
+            if not self.done_sent and data.endswith(self._done_ends):
+                self._note_done(data)
+            return whole
         out: list[bytes] = []
         events: list[bytes] = []
         position = 0
@@ -228,17 +239,16 @@ class ThinkStream:
         if out:
             self._last_output_at = self._clock()
             self._recent = out
-            if not self.done_sent:
+            # One C call per chunk in the common case: the full check only at a likely end.
+            if not self.done_sent and out[-1].endswith(self._done_ends):
                 self._note_done(out[-1])
         return out
 
     def _note_done(self, chunk: bytes) -> None:
         """Set `done_sent` if `chunk` ends with the whole done event (the last of a stream)."""
-        if self._done is None or not chunk.endswith((b"\n\n", b"\r\n\r\n", b"\r\r")):
+        if not chunk.endswith(self._done_ends):  # also when the format has no done event
             return
         tail = chunk[-_DONE_LOOKBACK:].rstrip(b"\r\n")
-        if not tail.endswith(self._done):
-            return
         line_start = max(tail.rfind(b"\n"), tail.rfind(b"\r")) + 1
         if line_start == 0 and len(chunk) > _DONE_LOOKBACK:
             return  # a line longer than the lookback: not the done event

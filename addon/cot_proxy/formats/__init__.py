@@ -16,10 +16,20 @@ from typing import Any
 from typing import Literal
 from typing import Protocol
 
+from cot_proxy.events import EventFormat
 from cot_proxy.formats import chat
 from cot_proxy.formats import completions
 
-Endpoint = Literal["chat", "completions", "models"]
+Endpoint = Literal[
+    "chat",
+    "completions",
+    "models",
+    "responses",  # OpenAI Responses API
+    "messages",  # Anthropic Messages
+    "ollama_chat",  # Ollama's native /api/chat
+    "ollama_generate",  # Ollama's native /api/generate
+    "ollama_tags",  # Ollama's model list
+]
 
 
 class WireFormat(Protocol):
@@ -77,19 +87,43 @@ class WireFormat(Protocol):
 
 FORMATS: dict[str, WireFormat] = {"chat": chat, "completions": completions}
 
+# The endpoints whose answers are typed events (`cot_proxy.events`), by endpoint name.
+EVENT_FORMATS: dict[str, EventFormat] = {}
+
 
 def format_for(endpoint: str | None) -> WireFormat | None:
     """The wire format of an endpoint; None for endpoints whose answers carry no text ("models")."""
     return FORMATS.get(endpoint) if endpoint is not None else None
 
 
+def event_format_for(endpoint: str | None) -> EventFormat | None:
+    """The event format of an endpoint (Responses, Messages, Ollama), if it is one."""
+    return EVENT_FORMATS.get(endpoint) if endpoint is not None else None
+
+
 def endpoint_of(method: str, path: str) -> Endpoint | None:
-    """Which OpenAI endpoint a client path names, judged by its end so any prefix works."""
+    """Which endpoint a client path names, judged by its end so any prefix works.
+
+    Only what creates an answer (and the model lists): `…/messages/count_tokens`, batches and
+    `GET …/responses/{id}` are no endpoint of ours and pass untouched.
+    """
     path = path.split("?", 1)[0].rstrip("/")
-    if method == "POST" and path.endswith("/chat/completions"):
-        return "chat"
-    if method == "POST" and path.endswith("/completions"):
-        return "completions"
-    if method == "GET" and path.endswith("/models"):
-        return "models"
+    if method == "POST":
+        if path.endswith("/chat/completions"):
+            return "chat"
+        if path.endswith("/completions"):
+            return "completions"
+        if path.endswith("/responses"):
+            return "responses"
+        if path.endswith("/messages"):
+            return "messages"
+        if path.endswith("/api/chat"):
+            return "ollama_chat"
+        if path.endswith("/api/generate"):
+            return "ollama_generate"
+    elif method == "GET":
+        if path.endswith("/models"):
+            return "models"
+        if path.endswith("/api/tags"):
+            return "ollama_tags"
     return None

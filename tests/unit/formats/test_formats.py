@@ -22,8 +22,15 @@ from cot_proxy.formats import format_for
         ("POST", "/v1/completions?x=1", "completions"),
         ("GET", "/v1/models", "models"),
         ("GET", "/v1/chat/completions", None),
-        ("POST", "/v1/responses", None),
-        ("POST", "/api/chat", None),
+        ("POST", "/v1/responses", "responses"),
+        ("GET", "/v1/responses/resp_1", None),
+        ("POST", "/v1/messages", "messages"),
+        ("POST", "/v1/messages/count_tokens", None),
+        ("POST", "/v1/messages/batches", None),
+        ("POST", "/api/chat", "ollama_chat"),
+        ("POST", "/ollama/api/generate", "ollama_generate"),
+        ("GET", "/api/tags", "ollama_tags"),
+        ("GET", "/api/chat", None),
     ],
 )
 def test_endpoint_of(method: str, path: str, endpoint: str | None) -> None:

@@ -1,13 +1,14 @@
-"""A fast scripted OpenAI-compatible upstream for the benchmark (127.0.0.1 only).
+"""A fast scripted upstream for the benchmark (127.0.0.1 only), in the shapes of bench/wire.py.
 
 Raw HTTP/1.1 with keep-alive on an asyncio Protocol (uvloop when installed), run in its own
 process by bench/run.py:
 
     python bench/upstream.py [--port 0]     # prints "PORT <n>" on stdout once listening
 
-Endpoints: POST /v1/chat/completions and POST /v1/completions (any path ending in those works),
-non-streaming JSON or, with "stream": true, a chunked text/event-stream with one HTTP chunk per
-event. The answer is scripted by a "bench" object in the request body:
+Endpoints (any path ending in these works): POST /v1/chat/completions, /v1/completions,
+/v1/responses, /v1/messages and /api/chat (Ollama). Non-streaming JSON or, with "stream": true,
+a chunked event stream (NDJSON for Ollama) with one HTTP chunk per event. The answer is scripted
+by a "bench" object in the request body:
 
     {"model": "bench", "stream": true, "messages": [...],
      "bench": {"tokens": 50, "think_tokens": 20, "delay": 0.02}}
@@ -15,11 +16,13 @@ event. The answer is scripted by a "bench" object in the request body:
 - tokens: answer tokens ("Answer", " a1", " a2", ...), never containing "<";
 - think_tokens: tokens inside a <think>...</think> block that comes first (0: no block);
 - delay: seconds between two events of a stream (paced on an absolute schedule, so a busy
-  upstream does not stretch it); 0 writes the whole stream in one go.
+  upstream does not stretch it); 0 writes the whole stream in one go;
+- status: answer with this HTTP error status and a JSON error body instead (an upstream error).
 
-The text the model "wrote" is script(tokens, think_tokens) below: the think part
-("<think>" + think tokens + "</think>" + "\\n\\n") followed by the answer. Responses are built
-once per (endpoint, tokens, think_tokens) and cached, so the upstream costs almost nothing.
+The text the model "wrote" is wire.script(tokens, think_tokens). Responses are built once per
+(format, tokens, think_tokens) and cached, so the upstream costs almost nothing. Every request
+body is parsed as JSON, so a long one costs the upstream what it costs a real server to read it.
+A request with `Connection: close` gets its answer and then the connection is closed.
 """
 
 from __future__ import annotations
@@ -33,122 +36,27 @@ import sys
 import time
 from typing import Any
 
-CREATED = 1_700_000_000
+from wire import content_type
+from wire import dumps
+from wire import endpoint_of
+from wire import json_body
+from wire import stream_events
+
 MAX_TOKENS = 1_000_000
-
-
-def script(tokens: int, think_tokens: int) -> tuple[list[str], list[str]]:
-    """(think pieces, answer pieces): the content of every streamed text event, in order.
-
-    With think_tokens > 0 the think pieces are "<think>", the think tokens, "</think>", "\\n\\n".
-    """
-    think: list[str] = []
-    if think_tokens > 0:
-        think = ["<think>"] + [f" t{i}" for i in range(1, think_tokens + 1)] + ["</think>", "\n\n"]
-    answer = ["Answer"] + [f" a{i}" for i in range(1, tokens)] if tokens > 0 else []
-    return think, answer
-
-
-def expected_text(tokens: int, think_tokens: int, stripped: bool) -> tuple[str, int]:
-    """(the whole content a client should receive, length of the think prefix in it)."""
-    think, answer = script(tokens, think_tokens)
-    answer_text = "".join(answer)
-    if stripped:
-        return answer_text, 0
-    prefix = "".join(think)
-    return prefix + answer_text, len(prefix)
-
-
-def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
+ERROR_MESSAGE = "bench: scripted upstream error"
+Key = tuple[str, int, int]
 
 
 def _chunk(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
-def _event(obj: Any) -> bytes:
-    return b"data: " + (obj if isinstance(obj, bytes) else _dumps(obj)) + b"\n\n"
-
-
-def stream_events(endpoint: str, tokens: int, think_tokens: int) -> list[bytes]:
-    """The SSE events of one streamed answer (each a complete event, blank line included)."""
-    think, answer = script(tokens, think_tokens)
-    pieces = think + answer
-    events: list[bytes] = []
-    if endpoint == "chat":
-
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-            return {
-                "id": "chatcmpl-bench",
-                "object": "chat.completion.chunk",
-                "created": CREATED,
-                "model": "bench",
-                "choices": [
-                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-                ],
-            }
-
-        events.append(_event(chunk({"role": "assistant", "content": ""})))
-        events += [_event(chunk({"content": piece})) for piece in pieces]
-        events.append(_event(chunk({}, "stop")))
-    else:
-
-        def chunk(text: str, finish: str | None = None) -> dict[str, Any]:  # type: ignore[misc]
-            return {
-                "id": "cmpl-bench",
-                "object": "text_completion",
-                "created": CREATED,
-                "model": "bench",
-                "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
-            }
-
-        events += [_event(chunk(piece)) for piece in pieces]
-        events.append(_event(chunk("", "stop")))
-    events.append(_event(b"[DONE]"))
-    return events
-
-
-def json_body(endpoint: str, tokens: int, think_tokens: int) -> bytes:
-    think, answer = script(tokens, think_tokens)
-    text = "".join(think + answer)
-    usage = {
-        "prompt_tokens": 8,
-        "completion_tokens": len(think) + len(answer),
-        "total_tokens": 8 + len(think) + len(answer),
-    }
-    if endpoint == "chat":
-        obj = {
-            "id": "chatcmpl-bench",
-            "object": "chat.completion",
-            "created": CREATED,
-            "model": "bench",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "logprobs": None,
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": usage,
-        }
-    else:
-        obj = {
-            "id": "cmpl-bench",
-            "object": "text_completion",
-            "created": CREATED,
-            "model": "bench",
-            "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}],
-            "usage": usage,
-        }
-    return _dumps(obj)
-
-
-SSE_HEAD = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-    b"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n"
-)
+def _stream_head(fmt: str) -> bytes:
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
+        b"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n"
+        % content_type(fmt, True).encode()
+    )
 
 
 def _plain(status: int, body: bytes, content_type: str = "application/json") -> bytes:
@@ -158,32 +66,36 @@ def _plain(status: int, body: bytes, content_type: str = "application/json") -> 
     ) + body
 
 
+def error_body(status: int) -> bytes:
+    return dumps({"error": {"message": ERROR_MESSAGE, "type": "bench_error", "code": status}})
+
+
 def _error(status: int, message: str) -> bytes:
-    return _plain(status, _dumps({"error": {"message": message, "type": "bench_error"}}))
+    return _plain(status, dumps({"error": {"message": message, "type": "bench_error"}}))
 
 
 class _Cache:
     def __init__(self) -> None:
-        self.json: dict[tuple[str, int, int], bytes] = {}
-        self.events: dict[tuple[str, int, int], list[bytes]] = {}
-        self.whole: dict[tuple[str, int, int], bytes] = {}
+        self.json: dict[Key, bytes] = {}
+        self.events: dict[Key, list[bytes]] = {}
+        self.whole: dict[Key, bytes] = {}
 
-    def json_response(self, key: tuple[str, int, int]) -> bytes:
+    def json_response(self, key: Key) -> bytes:
         found = self.json.get(key)
         if found is None:
             found = self.json[key] = _plain(200, json_body(*key))
         return found
 
-    def stream_chunks(self, key: tuple[str, int, int]) -> list[bytes]:
+    def stream_chunks(self, key: Key) -> list[bytes]:
         found = self.events.get(key)
         if found is None:
             found = self.events[key] = [_chunk(e) for e in stream_events(*key)] + [b"0\r\n\r\n"]
         return found
 
-    def stream_whole(self, key: tuple[str, int, int]) -> bytes:
+    def stream_whole(self, key: Key) -> bytes:
         found = self.whole.get(key)
         if found is None:
-            found = self.whole[key] = SSE_HEAD + b"".join(self.stream_chunks(key))
+            found = self.whole[key] = _stream_head(key[0]) + b"".join(self.stream_chunks(key))
         return found
 
 
@@ -237,7 +149,7 @@ class Conn(asyncio.Protocol):
                 return
             self._handle(*request)
 
-    def _parse(self) -> tuple[bytes, bytes, bytes] | None:
+    def _parse(self) -> tuple[bytes, bytes, bytes, bool] | None:
         buf = self.buf
         end = buf.find(b"\r\n\r\n")
         if end < 0:
@@ -250,7 +162,7 @@ class Conn(asyncio.Protocol):
             self._fail(400, "bad request line")
             return None
         length = 0
-        chunked = False
+        chunked = close = False
         for line in lines[1:]:
             name, _, value = line.partition(b":")
             name = name.strip().lower()
@@ -258,6 +170,8 @@ class Conn(asyncio.Protocol):
                 length = int(value)
             elif name == b"transfer-encoding" and b"chunked" in value.lower():
                 chunked = True
+            elif name == b"connection" and b"close" in value.lower():
+                close = True
         start = end + 4
         if chunked:
             body = bytearray()
@@ -282,12 +196,12 @@ class Conn(asyncio.Protocol):
                 body += buf[data_start : data_start + size]
                 pos = data_start + size + 2
             del buf[:consumed]
-            return method, path, bytes(body)
+            return method, path, bytes(body), close
         if len(buf) < start + length:
             return None
         body = bytes(buf[start : start + length])
         del buf[: start + length]
-        return method, path, body
+        return method, path, body, close
 
     def _fail(self, status: int, message: str) -> None:
         assert self.transport is not None
@@ -295,19 +209,15 @@ class Conn(asyncio.Protocol):
         self.transport.close()
         self.closed = True
 
-    def _handle(self, method: bytes, path: bytes, body: bytes) -> None:
+    def _handle(self, method: bytes, path: bytes, body: bytes, close: bool) -> None:
         assert self.transport is not None
         Stats.requests += 1
-        bare = path.split(b"?", 1)[0].rstrip(b"/")
-        if method == b"POST" and bare.endswith(b"/chat/completions"):
-            endpoint = "chat"
-        elif method == b"POST" and bare.endswith(b"/completions"):
-            endpoint = "completions"
-        elif method in (b"GET", b"HEAD"):
-            self.transport.write(_plain(200, b'{"object":"list","data":[{"id":"bench"}]}'))
-            return
-        else:
-            self.transport.write(_error(404, "unknown endpoint"))
+        endpoint = endpoint_of(path) if method == b"POST" else None
+        if endpoint is None:
+            if method in (b"GET", b"HEAD"):
+                self._write(_plain(200, b'{"object":"list","data":[{"id":"bench"}]}'), close)
+            else:
+                self._write(_error(404, "unknown endpoint"), close)
             return
         try:
             request = json.loads(body)
@@ -315,33 +225,46 @@ class Conn(asyncio.Protocol):
             tokens = min(int(params.get("tokens", 16)), MAX_TOKENS)
             think_tokens = min(int(params.get("think_tokens", 8)), MAX_TOKENS)
             delay = float(params.get("delay", 0.0))
+            status = int(params.get("status", 200))
             stream = bool(request.get("stream"))
         except (ValueError, TypeError, AttributeError) as exc:
-            self.transport.write(_error(400, f"bad bench request: {exc}"))
+            self._write(_error(400, f"bad bench request: {exc}"), close)
+            return
+        if status != 200:
+            self._write(_plain(status, error_body(status)), close)
             return
         key = (endpoint, tokens, think_tokens)
         if not stream:
-            self.transport.write(CACHE.json_response(key))
+            self._write(CACHE.json_response(key), close)
             return
         Stats.streams += 1
         if delay <= 0:
-            self.transport.write(CACHE.stream_whole(key))
+            self._write(CACHE.stream_whole(key), close)
             return
         self.busy = True
-        self.task = asyncio.get_running_loop().create_task(self._paced(key, delay))
+        self.task = asyncio.get_running_loop().create_task(self._paced(key, delay, close))
 
-    async def _paced(self, key: tuple[str, int, int], delay: float) -> None:
+    def _write(self, data: bytes, close: bool) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+        if close:
+            self.transport.close()
+            self.closed = True
+
+    async def _paced(self, key: Key, delay: float, close: bool) -> None:
         transport = self.transport
         assert transport is not None
         chunks = CACHE.stream_chunks(key)
+        # The opening events go together, as servers send them; the events after the last
+        # token's (the done events and the zero-length end chunk) follow it without a delay.
+        lead, tail = PACING[key[0]]
         try:
-            transport.write(SSE_HEAD + chunks[0])
+            transport.write(_stream_head(key[0]) + b"".join(chunks[:lead]))
             start = time.monotonic()
-            last = len(chunks) - 1
-            for i in range(1, len(chunks)):
-                # The zero-length end chunk and [DONE] follow the finish event without a delay.
-                if i < last - 1:
-                    wait = start + i * delay - time.monotonic()
+            last_paced = len(chunks) - 1 - tail
+            for i in range(lead, len(chunks)):
+                if i < last_paced:
+                    wait = start + (i - lead + 1) * delay - time.monotonic()
                     if wait > 0:
                         await asyncio.sleep(wait)
                 if self.closed:
@@ -358,8 +281,21 @@ class Conn(asyncio.Protocol):
         finally:
             self.task = None
         self.busy = False
-        if self.buf:
+        if close:
+            transport.close()
+            self.closed = True
+        elif self.buf:
             self._next()
+
+
+# (events sent with the head, done events after the last token's event), by format
+PACING = {
+    "chat": (1, 1),
+    "completions": (1, 1),
+    "responses": (4, 3),
+    "messages": (3, 2),
+    "ollama": (1, 0),
+}
 
 
 async def serve(port: int, ready: Any = None) -> None:

@@ -86,8 +86,10 @@ def draw(report: dict[str, Any], out_dir: Path, prefix: str = "") -> list[Path]:
                 )
             ys = [_median([r.get("events_per_s") for r in p[1]]) or 0 for p in points]
             axes[1].plot(xs, ys, "-", marker="o", color=COLOURS[target], label=target)
-        for ax, label in ((axes[0], "TTFA ms"), (axes[1], "events/s")):
+        for ax, label in ((axes[0], "TTFA ms (log)"), (axes[1], "events/s")):
             ax.set_xscale("log")
+            if ax is axes[0]:
+                ax.set_yscale("log")
             ax.set_xlabel("concurrent streams (20 ms/token)")
             ax.set_ylabel(label)
             ax.grid(alpha=0.3)

@@ -79,11 +79,11 @@ SIZES: dict[str, dict[str, Any]] = {
             "think_tokens": 1,
             "delay": 1.0,
         },
-        "soak": {"total": 100_000, "connections": 64, "deadline": 420},
+        "soak": {"total": 100_000, "connections": 64, "deadline": 480},
     },
     "quick": {
         "rounds": 3,
-        "budget": 300,
+        "budget": 420,
         "small-1": {"connections": 1, "requests_per_conn": 200},
         "small-32": {"connections": 32, "requests_per_conn": 15},
         "no-keepalive": {"connections": 32, "requests_per_conn": 8},
@@ -185,10 +185,13 @@ LOOP_TARGETS = ("floor", "floor-uvloop", "project-asyncio", "project")
 # measured at this commit (median of 5 rounds): what "no slower than now" holds it to.
 THINK_FILTER_BASELINE: dict[str, Any] = {
     "commit": "70e3ff8",
-    "pass_events_per_s": None,
-    "think_events_per_s": None,
-    "batched_events_per_s": None,
+    "pass_events_per_s": 2.06,
+    "think_events_per_s": 0.47,
+    "batched_events_per_s": 18.2,
 }
+# A single round's ratio varies by up to ~15% on a shared machine (7 rounds at 70e3ff8:
+# pass-through 1.78-2.28 but one 1.30); a median below 0.85× the baseline is a real slowdown.
+THINK_FILTER_SLACK = 0.85
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 MEASURE_DEADLINE = 60.0  # seconds, for one measurement (one scenario, one target, one round)
 
@@ -742,8 +745,8 @@ class Report:
                     target = (
                         f"≥ {baseline:.2f}× json.loads (as at {THINK_FILTER_BASELINE['commit']})"
                     )
-                    # 10% slack: the ratio itself varies by about that between runs
-                    verdict = "PASS" if relative >= 0.9 * baseline and exact else "**MISS**"
+                    ok = relative >= THINK_FILTER_SLACK * baseline
+                    verdict = "PASS" if ok and exact else "**MISS**"
                     if not exact:
                         verdict += " (output wrong)"
                 rows.append(
@@ -1384,6 +1387,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--soak", action="store_true", help="the soak only")
     parser.add_argument("--no-soak", action="store_true", help="everything but the soak")
     parser.add_argument(
+        "--soak-expect",
+        choices=("strip", "keep"),
+        default="strip",
+        help="what the soak expects of the project: strip (right), or keep, a self-test of the "
+        "checker (the think blocks are gone, so every such answer must count as wrong)",
+    )
+    parser.add_argument(
         "--profile",
         default="",
         help="comma-separated load scenarios to run once more against the project "
@@ -1511,7 +1521,9 @@ def run_slow(
         )
 
 
-def run_soak_phase(report: Report, lab: Lab, sizes: dict[str, Any], stop_at: float) -> None:
+def run_soak_phase(
+    report: Report, lab: Lab, sizes: dict[str, Any], stop_at: float, stripped: bool = True
+) -> None:
     """The soak against a fresh project process (its RSS from the start)."""
     params = sizes["soak"]
     deadline = min(params["deadline"], max(10.0, stop_at - time.monotonic()))
@@ -1525,7 +1537,7 @@ def run_soak_phase(report: Report, lab: Lab, sizes: dict[str, Any], stop_at: flo
             params["total"],
             params["connections"],
             deadline,
-            stripped=True,
+            stripped=stripped,
             long_model=LONG["model"],
         )
     finally:
@@ -1700,7 +1712,7 @@ def main(argv: list[str] | None = None) -> int:
             soak_s = phase_seconds(["soak"], sizes, 1) if "soak" in scenarios else 0
             run_slow(report, lab, targets, sizes, hard_stop - soak_s)
         if "soak" in scenarios:
-            run_soak_phase(report, lab, sizes, hard_stop)
+            run_soak_phase(report, lab, sizes, hard_stop, stripped=args.soak_expect == "strip")
     finally:
         stop_all()
         shutil.rmtree(home, ignore_errors=True)

@@ -5,8 +5,8 @@ stream of each other wire format, long-context requests, upstream errors (a buff
 streamed request answered 429) and clients that hang up mid-stream. Every answer is checked
 exactly as in the other scenarios (bench/load.py): a wrong one fails the soak.
 
-RSS (`VmRSS` of the proxy process) is sampled every `SAMPLE_S` seconds with the number of
-answers so far. The growth after warm-up is the median of the last samples minus the median of
+RSS (`VmRSS` of the proxy process) is sampled with the number of answers so far, every
+`SAMPLE_S` seconds or every 1/`SAMPLES` of the requests, whichever comes first. The growth after warm-up is the median of the last samples minus the median of
 the samples right after the warm-up (the first `WARMUP_SHARE` of the requests): the medians ride
 over the ups and downs of the buffers in flight, and a leak shows as a steady climb.
 
@@ -29,6 +29,7 @@ from load import run_loop
 from load import template
 
 SAMPLE_S = 1.0
+SAMPLES = 200
 WARMUP_SHARE = 0.1
 EDGE_SAMPLES = 10  # samples on each side whose medians give the growth
 GROWTH_LIMIT_MB = 10.0
@@ -145,6 +146,7 @@ def soak(
     per_conn = -(-total // connections)
     samples: list[tuple[float, int, float]] = []
     answers = 0
+    every = max(1, total // SAMPLES)
     start = time.monotonic()
     next_sample = start
 
@@ -152,7 +154,7 @@ def soak(
         nonlocal answers, next_sample
         answers += 1
         now = time.monotonic()
-        if now >= next_sample:
+        if now >= next_sample or answers % every == 0:
             samples.append((now - start, answers, rss_mb(pids)))
             next_sample = now + SAMPLE_S
 

@@ -5,14 +5,14 @@ Stdlib only, no mitmproxy import.
 
 from __future__ import annotations
 
-import json
 import logging
 
 from cot_proxy.channel import Change
 from cot_proxy.channel import ChannelStep
 from cot_proxy.formats import WireFormat
 from cot_proxy.inline import new_filter
-from cot_proxy.jsonbytes import encode_json
+from cot_proxy.jsonbytes import dumps_body
+from cot_proxy.jsonbytes import loads_body
 from cot_proxy.think import DEFAULT_MAX_HELD_CHARS
 from cot_proxy.think import ThinkConfig
 from cot_proxy.transcript import Transcript
@@ -52,7 +52,7 @@ def _filter_body(
     body: bytes, config: ThinkConfig, fmt: WireFormat, transcript: Transcript | None
 ) -> tuple[bytes | None, int]:
     try:
-        obj = json.loads(body)  # not decode_json: json.loads also takes UTF-16/32 and a BOM
+        obj = loads_body(body)  # not decode_json: this also takes UTF-16/32 and a BOM
     except (ValueError, RecursionError):
         return None, 0
     containers = fmt.body_containers(obj)
@@ -72,4 +72,4 @@ def _filter_body(
         if step.apply(think_filter, container, finish) is not Change.NONE:
             changed = True
         think_chars += think_filter.think_chars
-    return (encode_json(obj) if changed else None), think_chars
+    return (dumps_body(obj) if changed else None), think_chars

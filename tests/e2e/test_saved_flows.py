@@ -62,7 +62,7 @@ def check_saved(flows: list) -> None:
     chats = [f for f in flows if f.request.path == "/v1/chat/completions" and f.response]
     modes = sorted((f.metadata["cot_proxy"]["local"], f.response.status_code) for f in chats)
     assert modes == [(False, 200), (False, 200), (True, 400)]
-    streamed = next(f for f in chats if b'"stream": true' in f.request.content)
+    streamed = next(f for f in chats if streams(f))
     assert streamed.metadata["cot_proxy"]["think_chars"] == len("hmm")
     assert saved["GET /health"]["local"] is True
     assert saved["POST /v1/fail"]["local"] is False
@@ -127,7 +127,7 @@ def web_get(port: int, path: str) -> Any:
 
 
 def streams(flow: Any) -> bool:
-    return b'"stream": true' in flow.request.content
+    return json.loads(flow.request.content).get("stream") is True
 
 
 def by_kind(flows: list) -> dict[str, Any]:

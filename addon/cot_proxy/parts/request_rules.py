@@ -22,6 +22,8 @@ from cot_proxy.apierror import error_body
 from cot_proxy.flow import answer_locally
 from cot_proxy.flow import notes
 from cot_proxy.formats import endpoint_of
+from cot_proxy.jsonbytes import dumps_body
+from cot_proxy.jsonbytes import loads_body
 from cot_proxy.options import reject
 from cot_proxy.parts.think_removal import ThinkRemoval
 from cot_proxy.rewrite import merge_models_list
@@ -134,7 +136,7 @@ class RequestRules:
         if not request.raw_content:
             return
         try:
-            body = json.loads(request.get_content(strict=True) or b"")
+            body = loads_body(request.get_content(strict=True) or b"")
         except (ValueError, UnicodeDecodeError) as e:
             message = f"The request body is not valid JSON: {e}"
             answer_locally(flow, 400, error_body(message, "invalid_request_error", "invalid_json"))
@@ -149,7 +151,7 @@ class RequestRules:
             return
         changes = rewrite_request(body, rule, record.think)
         if changes:
-            request.content = json.dumps(body, ensure_ascii=False).encode()
+            request.content = dumps_body(body)
             record.changes.extend(changes)
 
     def response(self, flow: http.HTTPFlow) -> None:

@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO / "addon"))
 from load import Spec  # noqa: E402
 from load import measure  # noqa: E402
 from load import percentile  # noqa: E402
+from load import request_body  # noqa: E402
 from plots import draw_or_explain  # noqa: E402
 from soak import GROWTH_LIMIT_MB  # noqa: E402
 from soak import soak as run_soak  # noqa: E402
@@ -161,7 +162,7 @@ LOAD_SCENARIOS = [
     "stream-messages",
     "stream-ollama",
 ]
-ALL_SCENARIOS = [*LOAD_SCENARIOS, "think-filter", "sweep", "slow-1000", "soak"]
+ALL_SCENARIOS = [*LOAD_SCENARIOS, "think-filter", "json-codec", "sweep", "slow-1000", "soak"]
 # Scenarios measured in requests (req/s, latency), the others in streams (TTFA, events/s).
 REQUEST_SCENARIOS = {"small-1", "small-32", "no-keepalive", "long-context", "long-stream"}
 NEW_FORMATS = {
@@ -544,6 +545,33 @@ def think_filter_round(events: int) -> dict[str, Any]:
     return out
 
 
+def json_codec_round(repeat: int) -> dict[str, Any]:
+    """Parse and write one request body, as the rules do when they rewrite it: the json module
+    against cot_proxy.jsonbytes (orjson when installed). µs per body, best of `repeat`."""
+    from cot_proxy import jsonbytes
+
+    def best(action: Any) -> float:
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            action()
+            times.append(time.perf_counter() - started)
+        return min(times) * 1e6
+
+    out: dict[str, Any] = {"orjson": jsonbytes.orjson is not None}
+    for label, spec in (
+        ("small", Spec(stream=False, connections=1, requests_per_conn=1)),
+        ("long", Spec(stream=False, connections=1, requests_per_conn=1, **LONG)),
+    ):
+        raw = json.dumps(request_body(spec)).encode()
+        obj = json.loads(raw)
+        out[f"{label}_bytes"] = len(raw)
+        out[f"{label}_json_us"] = best(lambda: json.dumps(json.loads(raw), ensure_ascii=False))
+        out[f"{label}_ours_us"] = best(lambda: jsonbytes.dumps_body(jsonbytes.loads_body(raw)))
+        out[f"{label}_same"] = json.loads(jsonbytes.dumps_body(jsonbytes.loads_body(raw))) == obj
+    return out
+
+
 # -- statistics and the report --------------------------------------------------------------------
 
 
@@ -591,6 +619,7 @@ class Report:
         # results[scenario][target] = list of per-round summaries (None where not measured)
         self.results: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self.filter_rounds: list[dict[str, Any]] = []
+        self.codec_rounds: list[dict[str, Any]] = []
         self.slow: dict[str, dict[str, Any]] = {}
         self.rss: dict[str, float | None] = {}
         self.notes: list[str] = []
@@ -759,6 +788,24 @@ class Report:
                         verdict=verdict,
                     )
                 )
+
+        for label, key in (("small request", "small"), ("200 KB request", "long")):
+            if not self.codec_rounds:
+                break
+            ours = med([r[f"{key}_ours_us"] for r in self.codec_rounds])
+            stdlib = med([r[f"{key}_json_us"] for r in self.codec_rounds])
+            same = all(r[f"{key}_same"] for r in self.codec_rounds)
+            size = self.codec_rounds[0][f"{key}_bytes"]
+            rows.append(
+                Row(
+                    "json-codec",
+                    f"{label}, {size:,} bytes: parse + write, µs (json module → jsonbytes)",
+                    {"project": f"{fmt(stdlib, '')} → {fmt(ours, '')}"},
+                    ratio_floor=fmt_ratio(ours / stdlib if ours and stdlib else None),
+                    target="same result",
+                    verdict="PASS" if same else "**MISS**",
+                )
+            )
 
         if self.slow:
             values, rss = {}, {}
@@ -1093,6 +1140,7 @@ class Report:
             "targets": self.targets,
             "results": self.results,
             "think_filter": self.filter_rounds,
+            "json_codec": self.codec_rounds,
             "slow": self.slow,
             "rss": self.rss,
             "notes": self.notes,
@@ -1654,7 +1702,8 @@ def main(argv: list[str] | None = None) -> int:
         after = [s for s in ("sweep", "slow-1000", "soak") if s in scenarios]
         reserve = phase_seconds(after, sizes, len(targets))
         round_times: list[float] = []
-        for round_no in range(rounds if load_scenarios or "think-filter" in scenarios else 0):
+        in_process = {"think-filter", "json-codec"} & set(scenarios)
+        for round_no in range(rounds if load_scenarios or in_process else 0):
             round_start = time.monotonic()
             if round_times and round_start + max(round_times) + reserve > hard_stop:
                 report.notes.append(
@@ -1685,6 +1734,14 @@ def main(argv: list[str] | None = None) -> int:
                     f"in-think {figures['think_events_per_s']:,.0f}/s "
                     f"batched {figures['batched_events_per_s']:,.0f}/s "
                     f"json.loads {figures['json_loads_per_s']:,.0f}/s",
+                    flush=True,
+                )
+            if "json-codec" in scenarios:
+                codec = json_codec_round(20 if mode != "smoke" else 2)
+                report.codec_rounds.append(codec)
+                print(
+                    f"round {round_no + 1} json-codec 200 KB body: json {codec['long_json_us']:,.0f} µs, "
+                    f"jsonbytes {codec['long_ours_us']:,.0f} µs (orjson: {codec['orjson']})",
                     flush=True,
                 )
             report.rounds_done = round_no + 1

@@ -72,7 +72,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "stream-messages": {"connections": 64, "requests_per_conn": 2, **STREAM},
         "stream-ollama": {"connections": 64, "requests_per_conn": 2, **STREAM},
         "think-filter": {"events": 200_000},
-        "sweep": {"levels": [1, 16, 64, 256, 512, 1000], "rounds": 2, **STREAM},
+        "sweep": {"levels": [1, 16, 32, 64, 128, 256, 512, 1000], "rounds": 2, **STREAM},
         "slow-1000": {
             "connections": 1000,
             "requests_per_conn": 1,

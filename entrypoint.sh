@@ -35,7 +35,6 @@ CLIENT_IDLE_TIMEOUT=${CLIENT_IDLE_TIMEOUT:-300}
 # itself: on the command line, `ps` would show them to every local user.
 MITM_TOOL=${MITM_TOOL:-mitmdump}
 WORKERS=${WORKERS:-1}
-EVENT_LOOP=${EVENT_LOOP:-uvloop}
 
 # A reverse-mode spec cannot carry a path: take scheme://host[:port] for --mode,
 # the addon takes the whole URL and prepends its path.
@@ -111,18 +110,8 @@ WORKERS=$((10#$WORKERS))
 if ((WORKERS > 1)) && [[ $MITM_TOOL == mitmweb ]]; then
     fail "WORKERS must be 1 with mitmweb (one web UI, one process)"
 fi
-tool_path=$(command -v "$MITM_TOOL") ||
+command -v "$MITM_TOOL" >/dev/null ||
     fail "$MITM_TOOL is not on PATH: activate the venv (make run does) or install requirements.txt"
-case ${EVENT_LOOP,,} in
-    uvloop | asyncio) ;;
-    *) fail "EVENT_LOOP must be uvloop or asyncio, not '$EVENT_LOOP'" ;;
-esac
-export EVENT_LOOP=${EVENT_LOOP,,}
-# mitmproxy picks its event loop before it loads the addon: addon/launch.py sets it first,
-# with the Python that $MITM_TOOL runs on (the one beside it, as in a venv or the image).
-python=$(dirname "$tool_path")/python3
-[[ -x $python ]] || python=python3
-launch=("$python" "$here/addon/launch.py" "$MITM_TOOL")
 
 # mitmproxy closes client connections idle for tcp_timeout seconds without an
 # HTTP answer; keep it above our own timeouts so the client gets the JSON 504
@@ -174,7 +163,7 @@ args=(
 if ((WORKERS == 1)); then
     # One process: /metrics reads its own memory; a leftover directory would mix in old runs.
     unset PROMETHEUS_MULTIPROC_DIR
-    exec "${launch[@]}" "${args[@]}" --set confdir="$run_dir/mitmproxy" "$@"
+    exec "$MITM_TOOL" "${args[@]}" --set confdir="$run_dir/mitmproxy" "$@"
 fi
 
 # Every worker writes its metrics into one fresh directory, so that a scrape answered by any
@@ -198,7 +187,7 @@ deaths=()
 stopping=0
 start_worker() { # INDEX
     # one confdir each: workers starting together would write the same CA files
-    "${launch[@]}" "${args[@]}" --set reuse_port=true --set confdir="$run_dir/worker-$1" "${extra[@]}" &
+    "$MITM_TOOL" "${args[@]}" --set reuse_port=true --set confdir="$run_dir/worker-$1" "${extra[@]}" &
     workers[$1]=$!
 }
 stop_workers() {

@@ -26,6 +26,10 @@ THINK_MODES: tuple[str, ...] = ("strip", "reasoning", "keep", "inline")
 # implicit_start with no end tag by the finish: what the held text is.
 ImplicitUnclosed = Literal["auto", "answer", "think"]
 IMPLICIT_UNCLOSED: tuple[str, ...] = ("auto", "answer", "think")
+# The reasoning items reasoning mode writes on the Responses API (`cot_proxy.formats.responses`):
+# `content` of reasoning_text, `summary` of summary_text (what Codex shows), or both.
+ResponsesReasoning = Literal["text", "summary", "both"]
+RESPONSES_REASONING: tuple[str, ...] = ("text", "summary", "both")
 # Markers that end a block opened by these start tags and stay in the answer, when a config
 # sets none: Qwen3 and Kimi-style models may open a tool call before closing the think block
 # (vLLM vllm/reasoning/qwen3_reasoning_parser.py ends the reasoning at "<tool_call>").
@@ -54,6 +58,8 @@ class ThinkConfig:
     # Answer wrappers, (start_tag, end_tag) pairs: outside think blocks their tags are removed
     # and what they hold stays answer (Hunyuan's <answer>…</answer>). Literal, like the tags.
     unwrap: tuple[tuple[str, str], ...] = ()
+    # Responses API, reasoning mode: which family of reasoning item text and events is written.
+    responses_reasoning: ResponsesReasoning = "text"
 
     def markers_for(self, start_tag: str) -> tuple[str, ...]:
         if self.end_markers is not None:

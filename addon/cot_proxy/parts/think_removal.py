@@ -31,6 +31,7 @@ from cot_proxy.options import env_name
 from cot_proxy.options import reject
 from cot_proxy.rules import ModelRule
 from cot_proxy.stream import ThinkStream
+from cot_proxy.think import RESPONSES_REASONING
 from cot_proxy.think import THINK_MODES
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think_families import FAMILIES
@@ -77,6 +78,13 @@ class ThinkRemoval:
             "Message/delta field that receives think text in reasoning mode, or both "
             "(reasoning_content and reasoning, the same text).",
         )
+        loader.add_option(
+            "responses_reasoning",
+            str,
+            "text",
+            "Responses API, reasoning mode: the reasoning items written, text (reasoning_text "
+            "content), summary (summary_text, what Codex shows) or both.",
+        )
 
     def configure(self, updated: set[str]) -> None:
         if not updated & {
@@ -85,12 +93,14 @@ class ThinkRemoval:
             "think_family",
             "think_mode",
             "reasoning_field",
+            "responses_reasoning",
         }:
             return
         start, end = ctx.options.think_tag, ctx.options.think_end_tag
         family = ctx.options.think_family.strip()
         mode = ctx.options.think_mode
         field = ctx.options.reasoning_field.strip()
+        responses = ctx.options.responses_reasoning.strip()
         tag, end_tag = env_name("think_tag"), env_name("think_end_tag")
         if mode not in THINK_MODES:
             reject(f"think_mode (THINK_MODE) must be one of {', '.join(THINK_MODES)}, not {mode!r}")
@@ -100,15 +110,27 @@ class ThinkRemoval:
             reject(f"{tag} and {end_tag} must differ (both are {start!r})")
         elif not field:
             reject(f"{env_name('reasoning_field')} must not be empty")
+        elif responses not in RESPONSES_REASONING:
+            reject(
+                f"{env_name('responses_reasoning')} must be one of "
+                f"{', '.join(RESPONSES_REASONING)}, not {responses!r}"
+            )
         elif family and family not in FAMILIES:
             reject(
                 f"{env_name('think_family')} must be one of {', '.join(FAMILY_NAMES)}, "
                 f"not {family!r}"
             )
         elif not family:
-            self.defaults = ThinkConfig(mode=mode, tags=((start, end),), reasoning_field=field)
+            self.defaults = ThinkConfig(
+                mode=mode,
+                tags=((start, end),),
+                reasoning_field=field,
+                responses_reasoning=responses,
+            )
         else:
-            config = FAMILIES[family].apply(ThinkConfig(mode=mode, reasoning_field=field))
+            config = FAMILIES[family].apply(
+                ThinkConfig(mode=mode, reasoning_field=field, responses_reasoning=responses)
+            )
             # The tags set explicitly (not the defaults) win over the preset's first pair.
             first_start, first_end = config.tags[0]
             default = ThinkConfig().tags[0]

@@ -149,6 +149,10 @@ class ResponsesRewriter:
         self._new_filter = new_filter
         self._mode = config.mode
         self._family = config.responses_reasoning
+        # The first characters of every tag and end marker (see `_pieces`).
+        tags = [tag for pair in (*config.tags, *config.unwrap) for tag in pair]
+        tags += [m for start, _ in config.tags for m in config.markers_for(start)]
+        self._tag_starts = frozenset(tag[0] for tag in tags if tag)
         self._channel_numbers: Iterator[int] = itertools.count()
         self._items: dict[int, _Item] = {}  # by upstream output_index, in arrival order
         self._next_index = 0  # the client's next output_index
@@ -286,10 +290,7 @@ class ResponsesRewriter:
         _, channel = self._channel(item, obj.get("content_index"))
         channel.template, channel.fed = obj, True
         delta: str = obj["delta"]
-        answer, think = channel.filter.feed(delta)
-        out = self._think(item, think)
-        if item.prefix:
-            answer, item.prefix = item.prefix + answer, ""
+        out, answer = self._filtered(item, channel, delta)
         if not answer and (delta or item.held is not None):
             return out  # all of it was think text (or held): nothing to send
         out += self._release(item)
@@ -309,20 +310,50 @@ class ResponsesRewriter:
         if channel.closed:
             return []
         channel.closed = True
-        answer = think = ""
-        if not channel.fed and type(whole) is str and whole:
-            answer, think = channel.filter.feed(whole)
-        tail_answer, tail_think = channel.filter.finish(reason)
-        answer, think = answer + tail_answer, think + tail_think
-        out = self._think(item, think)
-        if item.prefix:
-            answer, item.prefix = item.prefix + answer, ""
+        text = whole if not channel.fed and type(whole) is str else ""
+        out, answer = self._filtered(item, channel, text, True, reason)
         if answer:
-            out += self._release(item)
             out.append(self._new_delta(item, key, channel, answer))
             channel.sent.append(answer)
             self._answered = True
         return out
+
+    def _filtered(
+        self, item: _Item, channel: _Channel, text: str, finish: bool = False, reason: object = None
+    ) -> tuple[list[Any], str]:
+        """A channel's text through its filter → (the events its think text makes, and the
+        held events once answer text comes, in order; the answer text)."""
+        steps = [channel.filter.feed(piece) for piece in self._pieces(item, text)]
+        if finish:
+            steps.append(channel.filter.finish(reason))
+        out: list[Any] = []
+        answers: list[str] = []
+        for answer, think in steps:
+            out += self._think(item, think)
+            if answer:
+                out += self._release(item)
+                answers.append(answer)
+        if item.prefix:
+            answers.insert(0, item.prefix)
+            item.prefix = ""
+        return out, "".join(answers)
+
+    def _pieces(self, item: _Item, text: str) -> list[str]:
+        """While a message waits for its first answer text (reasoning mode), its text is fed
+        with every character a tag may start with on its own: each piece then gives answer or
+        think text, not both, so that think text before the answer is told from think text
+        after it however the deltas were cut."""
+        if item.held is None or len(text) < 2:
+            return [text]
+        pieces: list[str] = []
+        start = 0
+        for i, char in enumerate(text):
+            if char in self._tag_starts:
+                pieces += (text[start:i], char) if i > start else (char,)
+                start = i + 1
+        if start < len(text):
+            pieces.append(text[start:])
+        return pieces
 
     def _new_delta(self, item: _Item, key: int, channel: _Channel, text: str) -> dict[str, Any]:
         template = channel.template or {"type": TEXT_DELTA, "item_id": item.id, "logprobs": []}
@@ -411,13 +442,13 @@ class ResponsesRewriter:
         def replacement(upstream: dict[str, Any]) -> list[Any]:
             content = upstream.get("content")
             if isinstance(content, list):
-                content = [
-                    {**part, "text": item.channels[k].text}
-                    if is_text_part(part) and k in item.channels
-                    else part
+                texts = [
+                    item.channels[k].text if is_text_part(part) and k in item.channels else None
                     for k, part in enumerate(content)
                 ]
-                upstream = {**upstream, "content": content}
+                if any(t is not None and t != part["text"] for t, part in zip(texts, content)):
+                    parts = [p if t is None else {**p, "text": t} for t, p in zip(texts, content)]
+                    upstream = {**upstream, "content": parts}
             before = [item.before.item()] if item.before else []
             return [*before, upstream, *([item.after_item.item()] if item.after_item else [])]
 

@@ -10,7 +10,6 @@ body; where the suffix goes (`cot_proxy.suffix`) and what the history treatment 
 from __future__ import annotations
 
 import copy
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,8 +18,6 @@ from cot_proxy.rules import ModelRule
 from cot_proxy.rules import show_value
 from cot_proxy.suffix import append_suffix
 from cot_proxy.think import ThinkConfig
-
-logger = logging.getLogger(__name__)
 
 _MISSING = object()
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from cot_proxy.events import SAME
 from cot_proxy.events import Framing
 from cot_proxy.events import NewFilter
 from cot_proxy.inline import InlineFilter
@@ -214,7 +215,7 @@ class OllamaRewriter:
             # The stream ends here: what the filter holds goes out just before this line.
             self.finished = self.finished or obj.get("done") is True
             released = self._release()
-            return None if released is None else [released, obj]
+            return None if released is None else [released, SAME]
         self._catch_up()
         self._last = obj
         done = obj.get("done") is True

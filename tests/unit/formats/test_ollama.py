@@ -16,6 +16,8 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from cot_proxy.events import SAME
+from cot_proxy.eventstream import EventStream
 from cot_proxy.formats import EVENT_FORMATS
 from cot_proxy.formats import ollama as fmt_ollama
 from cot_proxy.inline import new_filter
@@ -48,7 +50,8 @@ def run(
             out.append(raw)
             continue
         result = rewriter.event(json.loads(raw))
-        out += [raw] if result is None else [encode_json(item) + b"\n" for item in result]
+        for item in [SAME] if result is None else result:
+            out.append(raw if item is SAME else encode_json(item) + b"\n")
     out += [encode_json(item) + b"\n" for item in rewriter.end()]
     return out, rewriter
 
@@ -217,7 +220,7 @@ def test_held_text_goes_out_before_an_error_line(endpoint: str) -> None:
     lines = ndjson([line_of(endpoint, "A <")]) + [error_line("model runner stopped")]
     out, rewriter = run(endpoint, STRIP, lines)
     text, _, objs = seen(endpoint, out)
-    assert text == "A <" and objs[-1] == {"error": "model runner stopped"}
+    assert text == "A <" and out[-1] == lines[-1]
     assert not rewriter.finished and rewriter.end() == []
 
 
@@ -349,3 +352,73 @@ def test_any_split_into_lines_gives_the_whole_text_answer(
     assert (text, thinking) == remove_think_blocks("".join(parts), config, reason)
     assert objs[-1]["done"] is True and rewriter.finished
     assert all(o["done"] is False for o in objs[:-1])
+
+
+# -- through the conductor (EventStream): network chunks cut anywhere ---------------------------
+
+
+def conducted(endpoint: str, config: ThinkConfig, data: bytes, cuts: list[int]) -> bytes:
+    stream = EventStream(config, EVENT_FORMATS[f"ollama_{endpoint}"])
+    out: list[bytes] = []
+    start = 0
+    for cut in sorted(set(cuts)) + [len(data)]:
+        if cut > start:  # mitmproxy sends b"" only at the end
+            out += stream(data[start:cut])
+            start = cut
+    out += stream(b"")
+    assert not stream.passthrough
+    return b"".join(out)
+
+
+def rich_stream(endpoint: str, parts: list[str], thinking: list[str]) -> bytes:
+    """Thinking lines, text lines (one with a tool call on chat), and the done line."""
+    lines = stream_lines(endpoint, parts, thinking=thinking)
+    if endpoint == "chat" and len(lines) > 2:
+        lines[-2]["message"]["tool_calls"] = [tool_call("f", x="<1>")]
+    return b"".join(ndjson(lines))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    endpoint=st.sampled_from(ENDPOINTS),
+    config=st.sampled_from([STRIP, REASONING, INLINE, ThinkConfig(implicit_start=True)]),
+    parts=st.lists(st.lists(ALPHABET, max_size=4).map("".join), max_size=8),
+    thinking=st.lists(st.sampled_from(["hm", " <b>", "&"]), max_size=3),
+    data=st.data(),
+)
+def test_any_split_into_network_chunks_gives_the_same_bytes(
+    endpoint: str, config: ThinkConfig, parts: list[str], thinking: list[str], data: Any
+) -> None:
+    raw = rich_stream(endpoint, parts, thinking)
+    cuts = data.draw(st.lists(st.integers(0, len(raw)), max_size=12))
+    whole = conducted(endpoint, config, raw, [])
+    assert conducted(endpoint, config, raw, cuts) == whole
+    text, _, objs = seen(endpoint, whole.splitlines(keepends=True))
+    if config.mode != "inline":
+        assert text == remove_think_blocks("".join(parts), config, "stop")[0]
+    assert objs[-1]["done"] is True and objs[-1]["eval_count"] == 57
+
+
+@settings(max_examples=50, deadline=None)
+@given(endpoint=st.sampled_from(ENDPOINTS), data=st.data())
+def test_keep_mode_is_byte_identical(endpoint: str, data: Any) -> None:
+    raw = rich_stream(endpoint, ["<think>x</think>", "y"], ["t"])
+    cuts = data.draw(st.lists(st.integers(0, len(raw)), max_size=8))
+    assert conducted(endpoint, ThinkConfig(mode="keep"), raw, cuts) == raw
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_long_dropped_block_sends_a_valid_chunk_every_5_s(endpoint: str) -> None:
+    now = [0.0]
+    stream = EventStream(STRIP, EVENT_FORMATS[f"ollama_{endpoint}"], clock=lambda: now[0])
+    lines = streamed(endpoint, ["<think>"] + ["thinking "] * 20 + ["</think>Done"])
+    out: list[bytes] = []
+    for line in lines:
+        now[0] += 1.0  # a line a second
+        out += stream(line)
+    out += stream(b"")
+    assert 3 <= len(out) - 2 <= 5  # 21 s of think lines: a beat each 5 s, then answer and done
+    model = ollama.ChatResponse if endpoint == "chat" else ollama.GenerateResponse
+    parts = [model(**json.loads(raw)) for raw in out]  # what the official client makes of each
+    assert [p.done for p in parts] == [False] * (len(out) - 1) + [True]
+    assert seen(endpoint, out)[0] == "Done"

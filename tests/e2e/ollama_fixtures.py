@@ -16,10 +16,16 @@ Where each shape comes from (ollama/ollama):
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
+from collections.abc import Awaitable
+from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
+
+from .upstream import Received
+from .upstream import Reply
 
 MODEL = "qwen3:8b"
 _START = datetime.datetime(2025, 6, 1, 12, 0, 0, tzinfo=datetime.UTC)
@@ -131,3 +137,34 @@ def ndjson(lines: list[dict[str, Any]]) -> list[bytes]:
 
 def error_line(message: str) -> bytes:
     return go_json({"error": message}) + b"\n"
+
+
+# -- replies of a scripted upstream (tests/e2e/upstream.py) --------------------------------------
+
+
+def ndjson_handler(
+    chunks: list[bytes], delay: float = 0.0
+) -> Callable[[Received, Reply], Awaitable[None]]:
+    """Stream `chunks` (each one network write) as Go's net/http does a flushed answer: chunked,
+    `application/x-ndjson` (server/routes.go streamResponse)."""
+
+    async def handler(req: Received, reply: Reply) -> None:
+        await reply.head(
+            200, {"Content-Type": "application/x-ndjson", "Transfer-Encoding": "chunked"}
+        )
+        for i, data in enumerate(chunks):
+            if delay and i:
+                await asyncio.sleep(delay)
+            await reply.chunk(data)
+        await reply.end_chunks()
+
+    return handler
+
+
+def json_handler(obj: Any, status: int = 200) -> Callable[[Received, Reply], Awaitable[None]]:
+    """A `"stream": false` answer (or an error before streaming) as gin's c.JSON writes it."""
+
+    async def handler(req: Received, reply: Reply) -> None:
+        await reply.body(status, go_json(obj), {"Content-Type": "application/json; charset=utf-8"})
+
+    return handler

@@ -99,7 +99,13 @@ def _vllm_reasoning(item_id: str, text: str | None, status: str | None) -> dict[
 
 def _vllm_message(item_id: str, text: str | None, status: str) -> dict[str, Any]:
     content = [] if text is None else [_vllm_text_part(text)]
-    return {"id": item_id, "content": content, "role": "assistant", "status": status, "type": "message"}
+    return {
+        "id": item_id,
+        "content": content,
+        "role": "assistant",
+        "status": status,
+        "type": "message",
+    }
 
 
 def _vllm_text_part(text: str) -> dict[str, Any]:
@@ -150,34 +156,93 @@ def vllm_stream(
     index = 0
     if reasoning is not None:
         on = {"item_id": VLLM_RS, "output_index": index}
-        emit("response.output_item.added", item=_vllm_reasoning(VLLM_RS, None, "in_progress"), output_index=index)
-        emit("response.content_part.added", content_index=0, **on, part={"text": "", "type": "reasoning_text"})
+        emit(
+            "response.output_item.added",
+            item=_vllm_reasoning(VLLM_RS, None, "in_progress"),
+            output_index=index,
+        )
+        emit(
+            "response.content_part.added",
+            content_index=0,
+            **on,
+            part={"text": "", "type": "reasoning_text"},
+        )
         for piece in reasoning:
             emit("response.reasoning_text.delta", content_index=0, delta=piece, **on)
         whole = "".join(reasoning)
         emit("response.reasoning_text.done", content_index=0, **on, text=whole)
-        emit("response.content_part.done", content_index=0, **on, part={"text": whole, "type": "reasoning_text"})
-        emit("response.output_item.done", item=_vllm_reasoning(VLLM_RS, whole, "completed"), output_index=index)
+        emit(
+            "response.content_part.done",
+            content_index=0,
+            **on,
+            part={"text": whole, "type": "reasoning_text"},
+        )
+        emit(
+            "response.output_item.done",
+            item=_vllm_reasoning(VLLM_RS, whole, "completed"),
+            output_index=index,
+        )
         index += 1
     if text is not None:
         on = {"item_id": VLLM_MSG, "output_index": index}
-        emit("response.output_item.added", item=_vllm_message(VLLM_MSG, None, "in_progress"), output_index=index)
+        emit(
+            "response.output_item.added",
+            item=_vllm_message(VLLM_MSG, None, "in_progress"),
+            output_index=index,
+        )
         emit("response.content_part.added", content_index=0, **on, part=_vllm_text_part(""))
         for piece in text:
-            emit("response.output_text.delta", content_index=0, delta=piece, item_id=VLLM_MSG, logprobs=[], output_index=index)
+            emit(
+                "response.output_text.delta",
+                content_index=0,
+                delta=piece,
+                item_id=VLLM_MSG,
+                logprobs=[],
+                output_index=index,
+            )
         whole = "".join(text)
-        emit("response.output_text.done", content_index=0, item_id=VLLM_MSG, logprobs=[], output_index=index, text=whole)
+        emit(
+            "response.output_text.done",
+            content_index=0,
+            item_id=VLLM_MSG,
+            logprobs=[],
+            output_index=index,
+            text=whole,
+        )
         emit("response.content_part.done", content_index=0, **on, part=_vllm_text_part(whole))
-        emit("response.output_item.done", item=_vllm_message(VLLM_MSG, whole, "completed"), output_index=index)
+        emit(
+            "response.output_item.done",
+            item=_vllm_message(VLLM_MSG, whole, "completed"),
+            output_index=index,
+        )
         index += 1
     for n, (name, pieces) in enumerate(calls or []):
         item_id = f"{VLLM_FC}{n}"
-        emit("response.output_item.added", item=_vllm_call(item_id, name, "", "in_progress"), output_index=index)
+        emit(
+            "response.output_item.added",
+            item=_vllm_call(item_id, name, "", "in_progress"),
+            output_index=index,
+        )
         for piece in pieces:
-            emit("response.function_call_arguments.delta", delta=piece, item_id=item_id, output_index=index)
+            emit(
+                "response.function_call_arguments.delta",
+                delta=piece,
+                item_id=item_id,
+                output_index=index,
+            )
         arguments = "".join(pieces)
-        emit("response.function_call_arguments.done", arguments=arguments, item_id=item_id, name=name, output_index=index)
-        emit("response.output_item.done", item=_vllm_call(item_id, name, arguments, "completed"), output_index=index)
+        emit(
+            "response.function_call_arguments.done",
+            arguments=arguments,
+            item_id=item_id,
+            name=name,
+            output_index=index,
+        )
+        emit(
+            "response.output_item.done",
+            item=_vllm_call(item_id, name, arguments, "completed"),
+            output_index=index,
+        )
         index += 1
     final = vllm_output(
         None if reasoning is None else "".join(reasoning),
@@ -188,7 +253,9 @@ def vllm_stream(
     return events
 
 
-def vllm_body(reasoning: str | None, text: str | None, calls: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+def vllm_body(
+    reasoning: str | None, text: str | None, calls: list[tuple[str, str]] | None = None
+) -> dict[str, Any]:
     """vLLM's buffered answer (`responses_full_generator`)."""
     return _vllm_response("completed", vllm_output(reasoning, text, calls or []), _vllm_usage(42))
 
@@ -196,7 +263,8 @@ def vllm_body(reasoning: str | None, text: str | None, calls: list[tuple[str, st
 def vllm_sse(events: list[dict[str, Any]]) -> bytes:
     """pydantic's model_dump_json: compact, UTF-8 as it is."""
     return b"".join(
-        b"event: %s\ndata: %s\n\n" % (e["type"].encode(), json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode())
+        b"event: %s\ndata: %s\n\n"
+        % (e["type"].encode(), json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode())
         for e in events
     )
 
@@ -251,7 +319,13 @@ def _ollama_text_part(text: str) -> dict[str, Any]:
 
 def _ollama_message(text: str, status: str) -> dict[str, Any]:
     content = [_ollama_text_part(text)] if status == "completed" else []
-    return {"id": OLLAMA_MSG, "type": "message", "status": status, "role": "assistant", "content": content}
+    return {
+        "id": OLLAMA_MSG,
+        "type": "message",
+        "status": status,
+        "role": "assistant",
+        "content": content,
+    }
 
 
 def _ollama_reasoning(text: str) -> dict[str, Any]:
@@ -289,31 +363,73 @@ def ollama_stream(
     emit("response.in_progress", response=_ollama_response("in_progress", [], None))
     index, completed = 0, []
     if thinking:
-        emit("response.output_item.added", output_index=0, item={"id": OLLAMA_RS, "type": "reasoning", "summary": []})
+        emit(
+            "response.output_item.added",
+            output_index=0,
+            item={"id": OLLAMA_RS, "type": "reasoning", "summary": []},
+        )
         for piece in thinking:
-            emit("response.reasoning_summary_text.delta", item_id=OLLAMA_RS, output_index=0, summary_index=0, delta=piece)
+            emit(
+                "response.reasoning_summary_text.delta",
+                item_id=OLLAMA_RS,
+                output_index=0,
+                summary_index=0,
+                delta=piece,
+            )
         whole = "".join(thinking)
-        emit("response.reasoning_summary_text.done", item_id=OLLAMA_RS, output_index=0, summary_index=0, text=whole)
+        emit(
+            "response.reasoning_summary_text.done",
+            item_id=OLLAMA_RS,
+            output_index=0,
+            summary_index=0,
+            text=whole,
+        )
         emit("response.output_item.done", output_index=0, item=_ollama_reasoning(whole))
         completed.append(_ollama_reasoning(whole))
         index = 1
     for n, (name, arguments) in enumerate(calls or []):
         i = index + n
-        emit("response.output_item.added", output_index=i, item=_ollama_call(n, name, "", "in_progress"))
-        emit("response.function_call_arguments.delta", item_id=f"fc_90417_{n}", output_index=i, delta=arguments)
-        emit("response.function_call_arguments.done", item_id=f"fc_90417_{n}", output_index=i, arguments=arguments)
-        emit("response.output_item.done", output_index=i, item=_ollama_call(n, name, arguments, "completed"))
+        emit(
+            "response.output_item.added",
+            output_index=i,
+            item=_ollama_call(n, name, "", "in_progress"),
+        )
+        emit(
+            "response.function_call_arguments.delta",
+            item_id=f"fc_90417_{n}",
+            output_index=i,
+            delta=arguments,
+        )
+        emit(
+            "response.function_call_arguments.done",
+            item_id=f"fc_90417_{n}",
+            output_index=i,
+            arguments=arguments,
+        )
+        emit(
+            "response.output_item.done",
+            output_index=i,
+            item=_ollama_call(n, name, arguments, "completed"),
+        )
         completed.append(_ollama_call(n, name, arguments, "completed"))
     if text and not calls:
         on = {"item_id": OLLAMA_MSG, "output_index": index, "content_index": 0}
-        emit("response.output_item.added", output_index=index, item=_ollama_message("", "in_progress"))
+        emit(
+            "response.output_item.added",
+            output_index=index,
+            item=_ollama_message("", "in_progress"),
+        )
         emit("response.content_part.added", **on, part=_ollama_text_part(""))
         for piece in text:
             emit("response.output_text.delta", **on, delta=piece, logprobs=[])
         whole = "".join(text)
         emit("response.output_text.done", **on, text=whole, logprobs=[])
         emit("response.content_part.done", **on, part=_ollama_text_part(whole))
-        emit("response.output_item.done", output_index=index, item=_ollama_message(whole, "completed"))
+        emit(
+            "response.output_item.done",
+            output_index=index,
+            item=_ollama_message(whole, "completed"),
+        )
         completed.append(_ollama_message(whole, "completed"))
     usage = {
         "input_tokens": 14,

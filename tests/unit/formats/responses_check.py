@@ -82,7 +82,8 @@ def view(events: list[dict[str, Any]], first_seq: int = 0) -> View:
     finals: dict[tuple[int, str], list[str]] = {}  # … → the texts of its done events
     final_output = None
     for e in events:
-        kind, index = e["type"], e.get("output_index")
+        kind: str = e["type"]
+        index: Any = e.get("output_index")
         if kind == "response.output_item.added":
             assert index == len(added), f"item {index} added after {len(added)} items"
             added[index] = e["item"]
@@ -116,13 +117,13 @@ def view(events: list[dict[str, Any]], first_seq: int = 0) -> View:
             assert e is events[-1], "the terminal event is the last"
             final_output = e["response"]["output"]
     assert set(added) == set(done), "every item added is done"
-    for key, texts in finals.items():
-        assert set(texts) <= {deltas.get(key, "")}, (key, texts, deltas.get(key))
+    for key, done_texts in finals.items():
+        assert set(done_texts) <= {deltas.get(key, "")}, (key, done_texts, deltas.get(key))
     items = []
     for index in sorted(done):
         item = done[index]
-        texts = _texts(item)
-        text = texts.get("output_text", texts.get("reasoning_text", texts.get("summary_text", "")))
+        found = _texts(item)
+        text = found.get("output_text", found.get("reasoning_text", found.get("summary_text", "")))
         items.append((item["type"], text))
     if final_output is not None:
         assert [(i["type"], _texts(i)) for i in final_output] == [

@@ -12,6 +12,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from openai._streaming import SSEDecoder
 
+from cot_proxy.eventstream import EventStream
 from cot_proxy.formats import EVENT_FORMATS
 from cot_proxy.formats import responses
 from cot_proxy.inline import new_filter
@@ -65,7 +66,9 @@ def test_strip_inline_think_block() -> None:
 
 
 def test_strip_removes_upstream_reasoning_items_and_renumbers() -> None:
-    upstream = vllm_stream(["Let me ", "think."], ["Hi", "!"], [("get_weather", ['{"c', 'ity": 1}'])])
+    upstream = vllm_stream(
+        ["Let me ", "think."], ["Hi", "!"], [("get_weather", ['{"c', 'ity": 1}'])]
+    )
     seen = view(run(upstream, STRIP))
     assert seen.items == [("message", "Hi!"), ("function_call", "")]
     assert not any("reasoning" in kind for kind in seen.kinds())
@@ -153,8 +156,7 @@ def test_events_of_unexpected_shapes_pass_unchanged() -> None:
 def test_several_message_items_each_have_their_channel() -> None:
     first = vllm_stream(text=["<think>a</think>One"])
     second = [
-        {**e, "output_index": 1, "item_id": "m2"} if "output_index" in e else e
-        for e in first[2:-1]
+        {**e, "output_index": 1, "item_id": "m2"} if "output_index" in e else e for e in first[2:-1]
     ]
     for e in second:
         if "item" in e:
@@ -310,8 +312,14 @@ def test_body_strip() -> None:
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_body_reasoning(family: str) -> None:
-    changed, body = filtered(vllm_body(None, "<think>more</think>\n\nHi", [("f", "{}")]), reasoning(family))
-    assert changed and texts(body) == [("reasoning", "more"), ("message", "Hi"), ("function_call", "")]
+    changed, body = filtered(
+        vllm_body(None, "<think>more</think>\n\nHi", [("f", "{}")]), reasoning(family)
+    )
+    assert changed and texts(body) == [
+        ("reasoning", "more"),
+        ("message", "Hi"),
+        ("function_call", ""),
+    ]
     item = body["output"][0]
     assert ("content" in item) == (family != "summary")
     assert bool(item["summary"]) == (family != "text")
@@ -321,7 +329,10 @@ def test_body_inline() -> None:
     changed, body = filtered(vllm_body("Let me think.", "Hi"), INLINE)
     assert changed and texts(body) == [("message", "<think>Let me think.</think>Hi")]
     changed, body = filtered(vllm_body("Let me think.", None, [("f", "{}")]), INLINE)
-    assert changed and texts(body) == [("message", "<think>Let me think.</think>"), ("function_call", "")]
+    assert changed and texts(body) == [
+        ("message", "<think>Let me think.</think>"),
+        ("function_call", ""),
+    ]
 
 
 def test_body_output_text_field_kept_consistent() -> None:
@@ -341,3 +352,50 @@ def test_body_output_text_field_kept_consistent() -> None:
 )
 def test_body_unchanged(body: Any) -> None:
     assert filtered(body, STRIP) == (False, body)
+
+
+# -- through the conductor ------------------------------------------------------------------
+
+STREAMS = {
+    "vllm": vllm_sse(vllm_stream(["Let me ", "think."], THINKING, [("f", ['{"a":', " 1}"])])),
+    "ollama": ollama_sse(ollama_stream(["Hmm."], ["Hi <think>x</think>", " there 👋"])),
+}
+
+
+def through(config: ThinkConfig, chunks: list[bytes]) -> bytes:
+    stream = EventStream(config, responses)
+    out: list[bytes] = []
+    for chunk in chunks:
+        out += stream(chunk)
+    out += stream(b"")
+    assert not stream.passthrough and stream.done_sent
+    return b"".join(out)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_any_split_of_the_bytes_gives_the_same_output(data: Any) -> None:
+    raw = STREAMS[data.draw(st.sampled_from(sorted(STREAMS)))]
+    config = data.draw(st.sampled_from([STRIP, reasoning("both"), INLINE]))
+    points = sorted(set(data.draw(st.lists(st.integers(0, len(raw)), max_size=12))))
+    chunks = [raw[a:b] for a, b in zip([0, *points], [*points, len(raw)]) if b > a]
+    assert through(config, chunks) == through(config, [raw])
+
+
+def test_the_conductor_sends_what_the_client_expects() -> None:
+    out = through(reasoning("text"), [STREAMS["vllm"]]).decode()
+    events = [
+        json.loads(line[6:])
+        for block in out.split("\n\n")
+        for line in block.splitlines()
+        if line.startswith("data: ")
+    ]
+    seen = view(events)
+    assert seen.items == [
+        ("reasoning", "Let me think."),
+        ("reasoning", "The user greets me."),
+        ("message", "Hello!"),
+        ("function_call", ""),
+    ]
+    names = [line[7:] for line in out.splitlines() if line.startswith("event: ")]
+    assert names == [e["type"] for e in events]  # new events are named too

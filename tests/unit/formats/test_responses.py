@@ -285,6 +285,50 @@ def test_any_split_of_the_text_gives_the_same_client_view(pieces: list[str], dat
     assert parts.final.output_text == whole.final.output_text
 
 
+@settings(max_examples=150, deadline=None)
+@given(pieces=PIECES, data=st.data())
+def test_the_buffered_answer_matches_the_streamed_one(pieces: list[str], data: Any) -> None:
+    text = "".join(pieces)
+    config = data.draw(st.sampled_from([STRIP, INLINE, ThinkConfig(implicit_start=True)]))
+    upstream_reasoning = data.draw(st.sampled_from([None, "r"]))
+    reasoning_deltas = None if upstream_reasoning is None else [upstream_reasoning]
+    streamed = view(run(vllm_stream(reasoning_deltas, [text]), config)).items
+    assert texts(filtered(vllm_body(upstream_reasoning, text), config)[1]) == streamed
+
+
+def test_answered_is_the_first_answer_text_or_tool_call() -> None:
+    rewriter = responses.rewriter(STRIP, lambda n: new_filter(STRIP))
+    upstream = vllm_stream(None, ["<think>a", "</think>", "B"], [("f", ["{}"])])
+    answered = []
+    for event in copy.deepcopy(upstream):
+        rewriter.event(event)
+        answered.append(rewriter.answered)
+    first = next(i for i, e in enumerate(upstream) if e.get("delta") == "B")
+    assert answered.index(True) == first
+    rewriter = responses.rewriter(STRIP, lambda n: new_filter(STRIP))
+    for event in copy.deepcopy(vllm_stream(["r"], None, [("f", ["{}"])]))[:-1]:
+        rewriter.event(event)
+        if (
+            event["type"] == "response.output_item.added"
+            and event["item"]["type"] == "function_call"
+        ):
+            assert rewriter.answered
+    assert not rewriter.finished
+
+
+def test_a_cut_off_implicit_block_is_think_text_at_response_incomplete() -> None:
+    config = ThinkConfig(implicit_start=True)
+    upstream = vllm_stream(text=["still ", "thinking"], status="incomplete")
+    no_done = [e for e in upstream if not e["type"].endswith(".done")]  # cut before any done
+    out = run(renumbered(no_done, 0), config)
+    assert out[-1]["type"] == "response.incomplete"
+    assert not any(e["type"] == "response.output_text.delta" for e in out)
+    assert [e["sequence_number"] for e in out] == list(range(len(out)))
+    assert out[-1]["response"]["output"][0]["content"][0]["text"] == ""
+    # with the done events, the part ended before the reason was known: answer text
+    assert view(run(upstream, config)).items == [("message", "still thinking")]
+
+
 # -- buffered answers -----------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import openai
 import pytest
 
+from .conftest import run_entrypoint
 from .fixtures_responses import VLLM_MSG
 from .fixtures_responses import ollama_body
 from .fixtures_responses import ollama_body_bytes
@@ -253,3 +254,13 @@ def test_message_ids_survive(proxy, upstream) -> None:
     events = streamed(proxy)
     added = [e for e in events if e.type == "response.output_item.added"]
     assert [(e.output_index, e.item.id) for e in added] == [(0, VLLM_MSG)]
+
+
+def test_an_unknown_responses_reasoning_stops_the_start(tmp_path) -> None:
+    result = run_entrypoint(
+        {"TARGET_BASE_URL": "http://127.0.0.1:9/v1/", "RESPONSES_REASONING": "summaries"}, tmp_path
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "RESPONSES_REASONING must be one of text, summary, both, not 'summaries'" in output
+    assert "Traceback" not in output

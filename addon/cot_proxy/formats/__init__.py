@@ -19,6 +19,7 @@ from typing import Protocol
 from cot_proxy.events import EventFormat
 from cot_proxy.formats import chat
 from cot_proxy.formats import completions
+from cot_proxy.formats import messages
 
 Endpoint = Literal[
     "chat",
@@ -88,7 +89,7 @@ class WireFormat(Protocol):
 FORMATS: dict[str, WireFormat] = {"chat": chat, "completions": completions}
 
 # The endpoints whose answers are typed events (`cot_proxy.events`), by endpoint name.
-EVENT_FORMATS: dict[str, EventFormat] = {}
+EVENT_FORMATS: dict[str, EventFormat] = {"messages": messages}
 
 
 def format_for(endpoint: str | None) -> WireFormat | None:

@@ -29,6 +29,9 @@ from cot_proxy.think import ThinkFilter
 
 Framing = Literal["sse", "ndjson"]
 
+# In what `EventRewriter.event` returns: the event's original bytes, unchanged.
+SAME: Any = type("Same", (), {"__repr__": lambda self: "SAME"})()
+
 # The filter of one channel (a text block, an output item, the one answer of an Ollama stream),
 # given its number: ThinkFilter or, in inline mode, InlineFilter (`cot_proxy.inline.new_filter`).
 NewFilter = Callable[[int], ThinkFilter]
@@ -56,8 +59,9 @@ class EventRewriter(Protocol):
     def event(self, obj: Any) -> list[Any] | None:
         """One decoded event. None: send its original bytes unchanged. Else the events to send
         in its place, in order (empty: dropped). `obj` itself (the same object, maybe modified)
-        goes out in the original event's framing, its other SSE lines kept; any other object is
-        a new event (SSE: `event: <obj["type"]>` and `data:` lines; NDJSON: one line)."""
+        goes out re-encoded in the original event's framing, its other SSE lines kept; `SAME`
+        sends the original bytes (as None does, but among other events); any other object is a
+        new event (SSE: `event: <obj["type"]>` and `data:` lines; NDJSON: one line)."""
         ...
 
     def end(self) -> list[Any]:

@@ -11,6 +11,8 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from cot_proxy.events import SAME
+from cot_proxy.eventstream import EventStream
 from cot_proxy.formats import EVENT_FORMATS
 from cot_proxy.formats import messages
 from cot_proxy.inline import new_filter
@@ -37,7 +39,9 @@ def run(events: list[Event], config: ThinkConfig = STRIP, end: bool = True) -> l
             out.append(event)
             continue
         result = client.event(copy.deepcopy(event))
-        out.extend([event] if result is None else result)
+        out.extend(
+            event if item is SAME else item for item in ([SAME] if result is None else result)
+        )
     if end:
         out.extend(client.end())
     return json.loads(json.dumps(out))
@@ -452,3 +456,80 @@ def test_buffered_unchanged(body: Any) -> None:
     before = copy.deepcopy(body)
     assert not body_filter(body, STRIP)
     assert body == before
+
+
+# -- through the conductor: bytes in, bytes out ------------------------------------------------
+
+
+def client_events(data: bytes) -> list[Event]:
+    """The events a client reads from SSE bytes (each event's `event:` name checked)."""
+    events = []
+    for block in data.replace(b"\r\n", b"\n").split(b"\n\n"):
+        lines = dict(line.split(b": ", 1) for line in block.split(b"\n") if b": " in line)
+        if b"data" in lines:
+            event = json.loads(lines[b"data"])
+            assert lines[b"event"].decode() == event["type"]
+            events.append(event)
+    return events
+
+
+def through_stream(chunks: list[bytes], config: ThinkConfig, clock: Any = None) -> bytes:
+    stream = EventStream(config, messages, **({"clock": clock} if clock else {}))
+    out = [piece for chunk in [*chunks, b""] for piece in stream(chunk)]
+    assert not stream.passthrough, stream.fallback_reason
+    return b"".join(out)
+
+
+SHAPES = [
+    up.vllm_text(["<think>", "plan", "</think>", "\n\nHel", "lo", " <think>x</think> world"]),
+    up.vllm_thinking_tool(
+        ["Let me ", "think."], ["It is ", "<think>hm</think>sunny."], ['{"a":1}']
+    ),
+    up.llama_thinking_tool(["Hmm."], ["Sure", "."], ['{"city":', '"P"}']),
+    up.anthropic_thinking(["Let me think."], ["Hi", " there", "!"]),
+]
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    shape=st.sampled_from(range(len(SHAPES))),
+    config=st.sampled_from([STRIP, REASONING, INLINE, ThinkConfig(mode="keep")]),
+    crlf=st.booleans(),
+    cuts=st.lists(st.integers(0, 4000), max_size=12),
+)
+def test_any_split_of_the_bytes_gives_the_same_answer(
+    shape: int, config: ThinkConfig, crlf: bool, cuts: list[int]
+) -> None:
+    data = up.sse(SHAPES[shape])
+    if crlf:
+        data = data.replace(b"\n", b"\r\n")
+    points = sorted({0, len(data), *(cut % (len(data) + 1) for cut in cuts)})
+    chunks = [data[a:b] for a, b in zip(points, points[1:], strict=False)]
+    out = through_stream(chunks, config)
+    assert out == through_stream([data], config)
+    if config.mode == "keep":
+        assert out == data
+    else:
+        expected = accumulate(run(SHAPES[shape], config))
+        assert accumulate(client_events(out)) == expected
+
+
+def test_untouched_events_keep_their_bytes() -> None:
+    data = up.sse(up.anthropic_thinking(["Let me think."], ["Hi", "!"]))
+    assert through_stream([data], REASONING) == data  # nothing to change, ping included
+    out = through_stream([data], STRIP)
+    assert up.frame(up.anthropic_start()) in out and b'data: {"type": "ping"}' in out
+
+
+def test_a_long_think_block_gets_a_ping_every_5_seconds() -> None:
+    now = [0.0]
+    stream = EventStream(STRIP, messages, clock=lambda: now[0])
+    events = up.vllm_text(["<think>", *["thinking "] * 12, "</think>", "Done."])
+    sent = []
+    for event in events:
+        now[0] += 1.0
+        sent.append(b"".join(stream(up.frame(event))))
+    pings = [i for i, data in enumerate(sent) if data == b'event: ping\ndata: {"type":"ping"}\n\n']
+    assert pings and all(b - a >= 5 for a, b in zip(pings, pings[1:], strict=False))
+    assert len(pings) >= 2
+    assert texts(accumulate(client_events(b"".join(sent)))) == [("text", "Done.")]

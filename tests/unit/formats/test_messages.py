@@ -169,6 +169,28 @@ def test_several_text_blocks_each_their_own_channel() -> None:
     assert texts(accumulate(run(events))) == [("text", "Second")]
 
 
+def test_a_text_block_whose_answer_comes_after_a_later_blocks_start_goes_after_it() -> None:
+    tool = {"type": "tool_use", "id": "t", "name": "f"}
+    events = [
+        up.llama_start(),
+        up.llama_block_start(0, {"type": "text", "text": ""}),
+        up.llama_delta(0, {"type": "text_delta", "text": "<think>x"}),
+        up.llama_block_start(1, tool),
+        up.llama_delta(0, {"type": "text_delta", "text": "</think>late"}),
+        *up.llama_end([0, 1], "tool_use", thinking=False),
+    ]
+    assert texts(accumulate(run(events))) == [("tool_use", ""), ("text", "late")]
+
+
+def test_a_citation_opens_the_text_block_it_belongs_to() -> None:
+    citation = {"type": "citations_delta", "citation": {"type": "char_location", "cited_text": "c"}}
+    events = up.vllm_text(["<think>x</think>"])
+    events.insert(3, up.vllm_delta(0, citation))  # after the think-only text, before the stop
+    out = run(events)
+    assert [b["type"] for b in accumulate(out)] == ["text"]
+    assert any(e.get("delta") == citation for e in out)
+
+
 def test_implicit_start_holds_until_the_end_tag() -> None:
     config = ThinkConfig(implicit_start=True)
     out = run(up.vllm_text(["reasoning ", "more", "</think>", "Answer"]), config)

@@ -105,9 +105,9 @@ class MessagesRewriter:
         self.finished = False
 
     def passes(self, raw: bytes) -> bool:
-        # Only a text delta, once the answer flows, while nothing is held or renumbered, and
-        # with no character that may begin a tag.
-        if not (self._plain and self.answered and raw.startswith(_DELTA_LINES)):
+        # Only a delta, while every open block is shown as it came at its own index (a text
+        # block shown has answered already), with no character that may begin a tag.
+        if not (self._plain and raw.startswith(_DELTA_LINES)):
             return False
         for needle in self._needles:
             if needle in raw:

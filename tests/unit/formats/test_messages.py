@@ -360,6 +360,15 @@ def test_passes_only_text_deltas_that_cannot_change() -> None:
     assert not client.passes(up.frame(events[-2]))  # not a text delta
 
 
+def test_upstream_thinking_deltas_pass_raw_in_reasoning_mode_but_not_in_strip() -> None:
+    events = up.anthropic_thinking(["Let me think."], ["Hi"])
+    for config, passes in ((REASONING, True), (STRIP, False)):
+        client = rewriter(config)
+        for event in events[:3]:
+            client.event(copy.deepcopy(event))
+        assert client.passes(up.frame(events[3])) is passes  # a thinking_delta
+
+
 def test_passed_text_still_counts_for_the_whitespace_rule() -> None:
     # "Hi" then " there " passed raw: after the block, the space before "you" stays single.
     out = run(up.vllm_text(["Hi", " there ", "<think>x</think>", " you"]))

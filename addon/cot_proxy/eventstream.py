@@ -135,6 +135,11 @@ class EventStream:
                         )
                         self._fall_back(out, events[position:], "oversized event")
                         return self._sent(out)
+                    if not self._sse and raw.strip():
+                        # A last NDJSON line without its LF is still a whole line to clients
+                        # (line readers yield it): it may be the terminal one.
+                        self._last_line(rewriter, bytes(raw), out)
+                        continue
                     self._end(out)  # held text before the unterminated tail, not after it
                     out.append(raw)
                     continue
@@ -203,6 +208,15 @@ class EventStream:
                 out.append(self._in_place(raw, source, encode_json(obj)))
             else:
                 out.append(self._new_event(item))
+
+    def _last_line(self, rewriter: EventRewriter, line: bytes, out: list[bytes]) -> None:
+        """An NDJSON line cut off at end of stream, as a line; what follows it gets an LF
+        before it, so that no two lines run together."""
+        start = len(out)
+        self._event(rewriter, line, out)
+        for index in range(start, len(out) - 1):
+            if not out[index].endswith(b"\n"):
+                out[index] += b"\n"
 
     def _read(self, raw: bytes) -> tuple[bytes | None, EventSource | None]:
         """The event's JSON text and, for SSE, its source (to rebuild it in place)."""

@@ -222,3 +222,13 @@ def test_buffered_answers_go_through_the_formats_filter_body() -> None:
     assert filter_event_body_counted(b"not json", ThinkConfig(), Toy()) == (None, 0)
     assert filter_event_body_counted(b'{"no":"text"}', ThinkConfig(), Toy()) == (None, 0)
     assert filter_event_body_counted(body, ThinkConfig(mode="keep"), Toy()) == (None, 0)
+
+
+def test_a_last_ndjson_line_without_its_lf_is_still_a_line() -> None:
+    stream = EventStream(ThinkConfig(), Toy("ndjson"))
+    assert stream(b'{"type":"delta","text":"Hi <thi"}\n') == [b'{"type":"delta","text":"Hi "}\n']
+    out = stream(b'{"type":"end"}')
+    assert out == []
+    # The end line, cut off: held text goes out before it, each on a line of its own.
+    assert stream(b"") == [b'{"type":"delta","text":"<thi"}\n', b'{"type":"end"}']
+    assert stream.done_sent

@@ -20,6 +20,7 @@ from cot_proxy.events import EventFormat
 from cot_proxy.formats import chat
 from cot_proxy.formats import completions
 from cot_proxy.formats import messages
+from cot_proxy.formats import ollama
 
 Endpoint = Literal[
     "chat",
@@ -89,7 +90,11 @@ class WireFormat(Protocol):
 FORMATS: dict[str, WireFormat] = {"chat": chat, "completions": completions}
 
 # The endpoints whose answers are typed events (`cot_proxy.events`), by endpoint name.
-EVENT_FORMATS: dict[str, EventFormat] = {"messages": messages}
+EVENT_FORMATS: dict[str, EventFormat] = {
+    "messages": messages,
+    "ollama_chat": ollama.chat,
+    "ollama_generate": ollama.generate,
+}
 
 
 def format_for(endpoint: str | None) -> WireFormat | None:

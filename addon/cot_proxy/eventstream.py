@@ -73,6 +73,8 @@ class EventStream:
         self.config = config
         self.format = fmt
         self.transcript = transcript
+        # mitmweb's view: every event is parsed (no pass-through) so that its text is recorded.
+        self._record = transcript is not None
         self._clock = clock
         self._heartbeat_seconds = heartbeat_seconds
         self._max_held_chars = max_held_chars
@@ -143,7 +145,7 @@ class EventStream:
                     self._end(out)  # held text before the unterminated tail, not after it
                     out.append(raw)
                     continue
-                if rewriter.passes(raw):
+                if not self._record and rewriter.passes(raw):
                     out.append(raw)
                 else:
                     self._event(rewriter, raw, out)

@@ -18,6 +18,7 @@ from cot_proxy.eventstream import SSE_PING
 from cot_proxy.eventstream import EventStream
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
+from cot_proxy.transcript import Transcript
 
 
 class ToyRewriter:
@@ -232,3 +233,11 @@ def test_a_last_ndjson_line_without_its_lf_is_still_a_line() -> None:
     # The end line, cut off: held text goes out before it, each on a line of its own.
     assert stream(b"") == [b'{"type":"delta","text":"<thi"}\n', b'{"type":"end"}']
     assert stream.done_sent
+
+
+def test_under_mitmweb_every_event_reaches_the_recording_filters() -> None:
+    transcript = Transcript("strip", "reasoning_content")
+    stream = EventStream(ThinkConfig(), Toy(), transcript=transcript)
+    assert run(stream, [RAW]) == sse(delta("Hello")) + sse(delta(" world")) + sse({"type": "end"})
+    (channel,) = transcript.summary()["channels"]
+    assert channel["answer"] == "Hello world" and channel["think"] == "plan more"

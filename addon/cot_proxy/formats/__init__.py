@@ -19,6 +19,7 @@ from typing import Protocol
 from cot_proxy.events import EventFormat
 from cot_proxy.formats import chat
 from cot_proxy.formats import completions
+from cot_proxy.formats import messages
 from cot_proxy.formats import ollama
 from cot_proxy.formats import responses
 
@@ -92,6 +93,7 @@ FORMATS: dict[str, WireFormat] = {"chat": chat, "completions": completions}
 # The endpoints whose answers are typed events (`cot_proxy.events`), by endpoint name.
 EVENT_FORMATS: dict[str, EventFormat] = {
     "responses": responses,
+    "messages": messages,
     "ollama_chat": ollama.chat,
     "ollama_generate": ollama.generate,
 }

@@ -12,7 +12,12 @@ back to pass-through, sends a sign of life while a long think block is dropped).
 
 A format module satisfies `EventFormat` with module-level names, like the choice formats of
 `cot_proxy.formats`. Its think filters come from the conductor (`NewFilter`), which counts their
-think text for the log and the metrics and, under mitmweb, records their text.
+think text for the log and the metrics and, under mitmweb, records their text. Reasoning the
+upstream split off itself and strip mode deletes (Responses `reasoning` items, Anthropic
+`thinking` blocks, Ollama's `thinking`) never passes through a filter's `feed`: the format hands
+its text, streamed and buffered, to `ThinkFilter.note_dropped` of the filter of the channel it
+belongs with (or of one made for it), so that mitmweb's transcript shows it as think text, as
+it does the chat formats' `reasoning_content`. Not counted in `think_chars`, like theirs.
 
 Stdlib only, no mitmproxy import.
 """

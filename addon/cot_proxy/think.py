@@ -257,6 +257,11 @@ class ThinkFilter:
         if text and self._state is _State.ANSWER and not self._pending:
             self._spaced = text[-1].isspace()
 
+    def note_dropped(self, text: str) -> None:
+        """Reasoning of this channel that the upstream split off itself and the format deletes
+        (strip mode): nothing to do here, and not counted in `think_chars` (the upstream's
+        reasoning fields never are); a recording filter (`cot_proxy.transcript`) keeps it."""
+
     def finish(self, reason: object = None) -> tuple[str, str]:
         """End of text → (answer_text, think_text) still held. Resets the filter.
 

@@ -77,9 +77,11 @@ def _body_block(
             {**block, "text": t} if k == TEXT else {**thinking_block(), "thinking": t}
             for k, t in parts
         ]
-    if kind in THINKING_TYPES and config.mode == "strip":
-        return []
     thinking = block.get("thinking")
+    if kind in THINKING_TYPES and config.mode == "strip":
+        if kind == "thinking" and type(thinking) is str and thinking:
+            new_filter(channel).note_dropped(thinking)
+        return []
     if kind == "thinking" and config.mode == "inline" and type(thinking) is str:
         think_filter = new_filter(channel)
         if not isinstance(think_filter, InlineFilter):

@@ -70,7 +70,7 @@ class _Block:
         self.client: int | None = None  # the client index of its (last) client block
         self.shown: str | None = None  # CHANNEL, INLINE: TEXT or THINKING while one is open
         self.template = template or {}  # the content_block a late start is made of
-        self.filter: ThinkFilter | None = None
+        self.filter: ThinkFilter | None = None  # CHANNEL; DROP: for `note_dropped` only
         self.inline: InlineFilter | None = None
         self.stop: dict[str, Any] | None = None  # CHANNEL: its stop, waiting for the reason
 
@@ -161,7 +161,10 @@ class MessagesRewriter:
             self._show(block, self._splitter.feed(block.filter, text), out)  # usually ""
             return out  # the start itself waits for the first text to show
         if kind in THINKING_TYPES and self._mode == "strip":
-            self._blocks[index] = _Block(DROP)
+            block = self._blocks[index] = _Block(DROP)
+            if kind == "thinking":  # redacted_thinking has no text to note
+                block.filter = self._new_filter(index)
+                self._note_dropped(block, content.get("thinking"))
             return out
         if kind == "thinking" and self._mode == "inline":
             think_filter = self._new_filter(index)
@@ -188,6 +191,8 @@ class MessagesRewriter:
         out: list[Any] = []
         self._close_inline(index, out)
         if block.role == DROP:
+            if delta.get("type") == "thinking_delta":
+                self._note_dropped(block, delta.get("thinking"))
             return out
         if block.role == INLINE:
             if delta.get("type") == "thinking_delta":
@@ -300,6 +305,12 @@ class MessagesRewriter:
             for other, block in self._blocks.items():
                 if other != index and block.role == INLINE:
                     self._end_inline(block, out)
+
+    @staticmethod
+    def _note_dropped(block: _Block, thinking: object) -> None:
+        """Strip mode: the upstream's thinking text, for the block's filter to record."""
+        if block.filter is not None and type(thinking) is str and thinking:
+            block.filter.note_dropped(thinking)
 
     # -- bookkeeping ---------------------------------------------------------------------------
 

@@ -124,6 +124,9 @@ def rewrite_container(
     `finish` not None: the answer ends here, so what the filter holds goes into this line."""
     if isinstance(think_filter, InlineFilter):
         return _inline(text_key, think_filter, container, finish)
+    dropped = container.get(THINKING) if config.mode == "strip" else None
+    if type(dropped) is str:
+        think_filter.note_dropped(dropped)  # before the text's own think text, as it came
     text = container.get(text_key)
     answer = think = ""
     if type(text) is str and text:

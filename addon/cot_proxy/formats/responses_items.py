@@ -204,6 +204,8 @@ class StreamItem:
         "prefix",
         "texts",
         "keys",
+        "sink",
+        "noted",
     )
 
     def __init__(self, index: int, item_id: str, kind: str, ordinal: int) -> None:
@@ -225,6 +227,10 @@ class StreamItem:
         # Inline mode, a reasoning item: its text from reasoning_text deltas, summary deltas,
         # and its output_item.done (which wins).
         self.texts: dict[str, list[str]] = {"text": [], "summary": [], "done": []}
+        # Strip mode, a reasoning item: the filter its text is noted to (`note_dropped`), and
+        # where that text came from ("text", "summary", "done"; "": none yet).
+        self.sink: ThinkFilter | None = None
+        self.noted = ""
 
     @property
     def reasoning(self) -> str:

@@ -25,6 +25,7 @@ from cot_proxy.formats.responses_items import message_events
 from cot_proxy.formats.responses_items import message_item
 from cot_proxy.formats.responses_items import reasoning_text_of
 from cot_proxy.formats.responses_stream import ITEM_DONE
+from cot_proxy.formats.responses_stream import REASONING_DELTAS
 from cot_proxy.formats.responses_stream import ResponsesRewriter
 from cot_proxy.formats.responses_stream import nothing
 from cot_proxy.inline import InlineFilter
@@ -119,11 +120,8 @@ class InlineRewriter(ResponsesRewriter):
     def _collect(self, item: StreamItem, kind: str, obj: dict[str, Any]) -> None:
         if kind == ITEM_DONE and type(obj.get("item")) is dict:
             item.texts["done"] = [reasoning_text_of(obj["item"])]
-        elif type(obj.get("delta")) is str:
-            if kind == "response.reasoning_text.delta":
-                item.texts["text"].append(obj["delta"])
-            elif kind == "response.reasoning_summary_text.delta":
-                item.texts["summary"].append(obj["delta"])
+        elif type(obj.get("delta")) is str and kind in REASONING_DELTAS:
+            item.texts[REASONING_DELTAS[kind]].append(obj["delta"])
 
     def _before_item(self, item: StreamItem) -> list[Any]:
         if not self._waiting:

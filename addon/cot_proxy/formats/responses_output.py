@@ -100,8 +100,11 @@ def rewrite_output(
             result.extend(replace(item))
             continue
         if kind == "reasoning" and mode in ("strip", "inline"):
-            if mode == "inline" and (text := reasoning_text_of(item)):
-                pending.append((str(item_id), text))
+            if text := reasoning_text_of(item):
+                if mode == "inline":
+                    pending.append((str(item_id), text))
+                else:
+                    make_filter().note_dropped(text)  # recorded under mitmweb
             continue
         if kind == "message":
             prefix = inline_block() if pending else ""

@@ -20,6 +20,7 @@ from cot_proxy.formats.responses_items import Channel
 from cot_proxy.formats.responses_items import Replacement
 from cot_proxy.formats.responses_items import StreamItem
 from cot_proxy.formats.responses_items import is_text_part
+from cot_proxy.formats.responses_items import reasoning_text_of
 from cot_proxy.formats.responses_output import rewrite_response
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
@@ -29,6 +30,11 @@ TERMINAL = frozenset({"response.completed", "response.incomplete", "response.fai
 ITEM_ADDED, ITEM_DONE = "response.output_item.added", "response.output_item.done"
 PART_ADDED, PART_DONE = "response.content_part.added", "response.content_part.done"
 TEXT_DELTA, TEXT_DONE = "response.output_text.delta", "response.output_text.done"
+# The delta events of a reasoning item's text, by family.
+REASONING_DELTAS = {
+    "response.reasoning_text.delta": "text",
+    "response.reasoning_summary_text.delta": "summary",
+}
 # Items whose being sent counts as an answer for the time to first answer.
 CALL_ITEMS = frozenset({"function_call", "custom_tool_call"})
 # While nothing is renumbered, a raw event containing none of these cannot change and passes
@@ -130,7 +136,22 @@ class ResponsesRewriter:
         return []
 
     def _collect(self, item: StreamItem, kind: str, obj: dict[str, Any]) -> None:
-        """An event of a dropped item."""
+        """An event of a dropped item. Strip mode: its reasoning text goes to a filter of its
+        own (`ThinkFilter.note_dropped`, recorded under mitmweb) as it streams, from one family
+        of deltas (the first to come), else whole from its `output_item.done`."""
+        family = REASONING_DELTAS.get(kind)
+        if family is not None and type(obj.get("delta")) is str:
+            if item.noted in ("", family):
+                item.noted = family
+                self._sink(item).note_dropped(obj["delta"])
+        elif kind == ITEM_DONE and not item.noted and type(obj.get("item")) is dict:
+            item.noted = "done"
+            self._sink(item).note_dropped(reasoning_text_of(obj["item"]))
+
+    def _sink(self, item: StreamItem) -> ThinkFilter:
+        if item.sink is None:
+            item.sink = self._new_filter(next(self._channel_numbers))
+        return item.sink
 
     def _pieces(self, item: StreamItem, text: str) -> list[str]:
         """How a channel's text is fed to its filter."""

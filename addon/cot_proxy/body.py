@@ -1,4 +1,5 @@
-"""Think-block removal for a buffered (non-streamed) JSON answer: the channel step, once per channel.
+"""Think-block removal for a buffered (non-streamed) JSON answer: the channel step, once per
+channel (choice formats), or the event format's own `filter_body`.
 
 Stdlib only, no mitmproxy import.
 """
@@ -9,12 +10,14 @@ import logging
 
 from cot_proxy.channel import Change
 from cot_proxy.channel import ChannelStep
+from cot_proxy.events import EventFormat
 from cot_proxy.formats import WireFormat
 from cot_proxy.inline import new_filter
 from cot_proxy.jsonbytes import dumps_body
 from cot_proxy.jsonbytes import loads_body
 from cot_proxy.think import DEFAULT_MAX_HELD_CHARS
 from cot_proxy.think import ThinkConfig
+from cot_proxy.think import ThinkFilter
 from cot_proxy.transcript import Transcript
 
 logger = logging.getLogger(__name__)
@@ -73,3 +76,38 @@ def _filter_body(
             changed = True
         think_chars += think_filter.think_chars
     return (dumps_body(obj) if changed else None), think_chars
+
+
+def filter_event_body_counted(
+    body: bytes, config: ThinkConfig, fmt: EventFormat, transcript: Transcript | None = None
+) -> tuple[bytes | None, int]:
+    """`filter_body_counted` for an event format's buffered answer (Responses, Messages, Ollama
+    with `"stream": false`): the format rewrites the decoded answer. Never raises."""
+    if config.mode == "keep":
+        return None, 0
+    filters: list[ThinkFilter] = []
+
+    def make_filter(channel: int) -> ThinkFilter:
+        if transcript is not None:
+            made = transcript.new_filter(channel, config, DEFAULT_MAX_HELD_CHARS)
+        else:
+            made = new_filter(config)
+        filters.append(made)
+        return made
+
+    try:
+        obj = loads_body(body)
+    except (ValueError, RecursionError):
+        return None, 0
+    try:
+        changed = fmt.filter_body(obj, config, make_filter)
+        new_body = dumps_body(obj) if changed else None
+    except Exception as exc:  # the addon must never break a response over this
+        logger.error(
+            "%s think filter failed on a JSON body (%s); left unchanged",
+            fmt.name,
+            type(exc).__name__,
+        )
+        logger.debug("think filter failure", exc_info=True)
+        return None, 0
+    return new_body, sum(f.think_chars for f in filters)

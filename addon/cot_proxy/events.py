@@ -12,7 +12,12 @@ back to pass-through, sends a sign of life while a long think block is dropped).
 
 A format module satisfies `EventFormat` with module-level names, like the choice formats of
 `cot_proxy.formats`. Its think filters come from the conductor (`NewFilter`), which counts their
-think text for the log and the metrics and, under mitmweb, records their text.
+think text for the log and the metrics and, under mitmweb, records their text. Reasoning the
+upstream split off itself and strip mode deletes (Responses `reasoning` items, Anthropic
+`thinking` blocks, Ollama's `thinking`) never passes through a filter's `feed`: the format hands
+its text, streamed and buffered, to `ThinkFilter.note_dropped` of the filter of the channel it
+belongs with (or of one made for it), so that mitmweb's transcript shows it as think text, as
+it does the chat formats' `reasoning_content`. Not counted in `think_chars`, like theirs.
 
 Stdlib only, no mitmproxy import.
 """
@@ -28,6 +33,9 @@ from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
 
 Framing = Literal["sse", "ndjson"]
+
+# In what `EventRewriter.event` returns: the event's original bytes, unchanged.
+SAME: Any = type("Same", (), {"__repr__": lambda self: "SAME"})()
 
 # The filter of one channel (a text block, an output item, the one answer of an Ollama stream),
 # given its number: ThinkFilter or, in inline mode, InlineFilter (`cot_proxy.inline.new_filter`).
@@ -56,8 +64,9 @@ class EventRewriter(Protocol):
     def event(self, obj: Any) -> list[Any] | None:
         """One decoded event. None: send its original bytes unchanged. Else the events to send
         in its place, in order (empty: dropped). `obj` itself (the same object, maybe modified)
-        goes out in the original event's framing, its other SSE lines kept; any other object is
-        a new event (SSE: `event: <obj["type"]>` and `data:` lines; NDJSON: one line)."""
+        goes out re-encoded in the original event's framing, its other SSE lines kept; `SAME`
+        sends the original bytes (as None does, but among other events); any other object is a
+        new event (SSE: `event: <obj["type"]>` and `data:` lines; NDJSON: one line)."""
         ...
 
     def end(self) -> list[Any]:

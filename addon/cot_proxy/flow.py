@@ -17,6 +17,7 @@ from typing import Any
 
 from mitmproxy import http
 
+from cot_proxy.eventstream import EventStream
 from cot_proxy.formats import Endpoint
 from cot_proxy.stream import ThinkStream
 from cot_proxy.think import ThinkConfig
@@ -40,7 +41,7 @@ class FlowNotes:
     """Answered by the proxy itself (/health, 400, 401, 413): no other part touches it."""
     timed_out: bool = False
     """The target stayed silent past api_request_timeout."""
-    stream: ThinkStream | None = None
+    stream: ThinkStream | EventStream | None = None
     """The stream filter installed on the response, if any."""
     transcript: Transcript | None = None
     """Under mitmweb: the answer's text as the client got it and the think text taken out."""
@@ -64,7 +65,7 @@ class FlowNotes:
 
     @property
     def complete(self) -> bool:
-        """The format's end marker (`data: [DONE]`) reached the client: it has the whole answer,
+        """The format's end marker (`data: [DONE]`, `response.completed`, ...) reached the client: it has the whole answer,
         whatever happens to the connection after."""
         return self.stream is not None and self.stream.done_sent
 

@@ -23,6 +23,7 @@ ENV_NAMES: dict[str, str] = {
     "think_family": "THINK_FAMILY",
     "think_mode": "THINK_MODE",
     "reasoning_field": "REASONING_FIELD",
+    "responses_reasoning": "RESPONSES_REASONING",
     "api_request_timeout": "API_REQUEST_TIMEOUT",
     "log_bodies": "DEBUG",
     "max_request_bytes": "MAX_REQUEST_BYTES",

@@ -1,22 +1,23 @@
-"""Applying a ModelRule to a request body, and adding pseudo models to `GET /v1/models`.
+"""Applying a ModelRule to a request body, and adding pseudo models to the model lists.
 
-Pure logic on plain JSON values, no mitmproxy import.
+Every endpoint gets the same rule keys: `drop`, `defaults`, `params` (dotted keys and nested
+dicts reach into any object, Ollama's `options` too) and `upstream_model_name` work on any JSON
+body; where the suffix goes (`cot_proxy.suffix`) and what the history treatment touches
+(`cot_proxy.history`) depend on the format. Model lists: `GET …/models` (OpenAI's) and
+`GET …/api/tags` (Ollama's). Pure logic on plain JSON values, no mitmproxy import.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
-import logging
 from collections.abc import Mapping
 from typing import Any
 
+from cot_proxy.history import rewrite_history
 from cot_proxy.rules import ModelRule
 from cot_proxy.rules import show_value
+from cot_proxy.suffix import append_suffix
 from cot_proxy.think import ThinkConfig
-from cot_proxy.think import remove_think_blocks
-
-logger = logging.getLogger(__name__)
 
 _MISSING = object()
 
@@ -25,12 +26,15 @@ def rewrite_request(
     body: dict[str, Any],
     rule: ModelRule,
     think: ThinkConfig | None = None,
+    endpoint: str | None = None,
 ) -> list[str]:
     """Apply `rule` to the request JSON `body` in place; return what changed, for the log.
 
-    `think` is the request's think settings: with history strip (or strip_think_from_history),
-    the think blocks they define and the reasoning fields are removed from the assistant
-    messages the client sends back; with history to_field, both go to its reasoning field.
+    `endpoint` (`cot_proxy.formats.endpoint_of`; None: a path of no known format, read as chat)
+    says where the suffix and the history are. `think` is the request's think settings: with
+    history strip (or strip_think_from_history), the think blocks they define and the reasoning
+    are removed from the assistant messages the client sends back; with history to_field, the
+    blocks move to where the format keeps reasoning.
 
     Order: drop, defaults, forced params, model rename, suffix, history. Forced params come
     after drop and defaults so that they always win; the rename comes after the params so a
@@ -49,13 +53,11 @@ def rewrite_request(
         body["model"] = upstream
         changes.append(f"model→{upstream}")
     if rule.append_to_last_user_message:
-        if change := _append_suffix(body, rule.append_to_last_user_message):
+        if change := append_suffix(body, rule.append_to_last_user_message, endpoint):
             changes.append(change)
     history = rule.history_mode
     if history != "keep" and think is not None:
-        if count := _rewrite_history(body, think, to_field=history == "to_field"):
-            done = "moved to the reasoning field in" if history == "to_field" else "removed from"
-            changes.append(f"history: think {done} {count} assistant message(s)")
+        changes += rewrite_history(body, think, endpoint, to_field=history == "to_field")
     return changes
 
 
@@ -103,118 +105,6 @@ def _force(
         target[key] = copy.deepcopy(value)  # never share the rule's objects with a request
 
 
-def _append_suffix(body: dict[str, Any], suffix: str) -> str | None:
-    messages = body.get("messages")
-    if "messages" not in body and "prompt" in body:
-        return _append_to_prompt(body, suffix)  # /v1/completions
-    if not isinstance(messages, list):
-        return None
-    last = messages[-1] if messages else None
-    if not isinstance(last, dict) or last.get("role") != "user":
-        # A standalone message has no text to be separated from: drop the leading newlines.
-        if not suffix.strip():
-            return None
-        messages.append({"role": "user", "content": suffix.lstrip()})
-        return "appended suffix as a new user message"
-    content = last.get("content")
-    if content is None:
-        last["content"] = suffix.lstrip()
-        return "appended suffix"
-    if isinstance(content, str):
-        if content.endswith(suffix):
-            return None  # already there (client retry, or the client added it itself)
-        last["content"] = content + suffix
-        return "appended suffix"
-    if isinstance(content, list):
-        for part in reversed(content):
-            if (
-                isinstance(part, dict)
-                and part.get("type") == "text"
-                and isinstance(part.get("text"), str)
-            ):
-                if part["text"].endswith(suffix):
-                    return None
-                part["text"] += suffix
-                return "appended suffix"
-        if not suffix.strip():
-            return None
-        content.append({"type": "text", "text": suffix.lstrip()})
-        return "appended suffix as a new text part"
-    logger.debug("suffix not appended: last user message content is %s", type(content).__name__)
-    return None
-
-
-def _append_to_prompt(body: dict[str, Any], suffix: str) -> str | None:
-    """Legacy completions: the prompt is a string or a list of them (one completion each).
-    Token-id prompts (lists of ints) are left alone: a suffix cannot be spelled in tokens here."""
-    prompt = body["prompt"]
-    if isinstance(prompt, str):
-        if prompt.endswith(suffix):
-            return None
-        body["prompt"] = prompt + suffix
-        return "appended suffix to prompt"
-    if isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
-        count = sum(not p.endswith(suffix) for p in prompt)
-        if not count:
-            return None
-        body["prompt"] = [p if p.endswith(suffix) else p + suffix for p in prompt]
-        return f"appended suffix to {count} prompt(s)"
-    logger.debug("suffix not appended: prompt is %s", type(prompt).__name__)
-    return None
-
-
-# Where clients send reasoning back in assistant messages (vLLM, DeepSeek, Ollama/Anthropic-style).
-HISTORY_REASONING_FIELDS: tuple[str, ...] = ("reasoning_content", "reasoning", "thinking")
-
-
-def _rewrite_history(body: dict[str, Any], think: ThinkConfig, *, to_field: bool) -> int:
-    """Remove think blocks and reasoning fields from the assistant messages the client sends
-    back, or (`to_field`) move both into the reasoning field; returns how many messages
-    changed."""
-    messages = body.get("messages")
-    if not isinstance(messages, list):
-        return 0
-    # Split the blocks off in reasoning mode, so their text can move; end markers stay put.
-    splitter = dataclasses.replace(think, mode="reasoning")
-    field = "reasoning_content" if think.reasoning_field == "both" else think.reasoning_field
-
-    keys = tuple(dict.fromkeys((field, *HISTORY_REASONING_FIELDS)))
-    changed = 0
-    for message in messages:
-        if not isinstance(message, dict) or message.get("role") != "assistant":
-            continue
-        before = {key: message[key] for key in keys if key in message}
-        moved: list[str] = []  # reasoning of this message, in order, for to_field
-        for key in keys:
-            value = message.pop(key, None)
-            if isinstance(value, str) and value and value not in moved:
-                moved.append(value)
-        content_changed = False
-        content = message.get("content")
-        texts: list[tuple[Any, Any]] = []  # (container, key) of each text
-        if isinstance(content, str):
-            texts.append((message, "content"))
-        elif isinstance(content, list):
-            for part in content:
-                if (
-                    isinstance(part, dict)
-                    and part.get("type") == "text"
-                    and isinstance(part.get("text"), str)
-                ):
-                    texts.append((part, "text"))
-        for container, key in texts:
-            answer, thought = remove_think_blocks(container[key], splitter)
-            if answer != container[key]:
-                container[key] = answer
-                moved.append(thought)
-                content_changed = True
-        if to_field and "".join(moved):
-            message[field] = "".join(moved)
-        after = {key: message[key] for key in keys if key in message}
-        changed += content_changed or before != after
-    return changed
-
-
 def merge_models_list(
     upstream: object, pseudo_models: list[tuple[str, str]]
 ) -> dict[str, Any] | None:
@@ -244,3 +134,64 @@ def merge_models_list(
             entry = {"id": pseudo, "object": "model", "created": 0, "owned_by": "cot-proxy"}
         data.append(entry)
     return {**upstream, "data": data}
+
+
+# Ollama's name for a model without a tag: `qwen3` is `qwen3:latest` (its ParseName default).
+OLLAMA_DEFAULT_TAG = "latest"
+
+
+def ollama_full_name(name: str) -> str:
+    """`name` with Ollama's default tag when it has none (`qwen3` → `qwen3:latest`)."""
+    # A tag follows the last ":" of the last path part (`host:port/ns/model` has a port).
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:{OLLAMA_DEFAULT_TAG}"
+
+
+def merge_ollama_tags(
+    upstream: object, pseudo_models: list[tuple[str, str]]
+) -> dict[str, Any] | None:
+    """Ollama's `GET /api/tags` JSON plus one entry per pseudo model name.
+
+    Names compare as Ollama reads them, with the default tag: a rule's upstream `qwen3` finds
+    the listed `qwen3:latest`, and a pseudo name already listed (with or without `:latest`)
+    is not added again. A pseudo entry copies the entry of the model it maps to (`name` and
+    `model` replaced by the pseudo name as the rule spells it, which is what clients send
+    back), or is a minimal entry of Ollama's shape (api.ListModelResponse) when that model
+    isn't listed. Returns None when `upstream` isn't `{"models": [...], ...}`.
+    """
+    if not isinstance(upstream, dict) or not isinstance(upstream.get("models"), list):
+        return None
+    models: list[Any] = list(upstream["models"])
+    by_name: dict[str, Any] = {}
+    for entry in reversed(models):  # reversed: on duplicate names the first entry is the template
+        if isinstance(entry, dict):
+            for key in ("model", "name"):
+                if isinstance(entry.get(key), str):
+                    by_name[ollama_full_name(entry[key])] = entry
+    listed = set(by_name)
+    for pseudo, target in pseudo_models:
+        if ollama_full_name(pseudo) in listed:
+            continue
+        listed.add(ollama_full_name(pseudo))
+        template = by_name.get(ollama_full_name(target))
+        entry = copy.deepcopy(template) if template is not None else _minimal_tag(pseudo)
+        entry["name"] = entry["model"] = pseudo
+        models.append(entry)
+    return {**upstream, "models": models}
+
+
+def _minimal_tag(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "model": name,
+        "modified_at": "1970-01-01T00:00:00Z",  # Go's time.Time wants a timestamp
+        "size": 0,
+        "digest": "",
+        "details": {
+            "parent_model": "",
+            "format": "",
+            "family": "",
+            "families": None,
+            "parameter_size": "",
+            "quantization_level": "",
+        },
+    }

@@ -27,8 +27,8 @@ from cot_proxy.sse import EventSource
 from cot_proxy.sse import OversizedChunk
 from cot_proxy.sse import SSEFramer
 from cot_proxy.sse import read_event
+from cot_proxy.tags import TagMatcher
 from cot_proxy.think import DEFAULT_MAX_HELD_CHARS
-from cot_proxy.think import TagMatcher
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
 from cot_proxy.transcript import Transcript

@@ -15,8 +15,9 @@ import dataclasses
 import enum
 import functools
 import logging
-from collections.abc import Iterable
 from typing import Literal
+
+from cot_proxy.tags import TagMatcher
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,10 @@ THINK_MODES: tuple[str, ...] = ("strip", "reasoning", "keep", "inline")
 # implicit_start with no end tag by the finish: what the held text is.
 ImplicitUnclosed = Literal["auto", "answer", "think"]
 IMPLICIT_UNCLOSED: tuple[str, ...] = ("auto", "answer", "think")
+# The reasoning items reasoning mode writes on the Responses API (`cot_proxy.formats.responses`):
+# `content` of reasoning_text, `summary` of summary_text (what Codex shows), or both.
+ResponsesReasoning = Literal["text", "summary", "both"]
+RESPONSES_REASONING: tuple[str, ...] = ("text", "summary", "both")
 # Markers that end a block opened by these start tags and stay in the answer, when a config
 # sets none: Qwen3 and Kimi-style models may open a tool call before closing the think block
 # (vLLM vllm/reasoning/qwen3_reasoning_parser.py ends the reasoning at "<tool_call>").
@@ -54,68 +59,13 @@ class ThinkConfig:
     # Answer wrappers, (start_tag, end_tag) pairs: outside think blocks their tags are removed
     # and what they hold stays answer (Hunyuan's <answer>…</answer>). Literal, like the tags.
     unwrap: tuple[tuple[str, str], ...] = ()
+    # Responses API, reasoning mode: which family of reasoning item text and events is written.
+    responses_reasoning: ResponsesReasoning = "text"
 
     def markers_for(self, start_tag: str) -> tuple[str, ...]:
         if self.end_markers is not None:
             return self.end_markers
         return DEFAULT_END_MARKERS.get(start_tag, ())
-
-
-class TagMatcher:
-    """Finds the earliest of several literal tags in a text, including one cut off at its end."""
-
-    __slots__ = ("tags", "max_len", "first_chars", "_prefixes")
-
-    def __init__(self, tags: Iterable[str]) -> None:
-        # Longest first, so that of two tags matching at one position the longer one wins.
-        unique = sorted(set(tags), key=len, reverse=True)
-        if not unique or not all(unique):
-            raise ValueError("think tags must be non-empty strings")
-        self.tags: tuple[str, ...] = tuple(unique)
-        self.max_len = len(unique[0])
-        self.first_chars: frozenset[str] = frozenset(tag[0] for tag in unique)
-        self._prefixes = frozenset(tag[:i] for tag in unique for i in range(1, len(tag)))
-
-    def absent_from(self, text: str) -> bool:
-        """True when no tag can even begin in `text` (a cheap pre-check)."""
-        for char in self.first_chars:
-            if char in text:
-                return False
-        return True
-
-    def search(self, text: str) -> tuple[int, str | None]:
-        """Where the next tag starts in `text`.
-
-        (pos, tag): a whole tag starts at pos. (pos, None): text[pos:] could still grow into a
-        tag, so hold it back. (len(text), None): no tag, none possible.
-        """
-        best, found = -1, None
-        for tag in self.tags:
-            # Bounded to matches starting before the best so far; ties keep the longer tag.
-            stop = len(text) if best < 0 else best + len(tag) - 1
-            pos = text.find(tag, 0, stop)
-            if pos >= 0:
-                best, found = pos, tag
-        hold = self.partial_start(text)
-        if hold < len(text) and (best < 0 or hold <= best):
-            return hold, None
-        if best >= 0:
-            return best, found
-        return len(text), None
-
-    def partial_start(self, text: str) -> int:
-        """Smallest q such that text[q:] is a proper prefix of a tag, else len(text)."""
-        length = len(text)
-        lowest = max(0, length - self.max_len + 1)
-        best = length
-        for char in self.first_chars:
-            pos = text.find(char, lowest, best)
-            while pos >= 0:
-                if text[pos:] in self._prefixes:
-                    best = pos
-                    break
-                pos = text.find(char, pos + 1, best)
-        return best
 
 
 @functools.lru_cache(maxsize=128)
@@ -250,6 +200,11 @@ class ThinkFilter:
         """Answer text of this choice that reached the client without passing through `feed`."""
         if text and self._state is _State.ANSWER and not self._pending:
             self._spaced = text[-1].isspace()
+
+    def note_dropped(self, text: str) -> None:
+        """Reasoning of this channel that the upstream split off itself and the format deletes
+        (strip mode): nothing to do here, and not counted in `think_chars` (the upstream's
+        reasoning fields never are); a recording filter (`cot_proxy.transcript`) keeps it."""
 
     def finish(self, reason: object = None) -> tuple[str, str]:
         """End of text → (answer_text, think_text) still held. Resets the filter.

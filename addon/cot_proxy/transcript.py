@@ -109,6 +109,9 @@ class RecordingFilter(ThinkFilter):
     def finish(self, reason: object = None) -> tuple[str, str]:
         return self._recorded(*super().finish(reason))
 
+    def note_dropped(self, text: str) -> None:
+        self._transcript.add_think(self._channel, text)
+
     def _recorded(self, answer: str, think: str) -> tuple[str, str]:
         self._transcript.add_answer(self._channel, answer)
         self._transcript.add_think(self._channel, think)
@@ -136,6 +139,9 @@ class RecordingInlineFilter(InlineFilter):
     def open_block(self, reasoning: str) -> str:
         self._transcript.add_think(self._channel, reasoning)
         return super().open_block(reasoning)
+
+    def note_dropped(self, text: str) -> None:
+        self._transcript.add_think(self._channel, text)
 
 
 class Tee:

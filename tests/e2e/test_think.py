@@ -259,8 +259,16 @@ def test_sse_with_content_length(proxy, upstream):
     assert stream_text(proxy)[0] == ANSWER
 
 
-def test_other_endpoints_untouched(proxy, upstream):
-    raw = b'data: {"type":"response.output_text.delta","delta":"<think>x</think>"}\n\n'
+@pytest.mark.parametrize(
+    "path", ["/v1/messages/count_tokens", "/v1/embeddings", "/v1/audio/speech"]
+)
+def test_other_endpoints_untouched(proxy, upstream, path):
+    # Think-looking text in every format's text field, on paths that are no endpoint of ours.
+    raw = (
+        b'data: {"type":"content_block_delta","index":0,'
+        b'"delta":{"type":"text_delta","text":"<think>x</think>"}}\n\n'
+        b'data: {"choices":[{"index":0,"delta":{"content":"<think>y</think>"}}]}\n\n'
+    )
     serve(upstream, [raw])
     result = curl(
         "-N",
@@ -268,7 +276,7 @@ def test_other_endpoints_untouched(proxy, upstream):
         "Content-Type: application/json",
         "-d",
         '{"model":"m","stream":true}',
-        f"{proxy.url}/v1/responses",
+        f"{proxy.url}{path}",
     )
     assert result.stdout.encode() == raw
 

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from cot_proxy.tags import TagMatcher
 from cot_proxy.think import DEFAULT_END_MARKERS
-from cot_proxy.think import TagMatcher
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
 from cot_proxy.think import remove_think_blocks

@@ -19,6 +19,9 @@ from typing import Protocol
 from cot_proxy.events import EventFormat
 from cot_proxy.formats import chat
 from cot_proxy.formats import completions
+from cot_proxy.formats import messages
+from cot_proxy.formats import ollama
+from cot_proxy.formats import responses
 
 Endpoint = Literal[
     "chat",
@@ -88,7 +91,12 @@ class WireFormat(Protocol):
 FORMATS: dict[str, WireFormat] = {"chat": chat, "completions": completions}
 
 # The endpoints whose answers are typed events (`cot_proxy.events`), by endpoint name.
-EVENT_FORMATS: dict[str, EventFormat] = {}
+EVENT_FORMATS: dict[str, EventFormat] = {
+    "responses": responses,
+    "messages": messages,
+    "ollama_chat": ollama.chat,
+    "ollama_generate": ollama.generate,
+}
 
 
 def format_for(endpoint: str | None) -> WireFormat | None:

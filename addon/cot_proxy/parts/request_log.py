@@ -64,6 +64,8 @@ class RequestLog:
             parts.append(f"model={record.model}")
         parts.append(outcome)
         parts.append(f"{duration_ms:.0f}ms")
+        if record.endpoint:
+            parts.append(f"format={record.endpoint}")
         changes = record.change_list()
         if changes:
             parts.append("changed: " + "; ".join(changes))

@@ -3,8 +3,8 @@
 The rules come from LLM_PARAMS and the config file (`cot_proxy.rules`). Per request: which
 endpoint the path names, the body parsed once, the rule matched on its `model`, the body
 rewritten (`cot_proxy.rewrite`), and what the later hooks need written into the flow's notes.
-`GET …/models` answers get the pseudo models of the rules added. A request's `X-Think-Mode`
-header sets its think mode (and is not forwarded).
+`GET …/models` and Ollama's `GET …/api/tags` answers get the pseudo models of the rules added.
+A request's `X-Think-Mode` header sets its think mode (and is not forwarded).
 """
 
 from __future__ import annotations
@@ -26,9 +26,12 @@ from cot_proxy.jsonbytes import dumps_body
 from cot_proxy.jsonbytes import loads_body
 from cot_proxy.options import reject
 from cot_proxy.parts.think_removal import ThinkRemoval
+from cot_proxy.rewrite import OLLAMA_DEFAULT_TAG
 from cot_proxy.rewrite import merge_models_list
+from cot_proxy.rewrite import merge_ollama_tags
 from cot_proxy.rewrite import rewrite_request
 from cot_proxy.rules import ConfigError
+from cot_proxy.rules import ModelRule
 from cot_proxy.rules import RuleSet
 from cot_proxy.rules import load_rules
 from cot_proxy.rules.checks import clip
@@ -39,6 +42,8 @@ from cot_proxy.think import ThinkMode
 logger = logging.getLogger(__name__)
 
 THINK_MODE_HEADER = "x-think-mode"
+
+OLLAMA_ENDPOINTS = frozenset({"ollama_chat", "ollama_generate"})
 
 
 class RequestRules:
@@ -146,19 +151,32 @@ class RequestRules:
         model = body.get("model")
         record.model = model if isinstance(model, str) else None
         rule = self.rules.match(record.model)
+        if record.endpoint in OLLAMA_ENDPOINTS and record.model:
+            rule = self._ollama_rule(record.model, rule)
         record.think = self.think.config_for(rule)
         if rule is None:
             return
-        changes = rewrite_request(body, rule, record.think)
+        changes = rewrite_request(body, rule, record.think, record.endpoint)
         if changes:
             request.content = dumps_body(body)
             record.changes.extend(changes)
+
+    def _ollama_rule(self, model: str, rule: ModelRule | None) -> ModelRule | None:
+        """Ollama reads `qwen3` as `qwen3:latest`: a request for `NAME:latest` that no rule names
+        exactly gets the rule of `NAME` (an exact one still beats a glob)."""
+        name, _, tag = model.rpartition(":")
+        if tag != OLLAMA_DEFAULT_TAG or not name or (rule is not None and not rule.is_glob):
+            return rule
+        bare = self.rules.match(name)
+        if bare is None or (rule is not None and bare.is_glob):
+            return rule
+        return bare
 
     def response(self, flow: http.HTTPFlow) -> None:
         response = flow.response
         assert response
         record = notes(flow)
-        if record.local or record.endpoint != "models":
+        if record.local or record.endpoint not in ("models", "ollama_tags"):
             return
         if response.stream or response.status_code >= 400:
             return
@@ -169,7 +187,8 @@ class RequestRules:
             listing = response.json()
         except ValueError:
             return
-        merged = merge_models_list(listing, pseudo)
+        merge = merge_models_list if record.endpoint == "models" else merge_ollama_tags
+        merged = merge(listing, pseudo)
         if merged is not None:
             response.content = json.dumps(merged).encode()
             record.changes.append(f"models +{len(pseudo)} pseudo")

@@ -1,8 +1,9 @@
-"""ThinkRemoval: removes think blocks from chat and completions answers, streamed and buffered.
+"""ThinkRemoval: removes think blocks from answers of every wire format, streamed and buffered.
 
-Event streams get a `ThinkStream` as their `flow.response.stream` in `responseheaders` (the
-headers go to the client right after, so every header fix happens there); JSON answers are
-buffered and rewritten in `response`.
+Event streams get a `ThinkStream` (chat, completions) or an `EventStream` (Responses, Messages,
+Ollama) as their `flow.response.stream` in `responseheaders` (the headers go to the client right
+after, so every header fix happens there); JSON answers are buffered and rewritten in
+`response`.
 """
 
 from __future__ import annotations
@@ -16,16 +17,21 @@ from mitmproxy import ctx
 from mitmproxy import http
 
 from cot_proxy.body import filter_body_counted
+from cot_proxy.body import filter_event_body_counted
 from cot_proxy.codec import DecodingStream
 from cot_proxy.codec import can_decode
+from cot_proxy.events import EventFormat
+from cot_proxy.eventstream import EventStream
 from cot_proxy.flow import FlowNotes
 from cot_proxy.flow import notes
 from cot_proxy.formats import WireFormat
+from cot_proxy.formats import event_format_for
 from cot_proxy.formats import format_for
 from cot_proxy.options import env_name
 from cot_proxy.options import reject
 from cot_proxy.rules import ModelRule
 from cot_proxy.stream import ThinkStream
+from cot_proxy.think import RESPONSES_REASONING
 from cot_proxy.think import THINK_MODES
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think_families import FAMILIES
@@ -34,6 +40,9 @@ from cot_proxy.transcript import Tee
 from cot_proxy.transcript import Transcript
 
 logger = logging.getLogger(__name__)
+
+# Model lists: buffered, for the request rules to add the pseudo models.
+_LISTS = ("models", "ollama_tags")
 
 
 class ThinkRemoval:
@@ -69,6 +78,13 @@ class ThinkRemoval:
             "Message/delta field that receives think text in reasoning mode, or both "
             "(reasoning_content and reasoning, the same text).",
         )
+        loader.add_option(
+            "responses_reasoning",
+            str,
+            "text",
+            "Responses API, reasoning mode: the reasoning items written, text (reasoning_text "
+            "content), summary (summary_text, what Codex shows) or both.",
+        )
 
     def configure(self, updated: set[str]) -> None:
         if not updated & {
@@ -77,12 +93,14 @@ class ThinkRemoval:
             "think_family",
             "think_mode",
             "reasoning_field",
+            "responses_reasoning",
         }:
             return
         start, end = ctx.options.think_tag, ctx.options.think_end_tag
         family = ctx.options.think_family.strip()
         mode = ctx.options.think_mode
         field = ctx.options.reasoning_field.strip()
+        responses = ctx.options.responses_reasoning.strip()
         tag, end_tag = env_name("think_tag"), env_name("think_end_tag")
         if mode not in THINK_MODES:
             reject(f"think_mode (THINK_MODE) must be one of {', '.join(THINK_MODES)}, not {mode!r}")
@@ -92,15 +110,27 @@ class ThinkRemoval:
             reject(f"{tag} and {end_tag} must differ (both are {start!r})")
         elif not field:
             reject(f"{env_name('reasoning_field')} must not be empty")
+        elif responses not in RESPONSES_REASONING:
+            reject(
+                f"{env_name('responses_reasoning')} must be one of "
+                f"{', '.join(RESPONSES_REASONING)}, not {responses!r}"
+            )
         elif family and family not in FAMILIES:
             reject(
                 f"{env_name('think_family')} must be one of {', '.join(FAMILY_NAMES)}, "
                 f"not {family!r}"
             )
         elif not family:
-            self.defaults = ThinkConfig(mode=mode, tags=((start, end),), reasoning_field=field)
+            self.defaults = ThinkConfig(
+                mode=mode,
+                tags=((start, end),),
+                reasoning_field=field,
+                responses_reasoning=responses,
+            )
         else:
-            config = FAMILIES[family].apply(ThinkConfig(mode=mode, reasoning_field=field))
+            config = FAMILIES[family].apply(
+                ThinkConfig(mode=mode, reasoning_field=field, responses_reasoning=responses)
+            )
             # The tags set explicitly (not the defaults) win over the preset's first pair.
             first_start, first_end = config.tags[0]
             default = ThinkConfig().tags[0]
@@ -120,8 +150,13 @@ class ThinkRemoval:
         if record.local:
             return
         config = record.think or self.defaults
+        content_type = response.headers.get("content-type", "")
+        event_format = event_format_for(record.endpoint)
+        if event_format is not None:
+            self._event_stream(flow, record, config, event_format, content_type)
+            return
         fmt = format_for(record.endpoint)
-        is_sse = response.headers.get("content-type", "").startswith("text/event-stream")
+        is_sse = content_type.startswith("text/event-stream")
         wants_filter = fmt is not None and config.mode != "keep" and response.status_code < 400
         if is_sse and fmt is not None and wants_filter:
             transcript = self._transcript(record, config)
@@ -129,12 +164,42 @@ class ThinkRemoval:
         elif is_sse and fmt is not None and response.status_code < 400 and is_identity(response):
             # Keep mode: bytes pass unchanged, watched for the first byte and the done event.
             response.stream = record.stream = ThinkStream(config, fmt)
-        elif not (wants_filter or record.endpoint == "models" or response.status_code >= 400):
+        elif not (wants_filter or record.endpoint in _LISTS or response.status_code >= 400):
             # Passed on as it arrives (event streams and NDJSON of other endpoints included). The rest
             # is buffered: JSON answers for the `response` hooks to rewrite, error bodies for the log.
             response.stream = True
 
-    def _install_filter(self, flow: http.HTTPFlow, record: FlowNotes, stream: ThinkStream) -> None:
+    def _event_stream(
+        self,
+        flow: http.HTTPFlow,
+        record: FlowNotes,
+        config: ThinkConfig,
+        fmt: EventFormat,
+        content_type: str,
+    ) -> None:
+        """Responses, Messages, Ollama: their streams get an `EventStream`; JSON answers (and
+        error bodies) are buffered for `response`; anything else streams as it comes."""
+        response = flow.response
+        assert response
+        streamed = content_type.startswith(
+            "application/x-ndjson" if fmt.framing == "ndjson" else "text/event-stream"
+        )
+        if response.status_code >= 400 or (
+            not streamed and content_type.startswith("application/json")
+        ):
+            return
+        if not streamed:
+            response.stream = True
+        elif config.mode == "keep":
+            # Bytes pass unchanged, watched for the first byte and the end of the body.
+            response.stream = record.stream = EventStream(config, fmt)
+        else:
+            transcript = self._transcript(record, config)
+            self._install_filter(flow, record, EventStream(config, fmt, transcript=transcript))
+
+    def _install_filter(
+        self, flow: http.HTTPFlow, record: FlowNotes, stream: ThinkStream | EventStream
+    ) -> None:
         response = flow.response
         assert response
         record.stream = stream
@@ -173,7 +238,8 @@ class ThinkRemoval:
             return
         config = record.think or self.defaults
         fmt: WireFormat | None = format_for(record.endpoint)
-        if fmt is None:
+        event_format = event_format_for(record.endpoint)
+        if fmt is None and event_format is None:
             return
         record.answered_at = time.time()  # a buffered answer goes out whole, right after
         if config.mode == "keep":
@@ -187,7 +253,13 @@ class ThinkRemoval:
         if body is None:
             return
         transcript = self._transcript(record, config)
-        new_body, record.body_think_chars = filter_body_counted(body, config, fmt, transcript)
+        if event_format is not None:
+            new_body, record.body_think_chars = filter_event_body_counted(
+                body, config, event_format, transcript
+            )
+        else:
+            assert fmt is not None
+            new_body, record.body_think_chars = filter_body_counted(body, config, fmt, transcript)
         if new_body is not None:
             response.content = new_body
             record.changes.append(f"think {config.mode}")

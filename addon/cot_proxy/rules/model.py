@@ -28,8 +28,10 @@ from cot_proxy.rules.checks import want_str
 from cot_proxy.rules.checks import want_str_list
 from cot_proxy.rules.checks import want_tags
 from cot_proxy.think import IMPLICIT_UNCLOSED
+from cot_proxy.think import RESPONSES_REASONING
 from cot_proxy.think import THINK_MODES
 from cot_proxy.think import ImplicitUnclosed
+from cot_proxy.think import ResponsesReasoning
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkMode
 from cot_proxy.think_families import FAMILIES
@@ -90,6 +92,16 @@ def _unclosed(key: str, value: Any, lenient: bool) -> ImplicitUnclosed:
     return value
 
 
+def _is_responses_reasoning(value: object) -> TypeGuard[ResponsesReasoning]:
+    return value in RESPONSES_REASONING
+
+
+def _responses_reasoning(key: str, value: Any, lenient: bool) -> ResponsesReasoning:
+    if not _is_responses_reasoning(value):
+        raise Invalid(f"unknown {key} {clip(repr(value))} (use {'|'.join(RESPONSES_REASONING)})")
+    return value
+
+
 HISTORY_MODES: tuple[str, ...] = ("keep", "strip", "to_field")
 
 
@@ -143,6 +155,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("think_tag_start", _text, text=True),
     Setting("think_tag_end", _text, text=True),
     Setting("reasoning_field", _text, text=True),
+    Setting("responses_reasoning", _responses_reasoning),
     Setting("upstream_model_name", _text, text=True),
     Setting("think_implicit_start", _flag, show=show_value),
     Setting("implicit_unclosed", _unclosed),
@@ -187,6 +200,8 @@ class ModelRule:
     implicit_unclosed: ImplicitUnclosed | None = None
     think_end_markers: tuple[str, ...] | None = None
     reasoning_field: str | None = None
+    # Responses API, reasoning mode: text|summary|both (ThinkConfig.responses_reasoning).
+    responses_reasoning: ResponsesReasoning | None = None
     upstream_model_name: str | None = None
     append_to_last_user_message: str | None = None
     # What happens to reasoning in the assistant messages of the request: keep|strip|to_field.
@@ -226,6 +241,7 @@ class ModelRule:
                 else base.implicit_start
             ),
             reasoning_field=self.reasoning_field or base.reasoning_field,
+            responses_reasoning=self.responses_reasoning or base.responses_reasoning,
             end_markers=(
                 self.think_end_markers if self.think_end_markers is not None else base.end_markers
             ),

@@ -160,3 +160,18 @@ def test_think_family_option(started):
         assert think.defaults.implicit_start
         tctx.configure(think, think_family="", think_end_tag="</think>")
         assert think.defaults == ThinkConfig(mode="reasoning")
+
+
+def test_responses_reasoning_option(started):
+    think = ThinkRemoval()
+    with taddons.context(think) as tctx:
+        with pytest.raises(
+            exceptions.OptionsError,
+            match="RESPONSES_REASONING must be one of text, summary, both, not 'summaries'",
+        ):
+            tctx.configure(think, responses_reasoning="summaries")
+        assert think.defaults.responses_reasoning == "text"
+        tctx.configure(think, responses_reasoning="summary", think_family="qwen3")
+        assert think.defaults.responses_reasoning == "summary"
+        tctx.configure(think, responses_reasoning="both", think_family="")
+        assert think.defaults == ThinkConfig(responses_reasoning="both")

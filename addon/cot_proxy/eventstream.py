@@ -1,0 +1,264 @@
+"""Think-block removal on a stream of typed events: the per-flow mitmproxy stream callable of the
+event formats (Responses API, Anthropic Messages, Ollama's NDJSON; see `cot_proxy.events`).
+
+The format's rewriter decides what each event becomes; this conductor does the rest: frames the
+bytes (SSE or NDJSON), lets events the rewriter does not need pass as they came (their exact
+bytes), decodes and encodes JSON, keeps a sign of life going while think text is dropped, and
+holds the mitmproxy stream contract (see `cot_proxy.stream.ThinkStream`: chunks cut anywhere,
+b"" once at the end; never return b"", never raise).
+
+Stdlib only, no mitmproxy import.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cot_proxy.events import SAME
+from cot_proxy.events import EventFormat
+from cot_proxy.events import EventRewriter
+from cot_proxy.inline import new_filter
+from cot_proxy.jsonbytes import decode_json
+from cot_proxy.jsonbytes import encode_json
+from cot_proxy.ndjson import NDJSONFramer
+from cot_proxy.sse import DEFAULT_MAX_EVENT_BYTES
+from cot_proxy.sse import EventSource
+from cot_proxy.sse import OversizedChunk
+from cot_proxy.sse import SSEEvent
+from cot_proxy.sse import SSEFramer
+from cot_proxy.sse import read_event
+from cot_proxy.think import DEFAULT_MAX_HELD_CHARS
+from cot_proxy.think import ThinkConfig
+from cot_proxy.think import ThinkFilter
+from cot_proxy.transcript import Transcript
+
+logger = logging.getLogger(__name__)
+
+# A comment line is valid SSE that every client skips (WHATWG event-stream interpretation).
+SSE_PING = b": ping\n\n"
+
+
+class EventStream:
+    """Per-flow stream callable for an event format: framing, pass-through, encoding, fall-back.
+
+    An event the rewriter says `passes` goes out as it came, unparsed. Otherwise it is decoded
+    and given to the rewriter, whose answer is sent in its place: the event itself re-encoded in
+    its own framing (other SSE lines kept), new events after it in the stream's style (an SSE
+    `event:` line naming their `type` when the stream's events have one). Not JSON, or no data:
+    sent as it came. An event that produced nothing, when nothing went out for
+    `heartbeat_seconds`, is replaced by the rewriter's heartbeat (an SSE comment if it has none).
+
+    At end of stream the rewriter's held text goes out (`end`), before any unterminated tail.
+    Any exception, or an event over `max_event_bytes`, switches the flow to raw pass-through
+    (held text flushed first, best effort). Keep mode passes every byte from the start.
+
+    Read by the log line and the metrics: `think_chars`, `think_blocks`, `first_answer_at`
+    (time.time() of the first answer text sent; keep mode: the first byte), `done_sent` (the
+    terminal event went out; keep mode: the body ended), `passthrough`, `fallback_reason`.
+    """
+
+    def __init__(
+        self,
+        config: ThinkConfig,
+        fmt: EventFormat,
+        clock: Callable[[], float] = time.monotonic,
+        heartbeat_seconds: float = 5.0,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        max_held_chars: int = DEFAULT_MAX_HELD_CHARS,
+        transcript: Transcript | None = None,
+    ) -> None:
+        self.config = config
+        self.format = fmt
+        self.transcript = transcript
+        # mitmweb's view: every event is parsed (no pass-through) so that its text is recorded.
+        self._record = transcript is not None
+        self._clock = clock
+        self._heartbeat_seconds = heartbeat_seconds
+        self._max_held_chars = max_held_chars
+        self._sse = fmt.framing == "sse"
+        self._framer = SSEFramer(max_event_bytes) if self._sse else NDJSONFramer(max_event_bytes)
+        self._filters: list[ThinkFilter] = []
+        self._raw = config.mode == "keep"
+        self._rewriter: EventRewriter | None = (
+            None if self._raw else fmt.rewriter(config, self._new_filter)
+        )
+        self._named: bool | None = None  # the stream's SSE events have an `event:` line
+        self._ending = b"\n"  # the line ending of the stream's events, for new ones
+        self._ended = False  # the rewriter's end() was called
+        self._last_output_at = clock()
+        self.passthrough = False
+        self.fallback_reason: str | None = None
+        self.first_answer_at: float | None = None
+        self.done_sent = False
+
+    @property
+    def think_chars(self) -> int:
+        return sum(f.think_chars for f in self._filters)
+
+    @property
+    def think_blocks(self) -> int:
+        return sum(f.blocks for f in self._filters)
+
+    def _new_filter(self, channel: int) -> ThinkFilter:
+        if self.transcript is not None:
+            made = self.transcript.new_filter(channel, self.config, self._max_held_chars)
+        else:
+            made = new_filter(self.config, self._max_held_chars)
+        self._filters.append(made)
+        return made
+
+    # -- mitmproxy entry point -----------------------------------------------------------------
+
+    def __call__(self, data: bytes) -> list[bytes]:
+        rewriter = self._rewriter
+        if self._raw or rewriter is None:
+            if not data:
+                self.done_sent = self.done_sent or not self.passthrough
+                return []
+            if self.first_answer_at is None and not self.passthrough:
+                self.first_answer_at = time.time()
+            return [data]
+        out: list[bytes] = []
+        events: list[bytes] = []
+        position = 0
+        try:
+            events = self._framer.feed(data) if data else self._framer.flush()
+            for position, raw in enumerate(events):
+                if type(raw) is not bytes:  # Unframed: not one complete event
+                    if isinstance(raw, OversizedChunk):
+                        logger.warning(
+                            "%s event larger than %d bytes; passing the rest of this response "
+                            "through unchanged",
+                            self.format.name,
+                            self._framer.max_event_bytes,
+                        )
+                        self._fall_back(out, events[position:], "oversized event")
+                        return self._sent(out)
+                    if not self._sse and raw.strip():
+                        # A last NDJSON line without its LF is still a whole line to clients
+                        # (line readers yield it): it may be the terminal one.
+                        self._last_line(rewriter, bytes(raw), out)
+                        continue
+                    self._end(out)  # held text before the unterminated tail, not after it
+                    out.append(raw)
+                    continue
+                if not self._record and rewriter.passes(raw):
+                    out.append(raw)
+                else:
+                    self._event(rewriter, raw, out)
+            if not data:
+                self._end(out)
+        except Exception as exc:  # never raise into mitmproxy: fall back instead
+            logger.error(
+                "%s think filter failed (%s); passing the rest of this response through unchanged",
+                self.format.name,
+                type(exc).__name__,
+            )
+            logger.debug("think filter failure", exc_info=True)
+            self._fall_back(out, events[position:], f"error: {type(exc).__name__}")
+        return self._sent(out)
+
+    def _sent(self, out: list[bytes]) -> list[bytes]:
+        if out:
+            self._last_output_at = self._clock()
+        rewriter = self._rewriter
+        if rewriter is not None:
+            if self.first_answer_at is None and rewriter.answered:
+                self.first_answer_at = time.time()
+            if rewriter.finished:
+                self.done_sent = True
+        return out
+
+    def _fall_back(self, out: list[bytes], unsent: list[bytes], reason: str) -> None:
+        """Switch to raw pass-through: flush held text if possible, then every byte still here."""
+        self._raw = self.passthrough = True
+        self.fallback_reason = reason
+        try:
+            self._end(out)
+        except Exception as exc:
+            logger.error("could not flush held think-filter text (%s)", type(exc).__name__)
+        out.extend(unsent)
+        out.extend(self._framer.flush())
+
+    # -- per event ------------------------------------------------------------------------------
+
+    def _event(self, rewriter: EventRewriter, raw: bytes, out: list[bytes]) -> None:
+        payload, source = self._read(raw)
+        if payload is None:
+            out.append(raw)
+            return
+        try:
+            obj = decode_json(payload)
+        except (ValueError, RecursionError):  # not JSON, not UTF-8: not ours to touch
+            out.append(raw)
+            return
+        result = rewriter.event(obj)
+        if result is None:
+            out.append(raw)
+            return
+        if not result:
+            if not out and self._clock() - self._last_output_at >= self._heartbeat_seconds:
+                self._heartbeat(rewriter, out)
+            return
+        for item in result:
+            if item is SAME:
+                out.append(raw)
+            elif item is obj:
+                out.append(self._in_place(raw, source, encode_json(obj)))
+            else:
+                out.append(self._new_event(item))
+
+    def _last_line(self, rewriter: EventRewriter, line: bytes, out: list[bytes]) -> None:
+        """An NDJSON line cut off at end of stream, as a line; what follows it gets an LF
+        before it, so that no two lines run together."""
+        start = len(out)
+        self._event(rewriter, line, out)
+        for index in range(start, len(out) - 1):
+            if not out[index].endswith(b"\n"):
+                out[index] += b"\n"
+
+    def _read(self, raw: bytes) -> tuple[bytes | None, EventSource | None]:
+        """The event's JSON text and, for SSE, its source (to rebuild it in place)."""
+        if not self._sse:
+            line = raw.rstrip(b"\r\n")
+            self._ending = raw[len(line) :] or b"\n"
+            return (line if line.strip() else None), None
+        payload, source = read_event(raw)
+        if self._named is None and payload is not None:
+            event = source if isinstance(source, SSEEvent) else SSEEvent.parse(raw)
+            self._named = any(line.name == b"event" for line in event.lines)
+            self._ending = event.line_ending
+        return payload, source
+
+    def _in_place(self, raw: bytes, source: EventSource | None, payload: bytes) -> bytes:
+        if source is None:  # NDJSON: the line with its own ending
+            return payload + raw[len(raw.rstrip(b"\r\n")) :]
+        return source.with_data(payload)
+
+    def _new_event(self, obj: Any) -> bytes:
+        payload = encode_json(obj)
+        ending = self._ending
+        if not self._sse:
+            return payload + ending
+        kind = obj.get("type") if type(obj) is dict else None
+        head = (
+            b"event: " + kind.encode("utf-8") + ending if self._named and type(kind) is str else b""
+        )
+        return head + b"data: " + payload + ending + ending
+
+    def _heartbeat(self, rewriter: EventRewriter, out: list[bytes]) -> None:
+        beat = rewriter.heartbeat()
+        if beat is not None:
+            out.append(self._new_event(beat))
+        elif self._sse:
+            out.append(SSE_PING)
+
+    def _end(self, out: list[bytes]) -> None:
+        """The rewriter's held text, once (before an unterminated tail, or at the very end)."""
+        if self._rewriter is not None and not self._ended:
+            self._ended = True
+            for item in self._rewriter.end():
+                out.append(self._new_event(item))

@@ -1,0 +1,360 @@
+"""The Anthropic Messages stream rewriter: content block events in, the client's events out.
+
+Streamed, `content_block_start` opens a block, `content_block_delta` events fill it and
+`content_block_stop` closes it, each naming it by `index`; `message_delta` (stop reason, usage)
+and `message_stop` end the message. Servers may keep several blocks open at once (llama.cpp
+closes them all at the end). The Anthropic SDK appends a block at each start and finds a
+delta's block by position (anthropic/lib/streaming/_messages.py, `accumulate_event`; newer
+versions reject a start at any other index), so the indices the client sees count its starts
+from 0, exactly, whatever is dropped or inserted: they are handed out as client blocks start.
+
+Each upstream text block is a channel with its own think filter. Its client blocks open only
+when they have something to show: a text block at its first answer text (a text block that held
+only a think block is never sent), and in reasoning mode a thinking block at its first think
+text, closed when answer text follows, so that the thinking comes before the text it came from.
+Upstream thinking blocks are dropped (strip), kept (reasoning) or shown as a text block between
+the first tag pair (inline), whose end tag goes out as soon as other content does.
+
+Stdlib only, no mitmproxy import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cot_proxy.events import SAME
+from cot_proxy.events import NewFilter
+from cot_proxy.formats.textparts import TEXT
+from cot_proxy.formats.textparts import THINKING
+from cot_proxy.formats.textparts import Part
+from cot_proxy.formats.textparts import TextSplitter
+from cot_proxy.inline import InlineFilter
+from cot_proxy.jsonbytes import decode_json
+from cot_proxy.jsonbytes import fewest_needles
+from cot_proxy.jsonbytes import json_spellings
+from cot_proxy.sse import read_event
+from cot_proxy.think import ThinkConfig
+from cot_proxy.think import ThinkFilter
+
+THINKING_TYPES = ("thinking", "redacted_thinking")
+_ANSWER_BLOCKS = ("tool_use", "server_tool_use")  # a tool call counts as an answer (TTFA)
+# Only these raw events may skip parsing: the text deltas, by far the most frequent.
+_DELTA_LINES = (b"event: content_block_delta", b"event:content_block_delta")
+_PING = {"type": "ping"}  # what Anthropic sends to keep a stream alive; the SDK skips it
+
+
+def finish_reason(stop_reason: object) -> object:
+    """The filter's finish reason for a message's `stop_reason` ("length" when cut off)."""
+    return "length" if stop_reason == "max_tokens" else stop_reason
+
+
+def thinking_block() -> dict[str, Any]:
+    # No signature can be made for reasoning we moved; llama.cpp sends "" for its own too.
+    return {"type": "thinking", "thinking": "", "signature": ""}
+
+
+# What the rewriter does with an upstream block.
+PASS = "pass"  # shown as it came, at its client index
+DROP = "drop"  # strip mode: upstream thinking, with all its events
+CHANNEL = "channel"  # a text block: through its think filter
+INLINE = "inline"  # inline mode: upstream thinking, shown as a text block between tags
+
+
+class _Block:
+    """One upstream content block and the client block showing it now."""
+
+    __slots__ = ("role", "client", "shown", "template", "filter", "inline", "stop")
+
+    def __init__(self, role: str, template: dict[str, Any] | None = None) -> None:
+        self.role = role
+        self.client: int | None = None  # the client index of its (last) client block
+        self.shown: str | None = None  # CHANNEL, INLINE: TEXT or THINKING while one is open
+        self.template = template or {}  # the content_block a late start is made of
+        self.filter: ThinkFilter | None = None  # CHANNEL; DROP: for `note_dropped` only
+        self.inline: InlineFilter | None = None
+        self.stop: dict[str, Any] | None = None  # CHANNEL: its stop, waiting for the reason
+
+
+def _delta_event(index: int | None, kind: str, text: str) -> dict[str, Any]:
+    return {
+        "type": "content_block_delta",
+        "index": index,
+        "delta": {"type": f"{kind}_delta", kind: text},
+    }
+
+
+class MessagesRewriter:
+    """One streamed Messages answer: an `cot_proxy.events.EventRewriter`."""
+
+    def __init__(self, config: ThinkConfig, new_filter: NewFilter) -> None:
+        self._mode = config.mode
+        self._new_filter = new_filter
+        self._splitter = TextSplitter(config)
+        self._blocks: dict[int, _Block] = {}  # the open upstream blocks, by upstream index
+        self._next_index = 0  # the client's next block index
+        # The stop reason comes in message_delta, after the blocks' stops; a block that
+        # implicit_start holds whole waits for it ("auto": cut off by max_tokens = thinking).
+        self._needs_reason = config.implicit_start and config.implicit_unclosed == "auto"
+        chars = {tag[0] for pair in (*config.tags, *config.unwrap) for tag in pair}
+        spellings = [s for char in sorted(chars) for s in json_spellings(char)]
+        # Inline mode leaves the model's text alone: no text delta needs parsing.
+        self._needles = fewest_needles(spellings) if spellings and self._mode != "inline" else ()
+        self._plain = True  # every open block shown as it came, at its own index
+        self._passed: bytes | None = None  # the last text delta passed raw (`_catch_up`)
+        self.answered = False
+        self.finished = False
+
+    def passes(self, raw: bytes) -> bool:
+        # Only a delta, while every open block is shown as it came at its own index (a text
+        # block shown has answered already), with no character that may begin a tag.
+        if not (self._plain and raw.startswith(_DELTA_LINES)):
+            return False
+        for needle in self._needles:
+            if needle in raw:
+                return False
+        self._passed = raw
+        return True
+
+    def event(self, obj: Any) -> list[Any] | None:
+        if type(obj) is not dict:
+            return None
+        kind = obj.get("type")
+        if kind == "content_block_delta":
+            out = self._delta(obj)
+        elif kind == "content_block_start":
+            out = self._start(obj)
+        elif kind == "content_block_stop":
+            out = self._stop(obj)
+        elif kind == "message_delta":
+            delta = obj.get("delta")
+            reason = delta.get("stop_reason") if type(delta) is dict else None
+            out = self._before(obj, self._release(finish_reason(reason)))
+        elif kind in ("message_stop", "error"):
+            self.finished = self.finished or kind == "message_stop"
+            out = self._before(obj, self._release(None))
+        else:  # ping, message_start, unknown: nothing to do
+            return None
+        self._plain = self._is_plain()
+        return out
+
+    def end(self) -> list[Any]:
+        out = self._release(None)
+        self._plain = self._is_plain()
+        return out
+
+    def heartbeat(self) -> Any | None:
+        return dict(_PING)
+
+    # -- the events of one block ---------------------------------------------------------------
+
+    def _start(self, obj: dict[str, Any]) -> list[Any] | None:
+        index, content = obj.get("index"), obj.get("content_block")
+        if type(index) is not int or type(content) is not dict:
+            return None
+        out: list[Any] = []
+        self._close_inline(index, out)
+        kind = content.get("type")
+        text = content.get("text")
+        if kind == "text" and type(text) is str:
+            block = self._blocks[index] = _Block(CHANNEL, {**content, "text": ""})
+            block.filter = self._new_filter(index)
+            self._show(block, self._splitter.feed(block.filter, text), out)  # usually ""
+            return out  # the start itself waits for the first text to show
+        if kind in THINKING_TYPES and self._mode == "strip":
+            block = self._blocks[index] = _Block(DROP)
+            if kind == "thinking":  # redacted_thinking has no text to note
+                block.filter = self._new_filter(index)
+                self._note_dropped(block, content.get("thinking"))
+            return out
+        if kind == "thinking" and self._mode == "inline":
+            think_filter = self._new_filter(index)
+            if isinstance(think_filter, InlineFilter):
+                block = self._blocks[index] = _Block(INLINE, {"type": "text", "text": ""})
+                block.inline = think_filter
+                self._inline(block, content.get("thinking"), out)
+                return out
+        block = self._blocks[index] = _Block(PASS)
+        block.client = self._open_index()
+        if kind in _ANSWER_BLOCKS:
+            self.answered = True
+        obj["index"] = block.client
+        out.append(obj)
+        return self._result(obj, index, out)
+
+    def _delta(self, obj: dict[str, Any]) -> list[Any] | None:
+        index, delta = obj.get("index"), obj.get("delta")
+        if type(index) is not int or type(delta) is not dict:
+            return None
+        block = self._blocks.get(index)
+        if block is None:
+            return None
+        out: list[Any] = []
+        self._close_inline(index, out)
+        if block.role == DROP:
+            if delta.get("type") == "thinking_delta":
+                self._note_dropped(block, delta.get("thinking"))
+            return out
+        if block.role == INLINE:
+            if delta.get("type") == "thinking_delta":
+                self._inline(block, delta.get("thinking"), out)
+            return out  # a signature has no place in text
+        text = delta.get("text")
+        if block.role == PASS or delta.get("type") != "text_delta" or type(text) is not str:
+            if block.role == CHANNEL and block.shown != TEXT:  # a citation: for the text
+                self._open(block, TEXT, out)
+            obj["index"] = block.client
+            out.append(obj)
+            return self._result(obj, index, out)
+        assert block.filter is not None
+        self._catch_up(index, block.filter, text)
+        mark = len(out)
+        self._show(block, self._splitter.feed(block.filter, text), out)
+        for i in range(mark, len(out)):  # the event itself carries the first text part
+            event = out[i]
+            if event["type"] == "content_block_delta" and event["delta"]["type"] == "text_delta":
+                obj["index"], delta["text"] = event["index"], event["delta"]["text"]
+                out[i] = obj
+                break
+        return self._result(obj, index, out, text)
+
+    def _stop(self, obj: dict[str, Any]) -> list[Any] | None:
+        index = obj.get("index")
+        if type(index) is not int or index not in self._blocks:
+            return None
+        block = self._blocks[index]
+        out: list[Any] = []
+        self._close_inline(index, out)
+        if block.role == CHANNEL and self._needs_reason and block.filter and not block.filter.idle:
+            block.stop = obj  # goes out with the held text, at message_delta
+            return out
+        del self._blocks[index]
+        if block.role == PASS:
+            obj["index"] = block.client
+            out.append(obj)
+        elif block.role == INLINE:
+            self._end_inline(block, out)
+            self._close(block, out, obj)
+        elif block.role == CHANNEL:
+            assert block.filter is not None
+            self._show(block, self._splitter.finish(block.filter, None, []), out)
+            self._close(block, out, obj)
+        return self._result(obj, index, out)
+
+    def _release(self, reason: object) -> list[Any]:
+        """Before the message's end: all held text, and the stops that waited for it."""
+        out: list[Any] = []
+        self._close_inline(None, out)
+        for index, block in list(self._blocks.items()):
+            if block.role != CHANNEL or block.filter is None:
+                continue
+            if block.stop is None and block.filter.idle:
+                continue
+            self._show(block, self._splitter.finish(block.filter, reason, []), out)
+            if block.stop is not None:
+                self._close(block, out, block.stop)
+                del self._blocks[index]
+        return out
+
+    # -- client blocks -------------------------------------------------------------------------
+
+    def _show(self, block: _Block, parts: list[Part], out: list[Any]) -> None:
+        for kind, text in parts:
+            if block.shown != kind:
+                self._open(block, kind, out)
+            out.append(_delta_event(block.client, kind, text))
+            if kind == TEXT:
+                self.answered = True
+
+    def _open(self, block: _Block, kind: str, out: list[Any]) -> None:
+        self._close(block, out)
+        content = dict(block.template) if kind == TEXT else thinking_block()
+        block.client = self._open_index()
+        block.shown = kind
+        out.append({"type": "content_block_start", "index": block.client, "content_block": content})
+
+    def _close(self, block: _Block, out: list[Any], stop: dict[str, Any] | None = None) -> None:
+        if block.shown is None:
+            return
+        if block.shown == THINKING:  # a signature last, as Anthropic and llama.cpp send it
+            out.append(_delta_event(block.client, "signature", ""))
+        stop = stop if stop is not None else {"type": "content_block_stop"}
+        stop["index"] = block.client
+        out.append(stop)
+        block.shown = None
+
+    def _open_index(self) -> int:
+        self._next_index += 1
+        return self._next_index - 1
+
+    def _inline(self, block: _Block, thinking: object, out: list[Any]) -> None:
+        if type(thinking) is not str or not thinking or block.inline is None:
+            return
+        text = block.inline.open_block(thinking)
+        if block.shown is None:
+            self._open(block, TEXT, out)
+        out.append(_delta_event(block.client, TEXT, text))
+
+    def _end_inline(self, block: _Block, out: list[Any]) -> None:
+        tail = block.inline.close_block() if block.inline is not None else ""
+        if tail and block.shown is not None:
+            out.append(_delta_event(block.client, TEXT, tail))
+
+    def _close_inline(self, index: int | None, out: list[Any]) -> None:
+        """Inline mode: other content comes, so the end tag of any inline block still open."""
+        if self._mode == "inline":
+            for other, block in self._blocks.items():
+                if other != index and block.role == INLINE:
+                    self._end_inline(block, out)
+
+    @staticmethod
+    def _note_dropped(block: _Block, thinking: object) -> None:
+        """Strip mode: the upstream's thinking text, for the block's filter to record."""
+        if block.filter is not None and type(thinking) is str and thinking:
+            block.filter.note_dropped(thinking)
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _before(obj: dict[str, Any], out: list[Any]) -> list[Any] | None:
+        return [*out, SAME] if out else None
+
+    @staticmethod
+    def _result(
+        obj: dict[str, Any], index: int, out: list[Any], text: str | None = None
+    ) -> list[Any] | None:
+        """`out`, with the event's own bytes where it went out unchanged (None: only them)."""
+        for i, event in enumerate(out):
+            if event is obj:
+                delta = obj.get("delta")
+                if obj.get("index") == index and (
+                    text is None or (type(delta) is dict and delta.get("text") == text)
+                ):
+                    out[i] = SAME
+                break
+        return None if out == [SAME] else out
+
+    def _catch_up(self, index: int, think_filter: ThinkFilter, text: str) -> None:
+        """Before text that may hold a tag, tell the filter how the answer it did not see (text
+        deltas passed raw) ends: the whitespace rule after a block depends on it."""
+        passed, self._passed = self._passed, None
+        if passed is None or not any(char in text for char in self._splitter.first_chars):
+            return
+        payload, _ = read_event(passed)
+        try:
+            obj = decode_json(payload) if payload else None
+        except (ValueError, RecursionError):
+            return
+        delta = obj.get("delta") if type(obj) is dict and obj.get("index") == index else None
+        if type(delta) is dict and type(delta.get("text")) is str:
+            think_filter.note_answer(delta["text"])
+
+    def _is_plain(self) -> bool:
+        for index, block in self._blocks.items():
+            if block.client != index or block.stop is not None:
+                return False
+            if block.role == CHANNEL:
+                if block.shown != TEXT or block.filter is None or not block.filter.idle:
+                    return False
+            elif block.role != PASS:
+                return False
+        return True

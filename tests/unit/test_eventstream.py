@@ -1,0 +1,243 @@
+"""EventStream, the conductor of the event formats, with a toy format: framing, pass-through of
+untouched events, in-place and new events, heartbeats, end of stream, fall-back, keep mode."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from cot_proxy.body import filter_event_body_counted
+from cot_proxy.events import SAME
+from cot_proxy.events import Framing
+from cot_proxy.events import NewFilter
+from cot_proxy.eventstream import SSE_PING
+from cot_proxy.eventstream import EventStream
+from cot_proxy.think import ThinkConfig
+from cot_proxy.think import ThinkFilter
+from cot_proxy.transcript import Transcript
+
+
+class ToyRewriter:
+    """Text in `{"type": "delta", "text"}` events, one channel; `{"type": "end"}` ends it."""
+
+    def __init__(self, new_filter: NewFilter, fail_on: str | None = None) -> None:
+        self.filter: ThinkFilter = new_filter(0)
+        self.fail_on = fail_on
+        self.answered = False
+        self.finished = False
+
+    def passes(self, raw: bytes) -> bool:
+        return self.filter.idle and b"<" not in raw and b'"end"' not in raw
+
+    def event(self, obj: Any) -> list[Any] | None:
+        if obj.get("type") == "end":
+            answer, _ = self.filter.finish()
+            self.finished = True
+            return [{"type": "delta", "text": answer}, SAME] if answer else None
+        text = obj.get("text")
+        if type(text) is not str:
+            return None
+        if text == self.fail_on:
+            raise RuntimeError("boom")
+        answer, _ = self.filter.feed(text)
+        if not answer:
+            return []
+        self.answered = True
+        if answer == text:
+            return None
+        obj["text"] = answer
+        return [obj]
+
+    def end(self) -> list[Any]:
+        answer, _ = self.filter.finish()
+        return [{"type": "delta", "text": answer}] if answer else []
+
+    def heartbeat(self) -> Any | None:
+        return None if self.framing == "sse" else {"type": "delta", "text": ""}
+
+    framing: Framing = "sse"
+
+
+class Toy:
+    name = "toy"
+
+    def __init__(self, framing: Framing = "sse", fail_on: str | None = None) -> None:
+        self.framing = framing
+        self.fail_on = fail_on
+
+    def rewriter(self, config: ThinkConfig, new_filter: NewFilter) -> ToyRewriter:
+        made = ToyRewriter(new_filter, self.fail_on)
+        made.framing = self.framing
+        return made
+
+    def filter_body(self, obj: Any, config: ThinkConfig, new_filter: NewFilter) -> bool:
+        think_filter = new_filter(0)
+        answer, _ = think_filter.feed(obj["text"])
+        answer += think_filter.finish()[0]
+        changed = answer != obj["text"]
+        obj["text"] = answer
+        return changed
+
+
+def sse(obj: dict[str, Any], ending: bytes = b"\n") -> bytes:
+    return (
+        b"event: "
+        + obj["type"].encode()
+        + ending
+        + b"data: "
+        + json.dumps(obj).encode()
+        + ending * 2
+    )
+
+
+def delta(text: str) -> dict[str, Any]:
+    return {"type": "delta", "text": text}
+
+
+STREAM = [
+    delta("<think>plan"),
+    delta(" more</think>"),
+    delta("Hello"),
+    delta(" world"),
+    {"type": "end"},
+]
+RAW = b"".join(sse(e) for e in STREAM)
+
+
+def run(stream: EventStream, chunks: list[bytes]) -> bytes:
+    out: list[bytes] = []
+    for chunk in chunks:
+        sent = stream(chunk)
+        assert b"" not in sent
+        out += sent
+    return b"".join(out + stream(b""))
+
+
+def split(data: bytes, points: list[int]) -> list[bytes]:
+    cuts = sorted({min(p, len(data)) for p in points})
+    return [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+
+
+def test_strip_drops_think_events_and_passes_the_others_byte_for_byte() -> None:
+    stream = EventStream(ThinkConfig(), Toy())
+    out = run(stream, [RAW])
+    assert out == sse(delta("Hello")) + sse(delta(" world")) + sse({"type": "end"})
+    assert stream.think_chars == len("plan more") and stream.think_blocks == 1
+    assert stream.done_sent and stream.first_answer_at is not None and not stream.passthrough
+
+
+@given(st.lists(st.integers(0, len(RAW)), max_size=10))
+@settings(max_examples=200)
+def test_any_split_gives_the_same_output(points: list[int]) -> None:
+    whole = run(EventStream(ThinkConfig(), Toy()), [RAW])
+    assert run(EventStream(ThinkConfig(), Toy()), split(RAW, points)) == whole
+
+
+def test_held_text_goes_out_before_the_terminal_event_as_a_named_event() -> None:
+    raw = sse(delta("Hi <thi")) + sse({"type": "end"})
+    out = run(EventStream(ThinkConfig(), Toy()), [raw])
+    # "<thi" may start a tag: held, then released as a new event with an `event:` line.
+    assert out == (
+        b'event: delta\ndata: {"type":"delta","text":"Hi "}\n\n'
+        b'event: delta\ndata: {"type":"delta","text":"<thi"}\n\n' + sse({"type": "end"})
+    )
+
+
+def test_held_text_goes_out_before_an_unterminated_tail() -> None:
+    raw = sse(delta("Hi <thi")) + b"data: {cut"
+    out = run(EventStream(ThinkConfig(), Toy()), [raw])
+    assert out.endswith(b'data: {"type":"delta","text":"<thi"}\n\n' + b"data: {cut")
+
+
+def test_data_only_events_get_data_only_new_events() -> None:
+    raw = b'data: {"type": "delta", "text": "Hi <thi"}\r\n\r\n'
+    out = run(EventStream(ThinkConfig(), Toy()), [raw])
+    assert (
+        out
+        == b'data: {"type":"delta","text":"Hi "}\r\n\r\ndata: {"type":"delta","text":"<thi"}\r\n\r\n'
+    )
+
+
+def test_not_json_and_comments_pass_as_they_came() -> None:
+    raw = b": hello\n\nevent: x\ndata: <not json\n\n" + RAW
+    out = run(EventStream(ThinkConfig(), Toy()), [raw])
+    assert out.startswith(b": hello\n\nevent: x\ndata: <not json\n\n")
+
+
+def test_a_sign_of_life_while_a_long_think_block_is_dropped() -> None:
+    now = [0.0]
+    stream = EventStream(ThinkConfig(), Toy(), clock=lambda: now[0], heartbeat_seconds=5.0)
+    assert stream(sse(delta("<think>a"))) == []
+    now[0] = 4.0
+    assert stream(sse(delta("b"))) == []
+    now[0] = 6.0
+    assert stream(sse(delta("c"))) == [SSE_PING]
+    now[0] = 8.0
+    assert stream(sse(delta("d"))) == []  # the ping counted as output
+
+
+def test_ndjson_heartbeat_is_the_rewriters_chunk_and_lines_keep_their_ending() -> None:
+    now = [0.0]
+    stream = EventStream(ThinkConfig(), Toy("ndjson"), clock=lambda: now[0])
+    assert stream(b'{"type":"delta","text":"<think>a"}\n') == []
+    now[0] = 10.0
+    assert stream(b'{"type":"delta","text":"b"}\n') == [b'{"type":"delta","text":""}\n']
+    out = stream(b'{"type":"delta", "text":"</think>Hi"}\r\n')
+    assert out == [b'{"type":"delta","text":"Hi"}\r\n']
+    assert stream(b'{"type":"end"}\n') == [b'{"type":"end"}\n']
+    assert stream(b"") == [] and stream.done_sent
+
+
+def test_an_error_in_the_rewriter_falls_back_to_raw_bytes() -> None:
+    raw = sse(delta("<think>x")) + sse(delta("boom")) + sse(delta("after"))
+    stream = EventStream(ThinkConfig(), Toy(fail_on="boom"))
+    out = run(stream, [raw])
+    assert out == sse(delta("boom")) + sse(delta("after"))
+    assert stream.passthrough and stream.fallback_reason == "error: RuntimeError"
+
+
+def test_an_oversized_event_falls_back() -> None:
+    big = sse(delta("x" * 200))
+    stream = EventStream(ThinkConfig(), Toy(), max_event_bytes=100)
+    out = run(stream, [sse(delta("Hi")), big, sse(delta("<think>y</think>z"))])
+    assert out == sse(delta("Hi")) + big + sse(delta("<think>y</think>z"))
+    assert stream.passthrough and stream.fallback_reason == "oversized event"
+
+
+@given(st.lists(st.integers(0, len(RAW)), max_size=10))
+@settings(max_examples=100)
+def test_keep_mode_is_byte_identical(points: list[int]) -> None:
+    stream = EventStream(ThinkConfig(mode="keep"), Toy())
+    assert run(stream, split(RAW, points)) == RAW
+    assert stream.done_sent and stream.think_chars == 0
+
+
+def test_buffered_answers_go_through_the_formats_filter_body() -> None:
+    body = json.dumps({"text": "<think>plan</think>Hello"}).encode()
+    assert filter_event_body_counted(body, ThinkConfig(), Toy()) == (b'{"text":"Hello"}', 4)
+    assert filter_event_body_counted(b'{"text":"Hello"}', ThinkConfig(), Toy()) == (None, 0)
+    assert filter_event_body_counted(b"not json", ThinkConfig(), Toy()) == (None, 0)
+    assert filter_event_body_counted(b'{"no":"text"}', ThinkConfig(), Toy()) == (None, 0)
+    assert filter_event_body_counted(body, ThinkConfig(mode="keep"), Toy()) == (None, 0)
+
+
+def test_a_last_ndjson_line_without_its_lf_is_still_a_line() -> None:
+    stream = EventStream(ThinkConfig(), Toy("ndjson"))
+    assert stream(b'{"type":"delta","text":"Hi <thi"}\n') == [b'{"type":"delta","text":"Hi "}\n']
+    out = stream(b'{"type":"end"}')
+    assert out == []
+    # The end line, cut off: held text goes out before it, each on a line of its own.
+    assert stream(b"") == [b'{"type":"delta","text":"<thi"}\n', b'{"type":"end"}']
+    assert stream.done_sent
+
+
+def test_under_mitmweb_every_event_reaches_the_recording_filters() -> None:
+    transcript = Transcript("strip", "reasoning_content")
+    stream = EventStream(ThinkConfig(), Toy(), transcript=transcript)
+    assert run(stream, [RAW]) == sse(delta("Hello")) + sse(delta(" world")) + sse({"type": "end"})
+    (channel,) = transcript.summary()["channels"]
+    assert channel["answer"] == "Hello world" and channel["think"] == "plan more"

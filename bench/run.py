@@ -478,9 +478,7 @@ def load_spec(scenario: str, sizes: dict[str, Any], stripped: bool, deadline: fl
     return Spec(
         stream=stream,
         fmt=fmt,
-        # The think filtering of the newer formats may not be there yet: then the project
-        # passes their streams on whole, which is right too (counted as passed through).
-        stripped=None if stripped and fmt != "chat" else stripped,
+        stripped=stripped,
         keepalive=scenario != "no-keepalive",
         deadline=deadline,
         request_timeout=min(deadline, MEASURE_DEADLINE),

@@ -42,27 +42,25 @@ def mix(host: str, port: int, stripped: bool | None, long_model: str) -> list[Te
         base: dict[str, Any] = {"connections": 1, "requests_per_conn": 1, "stripped": stripped}
         return Spec(**{**base, **kw})
 
-    # New formats may not be filtered yet (then passed on whole): either answer is right there.
-    either = None if stripped else stripped
     small = template(host, port, spec(stream=False), name="chat")
     stream = template(host, port, spec(stream=True, tokens=12, think_tokens=4), name="chat-stream")
     kinds = [
         small,
         stream,
         small,
-        template(host, port, spec(stream=True, tokens=12, fmt="responses", stripped=either)),
+        template(host, port, spec(stream=True, tokens=12, fmt="responses")),
         small,
         template(host, port, spec(stream=False), status=500, name="error-500"),
         stream,
         small,
-        template(host, port, spec(stream=True, tokens=12, fmt="messages", stripped=either)),
+        template(host, port, spec(stream=True, tokens=12, fmt="messages")),
         small,
         template(
             host, port, spec(stream=False, history_bytes=200_000, model=long_model), name="long"
         ),
         stream,
         small,
-        template(host, port, spec(stream=True, tokens=12, fmt="ollama", stripped=either)),
+        template(host, port, spec(stream=True, tokens=12, fmt="ollama")),
         small,
         template(host, port, spec(stream=True), status=429, name="error-429"),
         template(

@@ -357,7 +357,18 @@ def remove_think_blocks(
     text: str, config: ThinkConfig, finish_reason: object = None
 ) -> tuple[str, str]:
     """Whole-text variant → (answer, reasoning); reasoning is "" unless mode is "reasoning"."""
-    think_filter = ThinkFilter(config)
-    answer, think = think_filter.feed(text)
-    tail_answer, tail_think = think_filter.finish(finish_reason)
+    # One filter per config, reused: `finish` leaves it as new, and building one costs more
+    # than filtering a typical message (a long history is hundreds of them per request).
+    think_filter = _whole_text_filter(config)
+    try:
+        answer, think = think_filter.feed(text)
+        tail_answer, tail_think = think_filter.finish(finish_reason)
+    except BaseException:
+        _whole_text_filter.cache_clear()  # its state is unknown now: never reuse it
+        raise
     return answer + tail_answer, think + tail_think
+
+
+@functools.lru_cache(maxsize=64)
+def _whole_text_filter(config: ThinkConfig) -> ThinkFilter:
+    return ThinkFilter(config)

@@ -393,3 +393,15 @@ def test_assembled_answer_and_think_segments(
     assert reference(text, mode, (THINK,), False) == expected
     pieces = split_at(text, [p % (len(text) + 1) for p in points])
     assert feed_pieces(config(mode), pieces) == expected
+
+
+@given(st.lists(st.text(alphabet="<>/thinkab \n", max_size=30), max_size=6), st.booleans())
+@settings(max_examples=300)
+def test_remove_think_blocks_reuses_its_filter_as_new(texts: list[str], implicit: bool) -> None:
+    # The whole-text filter is cached per config: each call must give what a new filter gives.
+    config = ThinkConfig(mode="reasoning", implicit_start=implicit)
+    for text in texts:
+        fresh = ThinkFilter(config)
+        answer, think = fresh.feed(text)
+        tail = fresh.finish()
+        assert remove_think_blocks(text, config) == (answer + tail[0], think + tail[1])

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import enum
 from typing import Any
+from typing import Protocol
 
-from cot_proxy.formats import WireFormat
 from cot_proxy.formats.choices import reasoning_keys
 from cot_proxy.inline import InlineFilter
 from cot_proxy.think import ThinkConfig
@@ -35,6 +35,17 @@ _CHANGED = Change.CHANGED
 _CHANGED_TEXT = Change.CHANGED | Change.GAVE_TEXT
 
 
+class TextPlace(Protocol):
+    """Where a format keeps a container's text and the reasoning servers split off (a
+    `WireFormat` is one; so is an Ollama endpoint)."""
+
+    @property
+    def text_key(self) -> str: ...
+
+    @property
+    def upstream_reasoning_fields(self) -> tuple[str, ...]: ...
+
+
 class ChannelStep:
     """The channel step for one answer's config and wire format (shared by all its channels)."""
 
@@ -48,7 +59,7 @@ class ChannelStep:
         "inline_keys",
     )
 
-    def __init__(self, config: ThinkConfig, fmt: WireFormat) -> None:
+    def __init__(self, config: ThinkConfig, fmt: TextPlace) -> None:
         self.text_key = fmt.text_key
         self.reasoning_field = config.reasoning_field
         self.think_keys = reasoning_keys(config.reasoning_field)

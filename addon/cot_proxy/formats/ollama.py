@@ -21,6 +21,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+# The module, not its names: cot_proxy.channel imports this package (formats.choices), so it
+# may still be loading when this module is.
+from cot_proxy import channel
 from cot_proxy.events import SAME
 from cot_proxy.events import Framing
 from cot_proxy.events import NewFilter
@@ -49,6 +52,7 @@ class OllamaFormat:
     message_key: str | None
     text_key: str
     framing: Framing = "ndjson"
+    upstream_reasoning_fields: tuple[str, ...] = (THINKING,)
 
     def container(self, obj: Any) -> dict[str, Any] | None:
         """The dict holding a line's text, thinking and tool calls; None: not an answer line
@@ -105,7 +109,7 @@ class OllamaFormat:
             return False
         reason = obj.get("done_reason")
         finish = reason if type(reason) is str else ""
-        changed, _ = rewrite_container(self.text_key, config, new_filter(0), container, finish)
+        changed, _ = rewrite_container(channel_step(self, config), new_filter(0), container, finish)
         return changed
 
 
@@ -114,66 +118,28 @@ generate = OllamaFormat(name="ollama_generate", message_key=None, text_key="resp
 
 
 def rewrite_container(
-    text_key: str,
-    config: ThinkConfig,
+    step: channel.ChannelStep,
     think_filter: ThinkFilter,
     container: dict[str, Any],
     finish: str | None,
 ) -> tuple[bool, bool]:
-    """Filter one line's text in place: (changed, answered: answer text or a tool call in it).
-    `finish` not None: the answer ends here, so what the filter holds goes into this line."""
-    if isinstance(think_filter, InlineFilter):
-        return _inline(text_key, think_filter, container, finish)
-    dropped = container.get(THINKING) if config.mode == "strip" else None
+    """Filter one line's text in place with the channel step chat uses (`thinking` its
+    reasoning field): (changed, answered: answer text or a tool call in it). `finish` not
+    None: the answer ends here, so what the filter holds goes into this line."""
+    text = container.get(step.text_key)
+    dropped = container.get(THINKING) if step.drop_keys else None
     if type(dropped) is str:
         think_filter.note_dropped(dropped)  # before the text's own think text, as it came
-    text = container.get(text_key)
-    answer = think = ""
-    if type(text) is str and text:
-        answer, think = think_filter.feed(text)
-    if finish is not None:
-        tail_answer, tail_think = think_filter.finish(finish)
-        answer += tail_answer
-        think += tail_think
-    changed = False
-    if (type(text) is str or answer) and answer != text:
-        container[text_key] = answer
-        changed = True
-    if config.mode == "strip":
-        if THINKING in container:  # Ollama's own parser split it off: removed too
-            del container[THINKING]
-            changed = True
-    elif think:
-        existing = container.get(THINKING)
-        container[THINKING] = existing + think if type(existing) is str else think
-        changed = True
-    return changed, bool(answer or container.get(TOOL_CALLS))
+    changed = step.apply(think_filter, container, finish) is not channel.Change.NONE
+    # The answer the client gets; inline mode adds tags around reasoning to the model's text.
+    said = text if isinstance(think_filter, InlineFilter) else container.get(step.text_key)
+    return changed, bool((type(said) is str and said) or container.get(TOOL_CALLS))
 
 
-def _inline(
-    text_key: str, block: InlineFilter, container: dict[str, Any], finish: str | None
-) -> tuple[bool, bool]:
-    """Inline mode (as `cot_proxy.channel` does for chat): `thinking` into the text after the
-    start tag; the end tag before the first answer text, tool call, or the finish."""
-    changed = False
-    reasoning = container.get(THINKING)
-    if type(reasoning) is str:
-        del container[THINKING]
-        changed = True
-    else:
-        reasoning = ""
-    text = container.get(text_key)
-    answer = block.feed(text)[0] if type(text) is str else ""  # the model's text, unchanged
-    tool_calls = bool(container.get(TOOL_CALLS))
-    added = block.open_block(reasoning) if reasoning else ""
-    if finish is not None:
-        added += block.finish(finish)[0]
-    elif answer or tool_calls:
-        added += block.close_block()
-    if added:
-        container[text_key] = added + answer
-        changed = True
-    return changed, bool(answer or tool_calls)
+def channel_step(fmt: OllamaFormat, config: ThinkConfig) -> channel.ChannelStep:
+    """Ollama's reasoning field is `thinking`, whatever `reasoning_field` says: its clients
+    read no other."""
+    return channel.ChannelStep(dataclasses.replace(config, reasoning_field=THINKING), fmt)
 
 
 class OllamaRewriter:
@@ -183,7 +149,7 @@ class OllamaRewriter:
         self.answered = False
         self.finished = False
         self._fmt = fmt
-        self._config = config
+        self._step = channel_step(fmt, config)
         self._filter = think_filter
         self._last: dict[str, Any] | None = None  # the last answer line parsed: the shape to copy
         self._passed: bytes | None = None  # the last line with text let through unparsed
@@ -226,9 +192,7 @@ class OllamaRewriter:
         if done:
             reason = obj.get("done_reason")
             finish = reason if type(reason) is str else ""
-        changed, answered = rewrite_container(
-            self._fmt.text_key, self._config, self._filter, container, finish
-        )
+        changed, answered = rewrite_container(self._step, self._filter, container, finish)
         self.answered = self.answered or answered
         self.finished = self.finished or done
         if not changed:

@@ -109,6 +109,20 @@ def event_format_for(endpoint: str | None) -> EventFormat | None:
     return EVENT_FORMATS.get(endpoint) if endpoint is not None else None
 
 
+# (method, path ending, endpoint), in the order they are tried: "/chat/completions" before
+# "/completions".
+_ENDPOINTS: tuple[tuple[str, str, Endpoint], ...] = (
+    ("POST", "/chat/completions", "chat"),
+    ("POST", "/completions", "completions"),
+    ("POST", "/responses", "responses"),
+    ("POST", "/messages", "messages"),
+    ("POST", "/api/chat", "ollama_chat"),
+    ("POST", "/api/generate", "ollama_generate"),
+    ("GET", "/models", "models"),
+    ("GET", "/api/tags", "ollama_tags"),
+)
+
+
 def endpoint_of(method: str, path: str) -> Endpoint | None:
     """Which endpoint a client path names, judged by its end so any prefix works.
 
@@ -116,22 +130,7 @@ def endpoint_of(method: str, path: str) -> Endpoint | None:
     `GET …/responses/{id}` are no endpoint of ours and pass untouched.
     """
     path = path.split("?", 1)[0].rstrip("/")
-    if method == "POST":
-        if path.endswith("/chat/completions"):
-            return "chat"
-        if path.endswith("/completions"):
-            return "completions"
-        if path.endswith("/responses"):
-            return "responses"
-        if path.endswith("/messages"):
-            return "messages"
-        if path.endswith("/api/chat"):
-            return "ollama_chat"
-        if path.endswith("/api/generate"):
-            return "ollama_generate"
-    elif method == "GET":
-        if path.endswith("/models"):
-            return "models"
-        if path.endswith("/api/tags"):
-            return "ollama_tags"
+    for wanted, ending, endpoint in _ENDPOINTS:
+        if method == wanted and path.endswith(ending):
+            return endpoint
     return None

@@ -12,13 +12,12 @@ from cot_proxy.channel import Change
 from cot_proxy.channel import ChannelStep
 from cot_proxy.events import EventFormat
 from cot_proxy.formats import WireFormat
-from cot_proxy.inline import new_filter
 from cot_proxy.jsonbytes import dumps_body
 from cot_proxy.jsonbytes import loads_body
-from cot_proxy.think import DEFAULT_MAX_HELD_CHARS
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
 from cot_proxy.transcript import Transcript
+from cot_proxy.transcript import channel_filter
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +64,9 @@ def _filter_body(
     changed = False
     think_chars = 0
     for channel, (container, reason) in enumerate(containers):
-        think_filter = new_filter(config)
         if transcript is not None:
             transcript.add_dropped(channel, container, step.drop_keys)
-            think_filter = transcript.new_filter(channel, config, DEFAULT_MAX_HELD_CHARS)
+        think_filter = channel_filter(config, channel, transcript)
         # The whole text is here: each channel is fed and finished at once (a missing
         # finish_reason still finishes it: its text is complete).
         finish = "" if reason is None else reason
@@ -88,10 +86,7 @@ def filter_event_body_counted(
     filters: list[ThinkFilter] = []
 
     def make_filter(channel: int) -> ThinkFilter:
-        if transcript is not None:
-            made = transcript.new_filter(channel, config, DEFAULT_MAX_HELD_CHARS)
-        else:
-            made = new_filter(config)
+        made = channel_filter(config, channel, transcript)
         filters.append(made)
         return made
 

@@ -20,7 +20,6 @@ from typing import Any
 from cot_proxy.events import SAME
 from cot_proxy.events import EventFormat
 from cot_proxy.events import EventRewriter
-from cot_proxy.inline import new_filter
 from cot_proxy.jsonbytes import decode_json
 from cot_proxy.jsonbytes import encode_json
 from cot_proxy.ndjson import NDJSONFramer
@@ -34,6 +33,7 @@ from cot_proxy.think import DEFAULT_MAX_HELD_CHARS
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
 from cot_proxy.transcript import Transcript
+from cot_proxy.transcript import channel_filter
 
 logger = logging.getLogger(__name__)
 
@@ -103,10 +103,7 @@ class EventStream:
         return sum(f.blocks for f in self._filters)
 
     def _new_filter(self, channel: int) -> ThinkFilter:
-        if self.transcript is not None:
-            made = self.transcript.new_filter(channel, self.config, self._max_held_chars)
-        else:
-            made = new_filter(self.config, self._max_held_chars)
+        made = channel_filter(self.config, channel, self.transcript, self._max_held_chars)
         self._filters.append(made)
         return made
 

@@ -17,7 +17,6 @@ from typing import Any
 from cot_proxy.channel import Change
 from cot_proxy.channel import ChannelStep
 from cot_proxy.formats import WireFormat
-from cot_proxy.inline import new_filter
 from cot_proxy.jsonbytes import decode_json
 from cot_proxy.jsonbytes import encode_json
 from cot_proxy.jsonbytes import fewest_needles
@@ -32,6 +31,7 @@ from cot_proxy.think import DEFAULT_MAX_HELD_CHARS
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
 from cot_proxy.transcript import Transcript
+from cot_proxy.transcript import channel_filter
 
 logger = logging.getLogger(__name__)
 
@@ -333,9 +333,7 @@ class ThinkStream:
         # else dropped: nothing left to say, and no sign of life due
 
     def _new_filter(self, channel: int) -> ThinkFilter:
-        if self.transcript is not None:
-            return self.transcript.new_filter(channel, self.config, self._max_held_chars)
-        return new_filter(self.config, self._max_held_chars)
+        return channel_filter(self.config, channel, self.transcript, self._max_held_chars)
 
     def _catch_up(
         self, channel: int, think_filter: ThinkFilter, container: dict[str, Any], out: list[bytes]

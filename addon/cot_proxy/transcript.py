@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from cot_proxy.inline import InlineFilter
+from cot_proxy.inline import new_filter
 from cot_proxy.think import DEFAULT_MAX_HELD_CHARS
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
@@ -80,6 +81,18 @@ class Transcript:
             ],
             "truncated": self.truncated,
         }
+
+
+def channel_filter(
+    config: ThinkConfig,
+    channel: int,
+    transcript: Transcript | None,
+    max_held_chars: int = DEFAULT_MAX_HELD_CHARS,
+) -> ThinkFilter:
+    """The filter of one channel: recording into `transcript` under mitmweb, plain elsewhere."""
+    if transcript is not None:
+        return transcript.new_filter(channel, config, max_held_chars)
+    return new_filter(config, max_held_chars)
 
 
 class RecordingFilter(ThinkFilter):

@@ -56,6 +56,7 @@ class ChannelStep:
         "drop_keys",
         "rename_keys",
         "gathers",
+        "upstream_keys",
         "inline_keys",
     )
 
@@ -85,6 +86,10 @@ class ChannelStep:
 
         # Reasoning to rename or copy between fields: checked once per container.
         self.gathers = bool(self.rename_keys) or len(self.think_keys) > 1
+        # Reasoning mode: the upstream's own reasoning, which ours is appended to.
+        self.upstream_keys = (
+            (*self.think_keys, *self.rename_keys) if config.mode == "reasoning" else ()
+        )
 
     def apply(
         self, think_filter: ThinkFilter, container: dict[str, Any], finish: object = None
@@ -94,6 +99,10 @@ class ChannelStep:
         container (before the finish); the reason decides what unclosed implicit text is."""
         if self.inline_keys and isinstance(think_filter, InlineFilter):
             return self._inline(think_filter, container, finish)
+        for key in self.upstream_keys:  # before this container's text, in the same field
+            value = container.get(key)
+            if type(value) is str and value:
+                think_filter.note_reasoning(value)
         text = container.get(self.text_key)
         answer = think = ""
         if type(text) is str and text:

@@ -18,6 +18,7 @@ import dataclasses
 from typing import Any
 
 from cot_proxy.suffix import is_input_message
+from cot_proxy.think import BLOCK_SEPARATOR
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import remove_think_blocks
 
@@ -91,8 +92,8 @@ def _chat(messages: object, splitter: ThinkConfig, field: str, to_field: bool) -
                 container[text_key], thought = split
                 moved.append(thought)
                 content_changed = True
-        if to_field and "".join(moved):
-            message[field] = "".join(moved)
+        if to_field and (reasoning := BLOCK_SEPARATOR.join(m for m in moved if m)):
+            message[field] = reasoning
         after = {key: message[key] for key in keys if key in message}
         changed += content_changed or before != after
     return changed
@@ -182,7 +183,7 @@ def _strip_item(item: dict[str, Any], splitter: ThinkConfig) -> str | None:
         if _is_text(part, RESPONSES_TEXT_TYPES) and (split := _split(part["text"], splitter)):
             part["text"], thought = split
             thoughts.append(thought)
-    return "".join(thoughts) if thoughts else None
+    return BLOCK_SEPARATOR.join(t for t in thoughts if t) if thoughts else None
 
 
 def _reasoning_item(index: int, thought: str) -> dict[str, Any]:

@@ -135,6 +135,9 @@ class ThinkStream:
         # Reasoning mode: another field to rename (exact key: '"reasoning"' must not catch
         # '"reasoning_content"'), or with "both" any reasoning, to copy.
         needles += [b'"' + key.encode("utf-8") + b'"' for key in self._step.rename_keys]
+        # Reasoning mode: the upstream's own reasoning, which a later block of ours is set apart
+        # from (`ThinkFilter.note_reasoning`).
+        needles += [b'"' + key.encode("utf-8") + b'"' for key in self._step.upstream_keys]
         if len(self._step.think_keys) > 1:
             needles += [b'"' + key.encode("utf-8") for key in self._step.think_keys]
         # A one-byte needle as an int: `int in bytes` is a bare memchr, `bytes in bytes` costs

@@ -32,9 +32,14 @@ IMPLICIT_UNCLOSED: tuple[str, ...] = ("auto", "answer", "think")
 ResponsesReasoning = Literal["text", "summary", "both"]
 RESPONSES_REASONING: tuple[str, ...] = ("text", "summary", "both")
 # Markers that end a block opened by these start tags and stay in the answer, when a config
-# sets none: Qwen3 and Kimi-style models may open a tool call before closing the think block
-# (vLLM vllm/reasoning/qwen3_reasoning_parser.py ends the reasoning at "<tool_call>").
+# sets none: Qwen3 and Kimi-style models may open a tool call before closing the think block.
+# A marker ends the block only when no end tag follows it: vLLM
+# vllm/reasoning/qwen3_reasoning_parser.py partitions at "</think>" whenever one follows ("Bare
+# <tool_call> mentions in reasoning text must not prematurely terminate reasoning"), and
+# llama.cpp keeps such a mention in the reasoning too.
 DEFAULT_END_MARKERS: dict[str, tuple[str, ...]] = {"<think>": ("<tool_call>",)}
+# Between the reasoning of two blocks of one choice (reasoning mode), so words stay apart.
+BLOCK_SEPARATOR = "\n\n"
 
 DEFAULT_MAX_HELD_CHARS = 1_000_000
 
@@ -77,6 +82,7 @@ def _matcher(tags: tuple[str, ...]) -> TagMatcher:
 class _State(enum.Enum):
     ANSWER = "answer"  # outside any block
     INSIDE = "inside"  # in a block, waiting for its own end tag
+    MARKED = "marked"  # in a block after an end marker: held until its end tag or the finish
     IMPLICIT = "implicit"  # implicit_start, first end tag not seen yet: everything is held
 
 
@@ -90,7 +96,11 @@ class ThinkFilter:
     answer character, which may come in a later feed (nothing is held for it); mid-word the
     whitespace stays, so words never run together. A block still open at `finish()` is think
     text. An end tag with no block open (an orphan) is removed; the text around it is answer.
-    An end marker (`config.markers_for`) inside a block closes it and stays in the answer.
+    An end marker (`config.markers_for`) inside a block closes it and stays in the answer, but
+    only when the block's end tag does not follow: from the marker on, the text is held until
+    that end tag (then it was all think text, the marker a mention) or the finish (then the
+    marker and what follows are answer). Past `max_held_chars` held after a marker, the held
+    text is think text (fail closed) and the block goes on.
     Outside a block, the tags of `config.unwrap` are removed and their content stays answer;
     after a wrapper's start tag, whitespace is dropped as after a block (the end tag changes
     nothing about whitespace). Think tags win over a wrapper tag spelled the same.
@@ -103,6 +113,11 @@ class ThinkFilter:
     are still honoured, and filtering continues with explicit tags. With no end tag at
     `finish(reason)`, the held text is think text instead when `config.implicit_unclosed` is
     "think", or "auto" and `reason` is "length" (the model was cut off while thinking).
+
+    Reasoning mode delivers each block's think text without the whitespace at its edges
+    (trailing whitespace is held until more think text follows), so a block of whitespace
+    only (Qwen3's thinking-off `<think>\n\n</think>`) gives no reasoning at all, as in
+    llama.cpp; the reasoning of a later block of the same choice starts with BLOCK_SEPARATOR.
 
     After `finish()` the filter is back in its initial state; counters accumulate.
     """
@@ -123,13 +138,18 @@ class ThinkFilter:
         # Outside a block: start tags open one, end tags are orphans (removed), wrapper tags go.
         self._answer_tags = _matcher(starts + ends + wrappers)
         self._markers = frozenset(m for start in starts for m in config.markers_for(start))
-        # Implicit start: the first end tag or end marker of any pair ends the implicit block.
-        self._any_end = _matcher(ends + tuple(self._markers))
+        # Implicit start: the first end tag of any pair ends the implicit block (an end marker
+        # only at the finish, when no end tag came: `_finish_implicit`).
+        self._any_end = _matcher(ends)
+        self._any_marker = _matcher(tuple(self._markers)) if self._markers else None
         # A start tag listed twice closes with its first end tag.
         self._end_of: dict[str, TagMatcher] = {}
+        self._close_of: dict[str, TagMatcher] = {}
         for start, end in reversed(config.tags):
             self._end_of[start] = _matcher((end, *config.markers_for(start)))
+            self._close_of[start] = _matcher((end,))
         self._end: TagMatcher = self._any_end
+        self._close: TagMatcher = self._any_end  # the open block's end tag, without markers
         self._state = _State.ANSWER
         self._pending = ""  # text that may be the beginning of a tag
         self._trim = False  # dropping whitespace after a removed block
@@ -139,6 +159,10 @@ class ThinkFilter:
         self._held_len = 0
         self._held_tail = ""  # last chars of the held text, for end tags cut across feeds
         self._opener_checked = False
+        # reasoning mode: whitespace at block edges
+        self._think_ws = ""  # trailing whitespace of the block's think text, held
+        self._block_fresh = True  # the open block has given no think text yet
+        self._think_sent = False  # some block of this choice has given think text
         # counters for logging
         self.think_chars = 0  # think text removed (strip) or diverted (reasoning), tags excluded
         self.blocks = 0  # think blocks opened, the implicit one included
@@ -156,6 +180,9 @@ class ThinkFilter:
         self._spaced = True
         self._clear_held()
         self._opener_checked = False
+        self._think_ws = ""
+        self._block_fresh = True
+        self._think_sent = False
 
     def _clear_held(self) -> None:
         self._held = []
@@ -178,8 +205,12 @@ class ThinkFilter:
         if not self._pending:
             # Shortcuts for the common pieces that cannot contain (part of) a tag.
             if self._state is _State.INSIDE and self._end.absent_from(text):
-                self.think_chars += len(text)
-                return "", "" if self._strip else text
+                if self._strip:
+                    self.think_chars += len(text)
+                    return "", ""
+                edges: list[str] = []
+                self._emit_think(text, edges)
+                return "", "".join(edges)
             if (
                 self._state is _State.ANSWER
                 and not self._trim
@@ -192,6 +223,8 @@ class ThinkFilter:
         rest: str | None = text
         if self._state is _State.IMPLICIT:
             rest = self._feed_implicit(text, think)
+        elif self._state is _State.MARKED:
+            rest = self._feed_marked(text, think)
         if rest:
             self._run(rest, answer, think)
         return "".join(answer), "".join(think)
@@ -200,6 +233,12 @@ class ThinkFilter:
         """Answer text of this choice that reached the client without passing through `feed`."""
         if text and self._state is _State.ANSWER and not self._pending:
             self._spaced = text[-1].isspace()
+
+    def note_reasoning(self, text: str) -> None:
+        """Reasoning of this channel that the upstream split off itself and that reaches the
+        client in the same field as ours (reasoning mode): a block after it is set apart."""
+        if text and not text.isspace():
+            self._think_sent = True
 
     def note_dropped(self, text: str) -> None:
         """Reasoning of this channel that the upstream split off itself and the format deletes
@@ -215,16 +254,15 @@ class ThinkFilter:
         answer: list[str] = []
         think: list[str] = []
         if self._state is _State.IMPLICIT:
+            self._finish_implicit(reason, answer, think)
+        while self._state is _State.MARKED:
+            # No end tag after the marker: it ended the block, and it and what followed are answer
+            # (which may open another block and hold after its marker again).
             held = "".join(self._held)
             self._clear_held()
-            unclosed = self.config.implicit_unclosed
-            if unclosed == "think" or (unclosed == "auto" and reason == "length"):
-                if held:
-                    self.blocks += 1
-                self._emit_think(held, think)
-            else:
-                self._state = _State.ANSWER
-                self._run(held, answer, think)
+            self._end_think()
+            self._state = _State.ANSWER
+            self._run(held, answer, think)
         if self._state is _State.ANSWER:
             self._emit_answer(self._pending, answer)
         else:
@@ -261,9 +299,13 @@ class ThinkFilter:
                     self._pending = text[pos:]
                     return
                 if tag in self._markers:
-                    # The marker ends the block and begins the answer (a tool call, say).
-                    self._state = _State.ANSWER
-                    text = text[pos:]
+                    # Maybe the end of the block and the start of the answer (a tool call, say):
+                    # the block's end tag still to come would make it a mention in the reasoning.
+                    self._state = _State.MARKED
+                    rest = self._feed_marked(text[pos:], think)
+                    if rest is None:
+                        return
+                    text = rest
                     continue
                 self._close_block()
             text = text[pos + len(tag) :]
@@ -271,12 +313,19 @@ class ThinkFilter:
     def _open_block(self, start_tag: str) -> None:
         self._state = _State.INSIDE
         self._end = self._end_of[start_tag]
+        self._close = self._close_of[start_tag]
         self.blocks += 1
 
     def _close_block(self) -> None:
+        self._end_think()
         self._state = _State.ANSWER
         # Mid-sentence ("a<think>x</think> b") the space after the block separates words.
         self._trim = self._spaced
+
+    def _end_think(self) -> None:
+        """The open block ends: its trailing whitespace is dropped, the next one starts fresh."""
+        self._think_ws = ""
+        self._block_fresh = True
 
     def _emit_answer(self, text: str, answer: list[str]) -> None:
         if not text:
@@ -292,12 +341,77 @@ class ThinkFilter:
         answer.append(text)
 
     def _emit_think(self, text: str, think: list[str]) -> None:
-        if text:
-            self.think_chars += len(text)
-            if not self._strip:
-                think.append(text)
+        if not text:
+            return
+        self.think_chars += len(text)
+        if self._strip:
+            return
+        if self._block_fresh:
+            text = text.lstrip()
+            if not text:
+                return
+            self._block_fresh = False
+            if self._think_sent:
+                text = BLOCK_SEPARATOR + text
+            self._think_sent = True
+        else:
+            text = self._think_ws + text
+        body = text.rstrip()
+        self._think_ws = text[len(body) :]
+        if body:
+            think.append(body)
+
+    # -- after an end marker ------------------------------------------------------------------
+
+    def _feed_marked(self, text: str, think: list[str]) -> str | None:
+        """Hold text from an end marker on until the block's end tag; return the text after
+        that tag (the held text was think text), or None while still holding."""
+        window = self._held_tail + text
+        offset = self._held_len - len(self._held_tail)
+        self._held.append(text)
+        self._held_len += len(text)
+        pos, tag = self._close.search(window)
+        if tag is not None:
+            held = "".join(self._held)
+            cut = offset + pos
+            self._clear_held()
+            self._emit_think(held[:cut], think)
+            self._close_block()
+            return held[cut + len(tag) :]
+        keep = self._close.max_len - 1
+        self._held_tail = window[-keep:] if keep else ""
+        if self._held_len > self.max_held_chars:
+            logger.warning(
+                "think block: no end tag within %d chars after an end marker; the marker stays "
+                "in the think text",
+                self.max_held_chars,
+            )
+            held = "".join(self._held)
+            self._clear_held()
+            self._state = _State.INSIDE
+            self._emit_think(held, think)
+        return None
 
     # -- implicit start -----------------------------------------------------------------------
+
+    def _finish_implicit(self, reason: object, answer: list[str], think: list[str]) -> None:
+        held = "".join(self._held)
+        self._clear_held()
+        unclosed = self.config.implicit_unclosed
+        if unclosed == "think" or (unclosed == "auto" and reason == "length"):
+            if held:
+                self.blocks += 1
+            self._emit_think(held, think)
+            return
+        self._state = _State.ANSWER
+        pos, marker = self._any_marker.search(held) if self._any_marker else (0, None)
+        if marker is not None:
+            # The model thought, then opened a tool call without closing the block.
+            self.blocks += 1
+            self._emit_think(held[:pos], think)
+            self._end_think()
+            held = held[pos:]
+        self._run(held, answer, think)
 
     def _feed_implicit(self, text: str, think: list[str]) -> str | None:
         """Hold text until the first end tag; return text for the explicit machine, if any."""
@@ -330,9 +444,6 @@ class ThinkFilter:
             self._clear_held()
             self._emit_think(held[:cut], think)
             self.blocks += 1
-            if tag in self._markers:
-                self._state = _State.ANSWER
-                return held[cut:]  # the marker stays, as answer
             self._close_block()
             return held[cut + len(tag) :]
         keep = self._any_end.max_len - 1

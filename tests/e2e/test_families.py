@@ -60,7 +60,7 @@ CASES = [
         "hunyuan",
         ["<think>\nA greeting.\n</think>\n<ans", "wer>\nHello!\n</answer>"],
         "Hello!\n",
-        "\nA greeting.\n",
+        "A greeting.",
     ),
     # explicit keys beside a family win: its implicit start stays, the tags are the rule's
     ("r1-own-tags", ["plan", "</reasoning>\n\nDone"], "Done", "plan"),

@@ -170,8 +170,8 @@ def test_suffix_on_completions_prompt(interop_proxy, upstream):
     ("model", "expected"),
     [
         # vLLM >= 0.16 / Ollama send "reasoning": renamed to the configured reasoning_content
-        ("reasoner", {"reasoning_content": "upstream <- mine", "reasoning": ""}),
-        ("both", {"reasoning_content": "upstream <- mine", "reasoning": "upstream <- mine"}),
+        ("reasoner", {"reasoning_content": "upstream\n\n<- mine", "reasoning": ""}),
+        ("both", {"reasoning_content": "upstream\n\n<- mine", "reasoning": "upstream\n\n<- mine"}),
     ],
 )
 def test_reasoning_field_renamed_and_both(interop_proxy, upstream, stream, model, expected):
@@ -211,7 +211,7 @@ def test_reasoning_field_renamed_and_both(interop_proxy, upstream, stream, model
     ("model", "expected"),
     [
         ("r1", {"role": "assistant", "content": "Hi!"}),
-        ("v4", {"role": "assistant", "content": "Hi!", "reasoning_content": "greet them"}),
+        ("v4", {"role": "assistant", "content": "Hi!", "reasoning_content": "greet\n\nthem"}),
         ("m", {"role": "assistant", "content": "<think> them</think>Hi!", "reasoning": "greet"}),
     ],
 )

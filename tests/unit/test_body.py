@@ -50,7 +50,7 @@ def test_filter_body_chat_reasoning_appends_and_keeps_order() -> None:
     out = filter_body(body, ThinkConfig(mode="reasoning"), chat)
     assert out is not None
     message = json.loads(out)["choices"][0]["message"]
-    assert message == {"role": "assistant", "content": "Hi", "reasoning_content": "up x"}
+    assert message == {"role": "assistant", "content": "Hi", "reasoning_content": "up \n\nx"}
     assert list(json.loads(out)) == ["id", "object", "choices", "usage"]
 
 

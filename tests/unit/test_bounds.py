@@ -134,3 +134,33 @@ def test_reasoning_block_that_never_closes_is_streamed_not_held(mode):
     peak, fed = peak_while(feed)
     assert emitted > fed // 2  # the reasoning went out as it came
     assert peak < 1 * MiB, peak
+
+
+def test_text_after_an_end_marker_is_capped_and_never_leaks(caplog):
+    """After a <tool_call> in a block, text is held for the end tag; past max_held_chars it is
+    think text (strip mode drops it) and memory stays bounded."""
+    cap_chars = 200_000
+    stream = ThinkStream(ThinkConfig(), chat, max_held_chars=cap_chars)
+    delivered: list[str] = []
+
+    def feed() -> int:
+        fed = 0
+        stream(content_event("<think>plan <tool_call>"))
+        for i in range(25_000):
+            text = f"secret{i} " * 10
+            fed += len(text)
+            for part in stream(content_event(text)):
+                for line in part.split(b"\n"):
+                    if line.startswith(b"data: {"):
+                        choice = json.loads(line[6:])["choices"][0]
+                        delivered.append(choice["delta"].get("content") or "")
+        stream(content_event("</think>answer"))
+        stream(b"")
+        return fed
+
+    with caplog.at_level(logging.WARNING):
+        peak, fed = peak_while(feed)
+    assert fed > 10 * cap_chars
+    assert peak < 8 * cap_chars, peak
+    assert "secret" not in "".join(delivered)
+    assert any("end marker" in r.getMessage() for r in caplog.records)

@@ -57,7 +57,7 @@ def test_all_text_held_changes_without_giving_text() -> None:
 def test_reasoning_mode_appends_think_text_after_what_is_there() -> None:
     container = {"content": "<think>b</think>A", "reasoning_content": "a"}
     assert apply(container, mode="reasoning") is CHANGED_TEXT
-    assert container == {"content": "A", "reasoning_content": "ab"}
+    assert container == {"content": "A", "reasoning_content": "a\n\nb"}  # set apart
 
 
 def test_reasoning_mode_custom_field_and_non_string_value() -> None:
@@ -140,7 +140,7 @@ def test_change_flags_combine() -> None:
         (
             "reasoning_content",
             {"content": "<think>b</think>A", "reasoning": "a"},
-            {"content": "A", "reasoning_content": "ab"},
+            {"content": "A", "reasoning_content": "a\n\nb"},
         ),
         (
             "reasoning",
@@ -151,7 +151,7 @@ def test_change_flags_combine() -> None:
         (
             "both",
             {"content": "<think>b</think>A", "reasoning": "a"},
-            {"content": "A", "reasoning": "ab", "reasoning_content": "ab"},
+            {"content": "A", "reasoning": "a\n\nb", "reasoning_content": "a\n\nb"},
         ),
         (
             "both",

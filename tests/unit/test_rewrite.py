@@ -320,7 +320,7 @@ def test_history_to_field_moves_blocks_and_renames_fields():
     assert m[1] == {"role": "assistant", "content": "answer 2", "reasoning_content": "renamed"}
     assert m[2] == {"role": "assistant", "content": "answer 3", "reasoning_content": "kept"}
     assert m[3]["content"] == [{"type": "text", "text": "x"}]
-    assert m[3]["reasoning_content"] == "r p"
+    assert m[3]["reasoning_content"] == "r \n\np"
     assert m[4]["content"] == "<think>user</think>q"  # only assistant messages
 
 
@@ -328,7 +328,7 @@ def test_history_to_field_uses_the_configured_field():
     body = chat(assistant("<think>t</think>a", reasoning_content="r"))
     think = dataclasses.replace(THINK, reasoning_field="reasoning")
     rewrite_request(body, ModelRule("m", history="to_field"), think)
-    assert body["messages"][0] == {"role": "assistant", "content": "a", "reasoning": "rt"}
+    assert body["messages"][0] == {"role": "assistant", "content": "a", "reasoning": "r\n\nt"}
 
 
 def test_history_keep_beats_the_old_spelling_only_when_given():

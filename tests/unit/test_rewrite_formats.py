@@ -192,12 +192,12 @@ def test_responses_history_to_field_inserts_reasoning_items():
         }
 
     expected.insert(5, reasoning(5, "t3"))
-    expected.insert(2, reasoning(2, "t1t2"))
+    expected.insert(2, reasoning(2, "t1\n\nt2"))
     assert body["input"] == expected
     # The inserted items are valid input items, and parse as the SDK's (and vLLM's) model.
     TypeAdapter(ResponseInputParam).validate_python(body["input"])
     parsed = ResponseReasoningItem.model_validate(body["input"][2])
-    assert parsed.content and parsed.content[0].text == "t1t2"
+    assert parsed.content and parsed.content[0].text == "t1\n\nt2"
 
 
 def test_responses_history_to_field_is_the_same_when_resent():

@@ -50,7 +50,11 @@ CASES = [
     ("reasoning", (THINK,), False, "<think>abc</think>Hello", "Hello", "abc"),
     ("keep", (THINK,), False, "<think>abc</think>Hello", "<think>abc</think>Hello", ""),
     ("strip", (THINK,), False, "Hi <think>x</think>there", "Hi there", ""),
-    ("reasoning", (THINK,), False, "A<think>1</think>B<think>2</think>C", "ABC", "12"),
+    # reasoning mode: blocks joined by a blank line, each without the whitespace at its edges
+    ("reasoning", (THINK,), False, "A<think>1</think>B<think>2</think>C", "ABC", "1\n\n2"),
+    ("reasoning", (THINK,), False, "<think>\n\n</think>\n\nHi", "Hi", ""),  # Qwen3 off
+    ("reasoning", (THINK,), False, "<think>\n a\n b \n</think>x", "x", "a\n b"),
+    ("reasoning", (THINK,), False, "<think> </think>A<think>r</think>", "A", "r"),
     ("strip", (THINK,), False, "<think>a</think>\n\n  Hello\n", "Hello\n", ""),
     ("strip", (THINK,), False, "A <think>x</think>\n B", "A B", ""),
     ("strip", (THINK,), False, "  <think>x</think>B", "  B", ""),  # whitespace before stays
@@ -71,7 +75,8 @@ CASES = [
     ("strip", (THINK,), False, "Hello <think>x</think> world", "Hello world", ""),
     ("strip", (THINK,), False, "a<think>x</think> b", "a b", ""),
     ("reasoning", (THINK,), False, "a<think>x</think>\n\nb", "a\n\nb", "x"),
-    # end markers: the default <think> pair ends at <tool_call>, which stays in the answer
+    # end markers: the default <think> pair ends at <tool_call>, which stays in the answer,
+    # unless the block's end tag follows (then the marker was a mention in the reasoning)
     (
         "strip",
         (THINK,),
@@ -80,7 +85,17 @@ CASES = [
         "<tool_call>{}</tool_call>",
         "",
     ),
-    ("reasoning", (THINK,), False, "<think>a <tool_call>x", "<tool_call>x", "a "),
+    ("reasoning", (THINK,), False, "<think>a <tool_call>x", "<tool_call>x", "a"),
+    (
+        "reasoning",
+        (THINK,),
+        False,
+        "<think>plan <tool_call> x </tool_call> more</think>answer",
+        "answer",
+        "plan <tool_call> x </tool_call> more",
+    ),
+    ("strip", (THINK,), False, "<think>p<tool_call>q</think>\nA", "A", ""),
+    ("reasoning", (THINK,), True, "p <tool_call>x</think> A", "A", "p <tool_call>x"),
     ("strip", (THINK,), False, "x<tool_call>y", "x<tool_call>y", ""),  # outside a block: text
     ("reasoning", (THINK,), True, "plan<tool_call>{}", "<tool_call>{}", "plan"),
     ("reasoning", (BRACKETS,), False, "[[a<tool_call>]]b", "b", "a<tool_call>"),  # not its pair
@@ -109,7 +124,7 @@ CASES = [
         False,
         "<|begin_of_thought|>a</think>b<|end_of_thought|>X<think>c<|end_of_thought|>d</think>Y",
         "XY",
-        "a</think>bc<|end_of_thought|>d",
+        "a</think>b\n\nc<|end_of_thought|>d",
     ),
     ("strip", (THINK, BRACKETS), False, "[[x]]a[[y</think>]]b<think>]]</think>c", "abc", ""),
     ("strip", (THINK, BRACKETS), False, "a]]b</think>c", "abc", ""),  # orphans of both pairs
@@ -117,7 +132,7 @@ CASES = [
     # implicit start: the template opened the block
     ("reasoning", (THINK,), True, "abc</think>\n\nHello", "Hello", "abc"),
     ("strip", (THINK,), True, "abc</think>\n\nHello<think>x</think> y", "Hello y", ""),
-    ("reasoning", (THINK,), True, "  <think>abc</think>Hi", "Hi", "  abc"),
+    ("reasoning", (THINK,), True, "  <think>abc</think>Hi", "Hi", "abc"),
     ("reasoning", (THINK,), True, "<think>a</think>b</think>c", "bc", "a"),
     ("reasoning", (THINK,), True, "just an answer", "just an answer", ""),
     ("reasoning", (THINK,), True, "", "", ""),
@@ -184,7 +199,7 @@ def test_implicit_holds_until_end_tag() -> None:
     assert not think_filter.idle
     assert think_filter.feed(" about it</th") == ("", "")
     assert think_filter.feed("ink>\n\nThe answer") == ("The answer", "Let me think about it")
-    assert think_filter.feed(" <think>more</think>!") == (" !", "more")
+    assert think_filter.feed(" <think>more</think>!") == (" !", "\n\nmore")
 
 
 def test_implicit_without_end_tag_releases_answer_at_finish() -> None:
@@ -254,11 +269,14 @@ def _alternation(tags: Iterable[str]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(t) for t in sorted(set(tags), key=len, reverse=True)))
 
 
-def _explicit(text: str, pairs: tuple[tuple[str, str], ...]) -> tuple[str, str]:
-    """Leftmost start tag to its own end tag (or an end marker, kept), orphan ends removed."""
+def _explicit(text: str, pairs: tuple[tuple[str, str], ...]) -> tuple[str, list[str]]:
+    """Leftmost start tag to its own end tag, orphan ends removed → (answer, block texts).
+    An end marker ends a block (and stays in the answer) only when that block's end tag does
+    not follow anywhere later."""
     closers = {start: (end, DEFAULT_END_MARKERS.get(start, ())) for start, end in reversed(pairs)}
     tags = _alternation([*closers, *(end for _, end in pairs)])
-    answer, think, i, trim = "", "", 0, False
+    answer, i, trim = "", 0, False
+    blocks: list[str] = []
     while True:
         match = tags.search(text, i)
         segment = text[i : match.start() if match else len(text)]
@@ -267,19 +285,26 @@ def _explicit(text: str, pairs: tuple[tuple[str, str], ...]) -> tuple[str, str]:
             trim = not segment
         answer += segment
         if match is None:
-            return answer, think
+            return answer, blocks
         i = match.end()
         if match.group() in closers:
             end, markers = closers[match.group()]
-            close = _alternation([end, *markers]).search(text, i)
-            if close is None:
-                return answer, think + text[i:]
-            think += text[i : close.start()]
-            if close.group() != end:
-                i, trim = close.start(), False
+            close = text.find(end, i)
+            if close < 0:
+                marker = _alternation(markers).search(text, i) if markers else None
+                if marker is None:
+                    return answer, [*blocks, text[i:]]
+                blocks.append(text[i : marker.start()])
+                i, trim = marker.start(), False
                 continue
-            i = close.end()
+            blocks.append(text[i:close])
+            i = close + len(end)
         trim = not answer or answer[-1].isspace()
+
+
+def _joined(blocks: list[str]) -> str:
+    """Reasoning mode's text: each block without its edge whitespace, empty ones left out."""
+    return "\n\n".join(kept for block in blocks if (kept := block.strip()))
 
 
 def reference(
@@ -288,22 +313,21 @@ def reference(
     """Regex reference for the no-nesting case, independent of the state machine."""
     if mode == "keep":
         return text, ""
-    answer, think = _explicit(text, pairs)
+    answer, blocks = _explicit(text, pairs)
     if implicit:
         body = text.lstrip()
         markers = [m for start, _ in pairs for m in DEFAULT_END_MARKERS.get(start, ())]
-        first_end = _alternation([*(end for _, end in pairs), *markers]).search(text)
+        first_end = _alternation(end for _, end in pairs).search(text)
+        first_marker = _alternation(markers).search(text) if markers else None
         if any(body.startswith(start) for start, _ in pairs):
-            answer, think = _explicit(body, pairs)
-            think = text[: len(text) - len(body)] + think
+            answer, blocks = _explicit(body, pairs)
         elif first_end is not None:
-            cut = first_end.start()
-            if first_end.group() in markers:
-                answer, think = _explicit(text[cut:], pairs)
-            else:
-                answer, think = _explicit(text[first_end.end() :].lstrip(), pairs)
-            think = text[:cut] + think
-    return answer, think if mode == "reasoning" else ""
+            answer, blocks = _explicit(text[first_end.end() :].lstrip(), pairs)
+            blocks = [text[: first_end.start()], *blocks]
+        elif first_marker is not None:
+            answer, blocks = _explicit(text[first_marker.start() :], pairs)
+            blocks = [text[: first_marker.start()], *blocks]
+    return answer, _joined(blocks) if mode == "reasoning" else ""
 
 
 VOCAB = [
@@ -389,7 +413,7 @@ def test_assembled_answer_and_think_segments(
             seg = seg.lstrip()
         trimming = trimming and not seg
         answer.append(seg)
-    expected = ("".join(answer), "".join(think) if mode == "reasoning" else "")
+    expected = ("".join(answer), _joined(think) if mode == "reasoning" else "")
     assert reference(text, mode, (THINK,), False) == expected
     pieces = split_at(text, [p % (len(text) + 1) for p in points])
     assert feed_pieces(config(mode), pieces) == expected
@@ -405,3 +429,27 @@ def test_remove_think_blocks_reuses_its_filter_as_new(texts: list[str], implicit
         answer, think = fresh.feed(text)
         tail = fresh.finish()
         assert remove_think_blocks(text, config) == (answer + tail[0], think + tail[1])
+
+
+def test_marker_holds_until_end_tag_or_finish() -> None:
+    think_filter = ThinkFilter(config("reasoning"))
+    assert think_filter.feed("<think>plan <tool_") == ("", "plan")
+    assert think_filter.feed("call> x") == ("", "")  # held: an end tag may still follow
+    assert think_filter.held_chars == len("<tool_call> x")
+    assert think_filter.feed(" more</thi") == ("", "")
+    assert think_filter.feed("nk> answer") == ("answer", " <tool_call> x more")
+    # no end tag after the marker: the marker and what follows are answer, at the finish
+    assert think_filter.feed("<think>b<tool_call>{}") == ("", "\n\nb")
+    assert think_filter.finish("tool_calls") == ("<tool_call>{}", "")
+
+
+def test_marker_cap_keeps_held_text_as_think(caplog: pytest.LogCaptureFixture) -> None:
+    think_filter = ThinkFilter(config("strip"), max_held_chars=16)
+    assert think_filter.feed("<think>a<tool_call>0123") == ("", "")
+    with caplog.at_level(logging.WARNING, logger="cot_proxy.think"):
+        assert think_filter.feed("456789") == ("", "")  # over the cap: think text, fail closed
+    assert "end marker" in caplog.text
+    assert "0123" not in caplog.text
+    assert think_filter.held_chars == 0
+    assert think_filter.feed("b</think>c") == ("c", "")
+    assert think_filter.finish() == ("", "")

@@ -42,13 +42,13 @@ CASES = [
         "qwen3",
         "<think>I should call the tool.\n<tool_call>\n<function=get_weather>",
         "<tool_call>\n<function=get_weather>",
-        "I should call the tool.\n",
+        "I should call the tool.",
     ),
     (
         "qwen3_5",
         "The user greets me.\n</think>\n\nHello! How can I help?",
         "Hello! How can I help?",
-        "The user greets me.\n",
+        "The user greets me.",
     ),
     (
         "deepseek_r1",
@@ -102,19 +102,19 @@ CASES = [
         "granite",
         "Here is my thought process: Foo Here is my response: Bar",
         "Bar",
-        " Foo ",
+        "Foo",
     ),
     (
         "granite",
         "Here's my thought process:\nThe sky scatters blue light.\nHere's my response:\nBlue.",
         "Blue.",
-        "\nThe sky scatters blue light.\n",
+        "The sky scatters blue light.",
     ),
     (
         "hunyuan",
         "<think>\nThe user wants a greeting.\n</think>\n<answer>\nHello!\n</answer>",
         "Hello!\n",  # vLLM also drops the newline before </answer>: we keep it
-        "\nThe user wants a greeting.\n",
+        "The user wants a greeting.",
     ),
     ("hunyuan", "<answer>\nNo thinking needed.\n</answer>", "No thinking needed.\n", ""),
     (

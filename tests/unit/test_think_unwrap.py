@@ -54,16 +54,18 @@ def _alternation(tags: Iterable[str]) -> re.Pattern[str]:
 
 
 def reference(text: str, mode: str) -> tuple[str, str]:
-    """Regex reference, explicit tags: a block runs from <think> to </think> (or the marker,
-    kept); orphan end tags and wrapper tags are removed; whitespace after a block, an orphan
-    or a wrapper's start tag is dropped when the answer so far is empty or ends in whitespace."""
+    """Regex reference, explicit tags: a block runs from <think> to </think> (or to the marker,
+    kept, when no </think> follows); orphan end tags and wrapper tags are removed; whitespace
+    after a block, an orphan or a wrapper's start tag is dropped when the answer so far is
+    empty or ends in whitespace. Reasoning: each block without its edge whitespace, blocks
+    apart by a blank line."""
     if mode == "keep":
         return text, ""
     wrap_starts = {ANSWER[0], RESPONSE[0]}
     wrappers = {*ANSWER, *RESPONSE}
     tags = _alternation([*THINK, *wrappers])
-    close = _alternation([THINK[1], MARKER])
-    answer, think, i, trim = "", "", 0, False
+    answer, i, trim = "", 0, False
+    blocks: list[str] = []
     while True:
         match = tags.search(text, i)
         segment = text[i : match.start() if match else len(text)]
@@ -80,16 +82,19 @@ def reference(text: str, mode: str) -> tuple[str, str]:
                 trim = not answer or answer[-1].isspace()
             continue
         if tag == THINK[0]:
-            end = close.search(text, i)
-            if end is None:
-                think += text[i:]
-                break
-            think += text[i : end.start()]
-            if end.group() == MARKER:
-                i, trim = end.start(), False
+            end = text.find(THINK[1], i)
+            if end < 0:
+                marker = text.find(MARKER, i)
+                if marker < 0:
+                    blocks.append(text[i:])
+                    break
+                blocks.append(text[i:marker])
+                i, trim = marker, False
                 continue
-            i = end.end()
+            blocks.append(text[i:end])
+            i = end + len(THINK[1])
         trim = not answer or answer[-1].isspace()
+    think = "\n\n".join(kept for block in blocks if (kept := block.strip()))
     return answer, think if mode == "reasoning" else ""
 
 
@@ -131,7 +136,7 @@ def test_counted_and_released_in_the_same_feed() -> None:
 def test_implicit_start_unwraps_after_the_block() -> None:
     cfg = config("reasoning", implicit=True)
     text = "thinking\n</think>\n<answer>\nHi\n</answer>"
-    assert remove_think_blocks(text, cfg) == ("Hi\n", "thinking\n")
+    assert remove_think_blocks(text, cfg) == ("Hi\n", "thinking")
     # no end tag: the held text is the answer, unwrapped (or think text when cut off)
     assert remove_think_blocks("<answer>Hi</answer>", cfg, "stop") == ("Hi", "")
     assert remove_think_blocks("<answer>Hi", cfg, "length") == ("", "<answer>Hi")

@@ -23,6 +23,7 @@ from cot_proxy.formats.messages_stream import thinking_block
 from cot_proxy.formats.textparts import TEXT
 from cot_proxy.formats.textparts import TextSplitter
 from cot_proxy.inline import InlineFilter
+from cot_proxy.think import BLOCK_SEPARATOR
 from cot_proxy.think import ThinkConfig
 
 name = "messages"
@@ -74,7 +75,9 @@ def _body_block(
         if parts == [(TEXT, text)]:
             return None
         return [
-            {**block, "text": t} if k == TEXT else {**thinking_block(), "thinking": t}
+            {**block, "text": t}
+            if k == TEXT
+            else {**thinking_block(), "thinking": t.removeprefix(BLOCK_SEPARATOR)}
             for k, t in parts
         ]
     thinking = block.get("thinking")

@@ -33,6 +33,7 @@ from cot_proxy.jsonbytes import decode_json
 from cot_proxy.jsonbytes import fewest_needles
 from cot_proxy.jsonbytes import json_spellings
 from cot_proxy.sse import read_event
+from cot_proxy.think import BLOCK_SEPARATOR
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
 
@@ -261,6 +262,8 @@ class MessagesRewriter:
         for kind, text in parts:
             if block.shown != kind:
                 self._open(block, kind, out)
+                if kind == THINKING:  # a block of its own: no separator from the one before
+                    text = text.removeprefix(BLOCK_SEPARATOR)
             out.append(_delta_event(block.client, kind, text))
             if kind == TEXT:
                 self.answered = True

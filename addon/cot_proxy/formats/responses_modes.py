@@ -29,6 +29,7 @@ from cot_proxy.formats.responses_stream import REASONING_DELTAS
 from cot_proxy.formats.responses_stream import ResponsesRewriter
 from cot_proxy.formats.responses_stream import nothing
 from cot_proxy.inline import InlineFilter
+from cot_proxy.think import BLOCK_SEPARATOR
 from cot_proxy.think import ThinkConfig
 
 
@@ -50,7 +51,8 @@ class ReasoningRewriter(ResponsesRewriter):
         if not think:
             return []
         if item.held is None:  # its answer began: the think text goes after the message
-            item.after.append(think)
+            # in a reasoning item of its own: no separator from the reasoning before
+            item.after.append(think if item.after else think.removeprefix(BLOCK_SEPARATOR))
             return []
         out: list[Any] = []
         if item.before is None:

@@ -9,12 +9,14 @@ and the request log see every flow last, once the others are done.
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from mitmproxy import connection
 from mitmproxy import http
 
+from cot_proxy.flow import fresh_notes
 from cot_proxy.flow import notes
 from cot_proxy.parts.addon_chain import AddonChain
 from cot_proxy.parts.body_limit import BodyLimit
@@ -49,6 +51,11 @@ class CotProxy:
     (bench/). Here each hook is one dispatch. A part that answers a request itself (its flow's
     notes say `local`) ends the request hook for the parts after it. Unlike separate addons,
     a part that raises also ends that hook for the parts after it (mitmproxy logs the error).
+
+    A flow read from a file (`mitmweb -r`, `mitmdump -nr`, File → Open) runs through the same
+    hooks, but it is not traffic: no part sees it, so its saved notes stay, and it is neither
+    logged nor counted. mitmproxy marks live flows `live` from their request headers on; a
+    loaded one never is. A replayed flow is live again, and starts with new notes.
     """
 
     def __init__(self) -> None:
@@ -86,6 +93,9 @@ class CotProxy:
         self._error: list[FlowHook] = self._methods("error")
         self._client_connected: list[ClientHook] = self._methods("client_connected")
         self._client_disconnected: list[ClientHook] = self._methods("client_disconnected")
+        # Flows read from a file, while their hooks run (`error` comes after `live` is cleared
+        # on live flows too, so the mark is taken at the request headers).
+        self._loaded: weakref.WeakSet[http.HTTPFlow] = weakref.WeakSet()
 
     def _methods(self, name: str) -> list[Any]:
         return [getattr(part, name) for part in self.parts if hasattr(part, name)]
@@ -119,10 +129,17 @@ class CotProxy:
             hook(client)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if not flow.live:
+            self._loaded.add(flow)
+            return
+        self._loaded.discard(flow)  # replayed after it was loaded
+        fresh_notes(flow)
         for hook in self._requestheaders:
             hook(flow)
 
     def request(self, flow: http.HTTPFlow) -> None:
+        if flow in self._loaded:
+            return
         record = notes(flow)
         for hook in self._request:
             if record.local:
@@ -130,13 +147,19 @@ class CotProxy:
             hook(flow)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if flow in self._loaded:
+            return
         for hook in self._responseheaders:
             hook(flow)
 
     def response(self, flow: http.HTTPFlow) -> None:
+        if flow in self._loaded:
+            return
         for hook in self._response:
             hook(flow)
 
     def error(self, flow: http.HTTPFlow) -> None:
+        if flow in self._loaded:
+            return
         for hook in self._error:
             hook(flow)

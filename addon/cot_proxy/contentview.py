@@ -15,6 +15,10 @@ from cot_proxy.flow import saved_notes
 from cot_proxy.transcript import render
 
 NAME = "cot-proxy"
+NO_TRANSCRIPT = (
+    "cot-proxy kept no transcript of this message: it keeps one under mitmweb, for the answers "
+    "of the endpoints it filters.\n"
+)
 
 
 class CotProxyView(contentviews.Contentview):
@@ -24,8 +28,8 @@ class CotProxyView(contentviews.Contentview):
 
     def prettify(self, data: bytes, metadata: contentviews.Metadata) -> str:
         summary = _transcript(metadata)
-        if summary is None:
-            raise ValueError("cot-proxy kept no transcript of this message")
+        if summary is None:  # said plainly: a raise would show the user a traceback
+            return NO_TRANSCRIPT
         return render(summary)
 
     def render_priority(self, data: bytes, metadata: contentviews.Metadata) -> float:

@@ -70,9 +70,11 @@ class FlowNotes:
         return self.stream is not None and self.stream.done_sent
 
     def change_list(self) -> list[str]:
-        """What the proxy changed, as the log line and the flow comment say it."""
+        """What the proxy changed, as the log line and the flow comment say it: the same
+        words for a streamed and a buffered answer."""
         if self.think_chars:
-            return [*self.changes, f"think: {self.think_chars} chars"]
+            mode = self.think.mode if self.think else "strip"
+            return [*self.changes, f"think {mode}: {self.think_chars} chars"]
         return list(self.changes)
 
     def summary(self) -> dict[str, Any]:
@@ -95,10 +97,17 @@ class FlowNotes:
         return self.summary()
 
 
+def fresh_notes(flow: http.HTTPFlow) -> FlowNotes:
+    """A new record for a flow that starts (again: a replayed one forgets its last run)."""
+    record = flow.metadata[METADATA_KEY] = FlowNotes()
+    return record
+
+
 def notes(flow: http.HTTPFlow) -> FlowNotes:
     """The flow's record, created on first use.
 
-    A flow loaded from a file holds the summary dict instead; a replayed one starts afresh.
+    A flow loaded from a file holds the summary dict instead (the parts never see it:
+    `cot_proxy.addon`).
     """
     found = flow.metadata.get(METADATA_KEY)
     if type(found) is not FlowNotes:

@@ -16,6 +16,7 @@ from mitmproxy import contentviews
 from mitmproxy import io as mitmproxy_io
 from mitmproxy.test import taddons
 
+from cot_proxy.contentview import NO_TRANSCRIPT
 from cot_proxy.contentview import CotProxyView
 
 from .conftest import VENV_BIN
@@ -161,11 +162,9 @@ def test_saved_flows_carry_the_mark_and_the_change_list_never_the_key(
     proxy.stop()
     with saved.open("rb") as f:
         flows = by_kind(list(mitmproxy_io.FlowReader(f).stream()))
-    assert (
-        flows["buffered"].comment
-        == "cot-proxy changed: temperature=0.6; think strip; think: 3 chars"
-    )
-    assert flows["streamed"].comment == "cot-proxy changed: temperature=0.6; think: 3 chars"
+    # one wording for the same change, streamed or buffered
+    for kind in ("buffered", "streamed"):
+        assert flows[kind].comment == "cot-proxy changed: temperature=0.6; think strip: 3 chars"
     for kind in ("buffered", "streamed"):
         assert flows[kind].marked == ":brain:"
         assert KEY not in flows[kind].comment and "Bearer" not in flows[kind].comment
@@ -198,7 +197,7 @@ def test_mitmweb_shows_the_cot_proxy_view_for_streamed_and_buffered_answers(
         f
         for f in listing
         if f["request"]["path"] == "/v1/chat/completions"
-        and f["comment"].endswith("think: 3 chars")
+        and f["comment"].endswith("think strip: 3 chars")
     )
     assert live["marked"] == "🧠"  # the UI shows the mark as its emoji
     view = web_get(
@@ -226,3 +225,41 @@ def test_mitmweb_shows_the_cot_proxy_view_for_streamed_and_buffered_answers(
         assert contentviews.prettify_message(fail.response, fail, "auto").view_name != "cot-proxy"
         request = contentviews.prettify_message(streamed.request, streamed, "auto")
         assert request.view_name != "cot-proxy"
+        # Chosen by hand there, it says why it has nothing, not a traceback.
+        chosen = contentviews.prettify_message(fail.response, fail, "cot-proxy")
+        assert chosen.text == NO_TRANSCRIPT and chosen.syntax_highlight != "error", chosen
+
+
+def test_flows_read_back_keep_their_notes_and_are_not_traffic(start_proxy, upstream, tmp_path):
+    """mitmweb -r FILE: the saved record stays (the cot-proxy view still shows the transcript),
+    and reading flows is neither logged nor counted as requests."""
+    upstream.reset(thinking_model)
+    saved = tmp_path / "web.mitm"
+    env = {"TARGET_BASE_URL": f"{upstream.url}/v1/", "MITM_TOOL": "mitmweb"}
+    first = start_proxy(env, args=["--web-port", str(free_port()), "-w", str(saved)])
+    send_every_kind_of_flow(first.url)
+    first.wait_log("POST /v1/fail", timeout=5)
+    first.stop()
+    web_port = free_port()
+    reader = start_proxy(env, args=["--web-port", str(web_port), "-r", str(saved)])
+    token = re.search(r"token=(\w+)", reader.wait_log("token=", timeout=10))
+    assert token, reader.log()
+    deadline = time.monotonic() + 10
+    while len(listing := web_get(web_port, f"/flows?token={token[1]}")) < 5:
+        assert time.monotonic() < deadline, listing
+        time.sleep(0.1)
+    streamed = next(
+        f
+        for f in listing
+        if f["request"]["path"] == "/v1/chat/completions"
+        and f["comment"].endswith("think strip: 3 chars")
+        and f["response"]["contentLength"] is not None
+    )
+    view = web_get(
+        web_port, f"/flows/{streamed['id']}/response/content/cot-proxy.json?token={token[1]}"
+    )
+    assert view["view_name"] == "cot-proxy" and "hmm" in json.dumps(view["text"]), view
+    metrics = curl(f"{reader.url}/metrics").stdout
+    assert 'endpoint="chat"' not in metrics, metrics  # nothing counted
+    log = reader.log()
+    assert "POST /v1/chat/completions" not in log and "Traceback" not in log, log

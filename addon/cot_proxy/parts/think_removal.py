@@ -262,7 +262,8 @@ class ThinkRemoval:
             new_body, record.body_think_chars = filter_body_counted(body, config, fmt, transcript)
         if new_body is not None:
             response.content = new_body
-            record.changes.append(f"think {config.mode}")
+            if not record.body_think_chars:  # else the change list counts them (FlowNotes)
+                record.changes.append(f"think {config.mode}")
 
 
 def is_identity(response: http.Response) -> bool:

@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 PYTHON312 ?= $(shell if python3.12 -c '' >/dev/null 2>&1; then echo python3.12; \
 	else ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -n 1; fi)
 
-.PHONY: run demo web test lint bench clean
+.PHONY: run demo web test test-fast lint bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON312)" || { echo "python3.12 not found: install Python 3.12" >&2; exit 1; }
@@ -34,6 +34,10 @@ web: $(VENV)/.installed
 ## The whole test suite (unit, addon, end-to-end), after the lints: a lint failure fails it.
 test: lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The unit and addon tests only (no process started), after the lints: under a minute.
+test-fast: lint
+	$(BIN)/python -m pytest -m "not e2e" tests/unit tests/addon $(PYTEST_ARGS)
 
 ## ruff (check and format) and mypy over the code and tests; hadolint and shellcheck.
 lint: $(VENV)/.installed

@@ -102,6 +102,11 @@ class OllamaFormat:
     def rewriter(self, config: ThinkConfig, new_filter: NewFilter) -> OllamaRewriter:
         return OllamaRewriter(self, config, new_filter(0))
 
+    def failure(self, message: str) -> dict[str, Any]:
+        """Ollama's error line after the stream started (`{"error": …}`), which its clients
+        raise on."""
+        return {"error": message}
+
     def filter_body(self, obj: Any, config: ThinkConfig, new_filter: NewFilter) -> bool:
         """A `"stream": false` answer: the whole text at once, finished by its done_reason."""
         container = self.container(obj)

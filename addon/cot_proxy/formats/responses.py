@@ -34,6 +34,9 @@ Stdlib only, no mitmproxy import.
 
 from __future__ import annotations
 
+from typing import Any
+
+from cot_proxy.events import FAILURE_CODE
 from cot_proxy.events import Framing
 from cot_proxy.events import NewFilter
 from cot_proxy.formats.responses_modes import InlineRewriter
@@ -44,6 +47,20 @@ from cot_proxy.think import ThinkConfig
 
 name = "responses"
 framing: Framing = "sse"
+
+
+def failure(message: str) -> dict[str, Any]:
+    """The Responses `error` event (`ResponseErrorEvent`: code, message, param), with the same
+    under `error` as OpenAI's API sends it mid-stream: openai-python raises `APIError` on an
+    event whose data has an `error` (`Stream.__stream__`), and so does `responses.stream()`."""
+    error = {"type": "server_error", "code": FAILURE_CODE, "message": message, "param": None}
+    return {
+        "type": "error",
+        "code": FAILURE_CODE,
+        "message": message,
+        "param": None,
+        "error": error,
+    }
 
 
 def rewriter(config: ThinkConfig, new_filter: NewFilter) -> ResponsesRewriter:

@@ -17,6 +17,7 @@ name = "chat"
 text_key = "content"
 upstream_reasoning_fields = UPSTREAM_REASONING_FIELDS
 done_payload: bytes | None = DONE_PAYLOAD
+failure = choices.failure
 
 # The text container: each streamed choice's delta, each buffered choice's message.
 event_channels = choices.channel_reader("delta")

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from collections.abc import Container
 from typing import Any
 
+from cot_proxy.events import FAILURE_CODE
+
 # Reasoning that servers with a reasoning parser already split off (vLLM, SGLang, llama.cpp, ...).
 UPSTREAM_REASONING_FIELDS: tuple[str, ...] = ("reasoning_content", "reasoning")
 # reasoning_field "both": the same text in the two fields clients read (vLLM ≥ 0.16 and Ollama
@@ -27,6 +29,15 @@ def reasoning_keys(reasoning_field: str) -> tuple[str, ...]:
 
 # The data of the event that ends an OpenAI stream.
 DONE_PAYLOAD = b"[DONE]"
+
+
+def failure(message: str) -> dict[str, Any]:
+    """The error a stream ends with when strip mode cannot filter it: the `data: {"error": …}`
+    llama-server and vLLM send mid-stream, which openai-python raises `APIError` on."""
+    return {
+        "error": {"message": message, "type": "server_error", "param": None, "code": FAILURE_CODE}
+    }
+
 
 _CHOICE_INDEX = re.compile(rb'"index"\s*:\s*(\d+)')
 

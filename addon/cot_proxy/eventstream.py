@@ -97,6 +97,7 @@ class EventStream:
         self._last_output_at = clock()
         self.passthrough = False
         self.cut = False  # strip mode failed closed: the answer ended with an error event
+        self._owed: list[bytes] = []  # `refuse`: what the first call sends
         self.fallback_reason: str | None = None
         self.first_answer_at: float | None = None
         self.done_sent = False
@@ -118,7 +119,8 @@ class EventStream:
 
     def __call__(self, data: bytes) -> list[bytes]:
         if self.cut:
-            return []
+            owed, self._owed = self._owed, []
+            return owed
         rewriter = self._rewriter
         if self._raw or rewriter is None:
             if not data:
@@ -200,6 +202,13 @@ class EventStream:
             logger.error("could not flush held think-filter text (%s)", type(exc).__name__)
         out.extend(unsent)
         out.extend(self._framer.flush())
+
+    def refuse(self, reason: str) -> None:
+        """Strip mode, before the first byte: the body cannot be filtered (a content encoding
+        the proxy cannot decode), so the client gets the format's error event and nothing of
+        the upstream's."""
+        self.fallback_reason = reason
+        self._cut(self._owed, reason)
 
     def _cut(self, out: list[bytes], reason: str) -> None:
         """Strip mode fails closed: the filters' held answer text if they can still give it,

@@ -107,6 +107,7 @@ class ThinkStream:
         self._raw = config.mode == "keep"
         self.passthrough = False  # fell back to raw pass-through
         self.cut = False  # strip mode failed closed: the answer ended with an error event
+        self._owed: list[bytes] = []  # `refuse`: what the first call sends
         # mitmweb's view: every event is parsed (no fast paths) so that its text is recorded.
         self.transcript = transcript
         self._record = transcript is not None
@@ -150,7 +151,8 @@ class ThinkStream:
 
     def __call__(self, data: bytes) -> list[bytes]:
         if self.cut:
-            return []
+            owed, self._owed = self._owed, []
+            return owed
         if self._raw:
             if not data:
                 return []
@@ -294,6 +296,13 @@ class ThinkStream:
             out.extend(self._framer.flush())
         except Exception as exc:  # pragma: no cover - the framer only slices bytes
             logger.error("could not flush the SSE framer (%s)", type(exc).__name__)
+
+    def refuse(self, reason: str) -> None:
+        """Strip mode, before the first byte: the body cannot be filtered (a content encoding
+        the proxy cannot decode), so the client gets the format's error event and nothing of
+        the upstream's."""
+        self.fallback_reason = reason
+        self._cut(self._owed, reason)
 
     def _cut(self, out: list[bytes], reason: str) -> None:
         """Strip mode fails closed: the filters' held answer text if they can still give it,

@@ -52,7 +52,9 @@ class EventStream:
     sent as it came. An event that produced nothing, when nothing went out for
     `heartbeat_seconds`, is replaced by the rewriter's heartbeat (an SSE comment if it has none).
 
-    At end of stream the rewriter's held text goes out (`end`), before any unterminated tail.
+    At end of stream the rewriter's held text goes out (`end`), before any unterminated tail
+    (bytes after the last blank line), which strip mode drops unless the rewriter would let the
+    same bytes pass as an event: not a whole event, it cannot be filtered.
     Any exception, or an event over `max_event_bytes`, means the stream can no longer be
     filtered. Strip mode then fails closed (`cut`): the text the filters hold goes out (it is
     filtered; best effort), then the format's error event (`EventFormat.failure`), and nothing
@@ -151,7 +153,10 @@ class EventStream:
                         self._last_line(rewriter, bytes(raw), out)
                         continue
                     self._end(out)  # held text before the unterminated tail, not after it
-                    out.append(raw)
+                    if self.config.mode != "strip" or rewriter.passes(bytes(raw)):
+                        # Strip drops one that may hold think text: not a whole event, so not
+                        # filtered, and no SSE client dispatches an event never ended.
+                        out.append(raw)
                     continue
                 if not self._record and rewriter.passes(raw):
                     out.append(raw)

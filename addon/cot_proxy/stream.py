@@ -59,7 +59,8 @@ class ThinkStream:
     the event that finishes the channel arrives, the filter is finished and the released text
     merged into that same event (answer text appended, think text in the reasoning field), so it
     reaches the client before the finish. Channels never finished are released when the stream's
-    done event (`[DONE]`) arrives, or at end of stream (before any unterminated tail), in a new
+    done event (`[DONE]`) arrives, or at end of stream (before any unterminated tail, which strip
+    mode drops unless no byte of it can change: not a whole event, it cannot be filtered), in a new
     event built by the format from the channel's last event (`event:` lines kept, `id:` not).
 
     A modified event left with no text and nothing else worth sending is dropped, unless nothing
@@ -186,7 +187,10 @@ class ThinkStream:
                         self._fall_back(out, events[position:], "oversized event")
                         return self._sent(out)
                     self._release_all(out)  # before the unterminated tail, not after it
-                    out.append(raw)
+                    if self.config.mode != "strip" or self._clean(raw):
+                        # Strip drops one that may hold think text: not a whole event, so not
+                        # filtered, and no SSE client dispatches an event never ended.
+                        out.append(raw)
                     continue
                 if self._idle and not self._record and self.first_answer_at is not None:
                     # Idle fast path: an event in which nothing can change goes out unparsed.

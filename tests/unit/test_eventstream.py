@@ -157,6 +157,13 @@ def test_held_text_goes_out_before_an_unterminated_tail() -> None:
     assert out.endswith(b'data: {"type":"delta","text":"<thi"}\n\n' + b"data: {cut")
 
 
+def test_strip_drops_an_unterminated_tail_that_may_hold_think_text() -> None:
+    tail = b'data: {"type":"delta","text":"<think>secret"}'
+    assert run(EventStream(ThinkConfig(), Toy()), [sse(delta("Hi")) + tail]) == sse(delta("Hi"))
+    out = run(EventStream(REASONING, Toy()), [sse(delta("Hi")) + tail])
+    assert out == sse(delta("Hi")) + tail  # other modes hide nothing
+
+
 def test_data_only_events_get_data_only_new_events() -> None:
     raw = b'data: {"type": "delta", "text": "Hi <thi"}\r\n\r\n'
     out = run(EventStream(ThinkConfig(), Toy()), [raw])

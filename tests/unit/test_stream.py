@@ -423,6 +423,13 @@ def test_garbage_passes_through_unchanged(garbage: bytes) -> None:
     assert client_text(payloads_of(rest), "chat") == "y"
 
 
+@pytest.mark.parametrize(("mode", "kept"), [("strip", False), ("reasoning", True)])
+def test_an_unterminated_tail_that_may_hold_think_text(mode: str, kept: bool) -> None:
+    tail = b'data: {"choices":[{"index":0,"delta":{"content":"<think>secret"}}]}'
+    out = run(make(mode), [sse([chat_chunk({"content": "A"})]) + tail])
+    assert (out[-1] == tail) is kept and (b"secret" in b"".join(out)) is kept
+
+
 def test_missing_final_blank_line_passes_through_and_held_text_comes_first() -> None:
     data = sse([chat_chunk({"content": "A<thi"})]) + b"data: [DONE]\n"
     out = run(make("strip"), [data])

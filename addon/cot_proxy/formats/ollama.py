@@ -59,8 +59,8 @@ class OllamaFormat:
         (an error, or another shape), to pass as it came."""
         if type(obj) is not dict or "error" in obj:
             return None
-        if self.message_key is None:
-            return obj if self.text_key in obj or "done" in obj else None
+        if self.message_key is None:  # a line with any of the three: strip mode must see it
+            return obj if self.text_key in obj or "done" in obj or THINKING in obj else None
         message = obj.get(self.message_key)
         return message if type(message) is dict else None
 

@@ -430,6 +430,17 @@ def test_an_unterminated_tail_that_may_hold_think_text(mode: str, kept: bool) ->
     assert (out[-1] == tail) is kept and (b"secret" in b"".join(out)) is kept
 
 
+def test_strip_filters_a_streamed_message_in_place_of_a_delta() -> None:
+    odd = {**ENVELOPE, "choices": [{"index": 0, "message": {"content": "<think>s</think>A"}}]}
+    out = run(make("strip"), [sse([odd, chat_chunk({"content": "B"}), b"[DONE]"])])
+    assert b'"s"' not in b"".join(out) and b"think" not in b"".join(out)
+    texts = [
+        p["choices"][0].get("message", p["choices"][0].get("delta"))
+        for p in payloads_of(b"".join(out))[:-1]
+    ]
+    assert texts == [{"content": "A"}, {"content": "B"}]
+
+
 def test_missing_final_blank_line_passes_through_and_held_text_comes_first() -> None:
     data = sse([chat_chunk({"content": "A<thi"})]) + b"data: [DONE]\n"
     out = run(make("strip"), [data])

@@ -45,10 +45,12 @@ _CHOICE_INDEX = re.compile(rb'"index"\s*:\s*(\d+)')
 Channels = list[tuple[int, dict[str, Any] | None, Any]]
 
 
-def channel_reader(container_key: str | None) -> Callable[[Any], Channels | None]:
+def channel_reader(
+    container_key: str | None, fallback_key: str | None = None
+) -> Callable[[Any], Channels | None]:
     """A format's `event_channels`: each choice as (index, text container or None,
     finish_reason), None without a choices list. `container_key` None: the choice is its own
-    container."""
+    container; `fallback_key`: where a choice without one keeps its text instead."""
 
     def event_channels(obj: Any) -> Channels | None:
         choices = obj.get("choices") if type(obj) is dict else None
@@ -59,6 +61,8 @@ def channel_reader(container_key: str | None) -> Callable[[Any], Channels | None
             if type(choice) is dict:
                 index = choice.get("index")
                 container = choice if container_key is None else choice.get(container_key)
+                if type(container) is not dict and fallback_key is not None:
+                    container = choice.get(fallback_key)
                 found.append(
                     (
                         index if type(index) is int else position,  # bool is no index either

@@ -219,6 +219,8 @@ class ResponsesRewriter:
             return self._text_delta(item, obj)
         if kind == TEXT_DONE and type(obj.get("text")) is str:
             return self._text_done(item, obj, obj)
+        if kind == PART_ADDED and is_text_part(obj.get("part")):
+            self._initial_text(item, obj.get("content_index"), obj["part"])
         if kind == PART_ADDED and item.held is not None:
             item.held.append(obj)
             return []
@@ -239,6 +241,10 @@ class ResponsesRewriter:
         out = self._before_item(item)
         if kind == "message":
             self._register(item, self._stands_for(item))
+            content = upstream.get("content") if type(upstream) is dict else None
+            for k, part in enumerate(content if isinstance(content, list) else []):
+                if is_text_part(part):
+                    self._initial_text(item, k, part)
         if self._holds(item):
             item.held = [obj]
             return out
@@ -281,6 +287,20 @@ class ResponsesRewriter:
         if channel is None:
             channel = item.channels[key] = Channel(self._new_filter(next(self._channel_numbers)))
         return key, channel
+
+    def _initial_text(self, item: StreamItem, content_index: Any, part: dict[str, Any]) -> None:
+        """Strip mode: text an added item or part already carries (empty from every server
+        known) is its channel's first text, filtered like a delta's, so that none passes
+        unread."""
+        if self.config.mode != "strip" or not part["text"]:
+            return
+        _, channel = self._channel(item, content_index)
+        channel.fed = True
+        _, answer = self._filtered(item, channel, part["text"])
+        channel.sent.append(answer)
+        if answer != part["text"]:
+            part["text"] = answer
+            self._touched = True
 
     def _text_delta(self, item: StreamItem, obj: dict[str, Any]) -> list[Any]:
         key, channel = self._channel(item, obj.get("content_index"))

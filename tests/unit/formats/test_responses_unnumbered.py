@@ -135,3 +135,20 @@ def test_any_split_of_the_bytes_through_the_conductor(data: Any) -> None:
     assert through(chunks) == whole
     if config is STRIP:
         assert b"hidden" not in whole and b"<think>" not in whole
+
+
+def test_strip_filters_text_an_added_part_or_item_already_carries() -> None:
+    events = llama_stream(None, ["C"])
+    part_added = next(e for e in events if e["type"] == "response.content_part.added")
+    part_added["part"]["text"] = "<think>a</think>B"
+    out = run(events, STRIP, llama_sse)
+    assert "<think>" not in str(out)
+    assert next(e for e in out if e["type"] == "response.content_part.added")["part"]["text"] == "B"
+    assert out[-1]["response"]["output"][0]["content"][0]["text"] == "BC"
+    events = llama_stream(None, ["C"])
+    item_added = next(e for e in events if e["type"] == "response.output_item.added")
+    item_added["item"]["content"] = [{"type": "output_text", "text": "<think>x</think>"}]
+    out = run(events, STRIP, llama_sse)
+    assert (
+        "<think>" not in str(out) and out[-1]["response"]["output"][0]["content"][0]["text"] == "C"
+    )

@@ -5,7 +5,8 @@ that add output items (`response.output_item.added`), fill them (`response.outpu
 for a message's text, `response.reasoning_text.delta` or `response.reasoning_summary_text.delta`
 for reasoning, …), close them (`….done`, repeating the whole text) and end with
 `response.completed`, `response.incomplete` or `response.failed`, which carry the whole
-`response` again. Items are numbered by `output_index`. Shapes: openai-python's
+`response` again. Items are numbered by `output_index` (llama-server sends none, nor
+`content_index` or `sequence_number`: its events are placed by `item_id`). Shapes: openai-python's
 `openai/types/responses`, as vLLM (vllm/entrypoints/openai/responses/simple_streaming_events.py)
 and Ollama (openai/responses.go, `ResponsesStreamConverter`) send them.
 

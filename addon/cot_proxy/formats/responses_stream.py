@@ -3,8 +3,9 @@
 `ResponsesRewriter` follows the upstream's items (`StreamItem`) by `output_index`, else by item id
 (llama-server numbers nothing), filters each message text part (`Channel`) delta by delta,
 renumbers items and sequence numbers, and makes every repetition of a text (`….done` events, the
-final `response.output`) the text the client got in deltas. Strip mode is this class; reasoning and inline mode override its hooks
-(`cot_proxy.formats.responses_modes`). See `cot_proxy.formats.responses` for the whole picture.
+final `response.output`) the text the client got in deltas. Strip mode is this class; reasoning
+and inline mode override its hooks (`cot_proxy.formats.responses_modes`). See
+`cot_proxy.formats.responses` for the whole picture.
 
 Stdlib only, no mitmproxy import.
 """

@@ -37,6 +37,18 @@ Framing = Literal["sse", "ndjson"]
 # In what `EventRewriter.event` returns: the event's original bytes, unchanged.
 SAME: Any = type("Same", (), {"__repr__": lambda self: "SAME"})()
 
+# What a stream that strip mode could not filter ends with (`EventFormat.failure`): its code.
+FAILURE_CODE = "think_filter_failed"
+
+
+def failure_message(reason: str) -> str:
+    """The message of the error event a stream ends with when strip mode fails closed."""
+    return (
+        f"cot-proxy could not filter this answer ({reason}) and ended it here, "
+        "so that no think text reaches the client"
+    )
+
+
 # The filter of one channel (a text block, an output item, the one answer of an Ollama stream),
 # given its number: ThinkFilter or, in inline mode, InlineFilter (`cot_proxy.inline.new_filter`).
 NewFilter = Callable[[int], ThinkFilter]
@@ -101,4 +113,9 @@ class EventFormat(Protocol):
     def filter_body(self, obj: Any, config: ThinkConfig, new_filter: NewFilter) -> bool:
         """Rewrite a decoded buffered answer in place; True when it changed. Not an answer of
         this format (an unexpected shape): False, unchanged."""
+        ...
+
+    def failure(self, message: str) -> Any:
+        """The error event a stream ends with when strip mode cannot filter it (an exception,
+        an oversized event): one the format's official client raises on."""
         ...

@@ -20,6 +20,7 @@ from typing import Any
 from cot_proxy.events import SAME
 from cot_proxy.events import EventFormat
 from cot_proxy.events import EventRewriter
+from cot_proxy.events import failure_message
 from cot_proxy.jsonbytes import decode_json
 from cot_proxy.jsonbytes import encode_json
 from cot_proxy.ndjson import NDJSONFramer
@@ -51,13 +52,20 @@ class EventStream:
     sent as it came. An event that produced nothing, when nothing went out for
     `heartbeat_seconds`, is replaced by the rewriter's heartbeat (an SSE comment if it has none).
 
-    At end of stream the rewriter's held text goes out (`end`), before any unterminated tail.
-    Any exception, or an event over `max_event_bytes`, switches the flow to raw pass-through
-    (held text flushed first, best effort). Keep mode passes every byte from the start.
+    At end of stream the rewriter's held text goes out (`end`), before any unterminated tail
+    (bytes after the last blank line), which strip mode drops unless the rewriter would let the
+    same bytes pass as an event: not a whole event, it cannot be filtered.
+    Any exception, or an event over `max_event_bytes`, means the stream can no longer be
+    filtered. Strip mode then fails closed (`cut`): the text the filters hold goes out (it is
+    filtered; best effort), then the format's error event (`EventFormat.failure`), and nothing
+    more: the rest of the upstream's body is read and dropped, so no think text can follow.
+    The other modes hide nothing: they switch to raw pass-through (held text flushed first,
+    best effort). Keep mode passes every byte from the start.
 
     Read by the log line and the metrics: `think_chars`, `think_blocks`, `first_answer_at`
     (time.time() of the first answer text sent; keep mode: the first byte), `done_sent` (the
-    terminal event went out; keep mode: the body ended), `passthrough`, `fallback_reason`.
+    terminal event went out; keep mode: the body ended), `passthrough`, `cut`,
+    `fallback_reason`.
     """
 
     def __init__(
@@ -90,6 +98,8 @@ class EventStream:
         self._ended = False  # the rewriter's end() was called
         self._last_output_at = clock()
         self.passthrough = False
+        self.cut = False  # strip mode failed closed: the answer ended with an error event
+        self._owed: list[bytes] = []  # `refuse`: what the first call sends
         self.fallback_reason: str | None = None
         self.first_answer_at: float | None = None
         self.done_sent = False
@@ -110,6 +120,9 @@ class EventStream:
     # -- mitmproxy entry point -----------------------------------------------------------------
 
     def __call__(self, data: bytes) -> list[bytes]:
+        if self.cut:
+            owed, self._owed = self._owed, []
+            return owed
         rewriter = self._rewriter
         if self._raw or rewriter is None:
             if not data:
@@ -127,10 +140,10 @@ class EventStream:
                 if type(raw) is not bytes:  # Unframed: not one complete event
                     if isinstance(raw, OversizedChunk):
                         logger.warning(
-                            "%s event larger than %d bytes; passing the rest of this response "
-                            "through unchanged",
+                            "%s event larger than %d bytes; %s",
                             self.format.name,
                             self._framer.max_event_bytes,
+                            self._giving_up,
                         )
                         self._fall_back(out, events[position:], "oversized event")
                         return self._sent(out)
@@ -140,7 +153,10 @@ class EventStream:
                         self._last_line(rewriter, bytes(raw), out)
                         continue
                     self._end(out)  # held text before the unterminated tail, not after it
-                    out.append(raw)
+                    if self.config.mode != "strip" or rewriter.passes(bytes(raw)):
+                        # Strip drops one that may hold think text: not a whole event, so not
+                        # filtered, and no SSE client dispatches an event never ended.
+                        out.append(raw)
                     continue
                 if not self._record and rewriter.passes(raw):
                     out.append(raw)
@@ -150,9 +166,10 @@ class EventStream:
                 self._end(out)
         except Exception as exc:  # never raise into mitmproxy: fall back instead
             logger.error(
-                "%s think filter failed (%s); passing the rest of this response through unchanged",
+                "%s think filter failed (%s); %s",
                 self.format.name,
                 type(exc).__name__,
+                self._giving_up,
             )
             logger.debug("think filter failure", exc_info=True)
             self._fall_back(out, events[position:], f"error: {type(exc).__name__}")
@@ -169,16 +186,45 @@ class EventStream:
                 self.done_sent = True
         return out
 
+    @property
+    def _giving_up(self) -> str:
+        """What the log says happens to the rest of a response the filter gave up on."""
+        if self.config.mode == "strip":
+            return "ending this response with an error event"
+        return "passing the rest of this response through unchanged"
+
     def _fall_back(self, out: list[bytes], unsent: list[bytes], reason: str) -> None:
-        """Switch to raw pass-through: flush held text if possible, then every byte still here."""
-        self._raw = self.passthrough = True
+        """The stream cannot be filtered any more: strip mode fails closed (`_cut`); the other
+        modes switch to raw pass-through: held text flushed if possible, then every byte."""
         self.fallback_reason = reason
+        if self.config.mode == "strip":
+            self._cut(out, reason)
+            return
+        self._raw = self.passthrough = True
         try:
             self._end(out)
         except Exception as exc:
             logger.error("could not flush held think-filter text (%s)", type(exc).__name__)
         out.extend(unsent)
         out.extend(self._framer.flush())
+
+    def refuse(self, reason: str) -> None:
+        """Strip mode, before the first byte: the body cannot be filtered (a content encoding
+        the proxy cannot decode), so the client gets the format's error event and nothing of
+        the upstream's."""
+        self.fallback_reason = reason
+        self._cut(self._owed, reason)
+
+    def _cut(self, out: list[bytes], reason: str) -> None:
+        """Strip mode fails closed: the filters' held answer text if they can still give it,
+        then the format's error event; every later byte of the upstream's is dropped."""
+        self.cut = True
+        try:
+            self._end(out)
+        except Exception as exc:
+            logger.error("could not flush held think-filter text (%s)", type(exc).__name__)
+        failure = self.format.failure(failure_message(reason))
+        out.append(self._new_event(failure, named=self._named is not False))
 
     # -- per event ------------------------------------------------------------------------------
 
@@ -235,15 +281,16 @@ class EventStream:
             return payload + raw[len(raw.rstrip(b"\r\n")) :]
         return source.with_data(payload)
 
-    def _new_event(self, obj: Any) -> bytes:
+    def _new_event(self, obj: Any, named: bool | None = None) -> bytes:
+        """A new event in the stream's framing; SSE: with an `event:` line when the stream's
+        events have one (`named`: unless told otherwise)."""
         payload = encode_json(obj)
         ending = self._ending
         if not self._sse:
             return payload + ending
         kind = obj.get("type") if type(obj) is dict else None
-        head = (
-            b"event: " + kind.encode("utf-8") + ending if self._named and type(kind) is str else b""
-        )
+        named = self._named if named is None else named
+        head = b"event: " + kind.encode("utf-8") + ending if named and type(kind) is str else b""
         return head + b"data: " + payload + ending + ending
 
     def _heartbeat(self, rewriter: EventRewriter, out: list[bytes]) -> None:

@@ -91,8 +91,9 @@ class Series:
         )
         self.fallbacks = Counter(
             "cot_proxy_stream_fallbacks",
-            "Streams passed through unfiltered: an oversized event, a filter error, or a "
-            "content encoding the proxy cannot decode.",
+            "Streams the proxy could not filter (an oversized event, a filter error, or a "
+            "content encoding it cannot decode): ended with an error event in strip mode, "
+            "passed through unfiltered in the others.",
             ["reason"],
             registry=registry,
         )

@@ -16,6 +16,7 @@ from typing import Any
 
 from cot_proxy.channel import Change
 from cot_proxy.channel import ChannelStep
+from cot_proxy.events import failure_message
 from cot_proxy.formats import WireFormat
 from cot_proxy.jsonbytes import decode_json
 from cot_proxy.jsonbytes import encode_json
@@ -48,14 +49,18 @@ class ThinkStream:
     anywhere (inside an event, a tag, a UTF-8 character), then once b"" at the end of the body,
     to flush. It returns a list of chunks, never b"" and never a list containing b"": on HTTP/1
     an empty chunk goes out as the chunked terminator, and the client stops reading there. It
-    never raises: an unexpected error, or an event bigger than `max_event_bytes`, switches the
-    flow to raw pass-through (text still held by the filters is flushed first, best effort).
+    never raises. After an unexpected error, or an event bigger than `max_event_bytes`, the
+    stream cannot be filtered any more: strip mode fails closed (`cut`: the text the filters
+    hold, which is filtered, best effort; then the format's error event, `data: {"error": …}`;
+    then nothing, the rest of the upstream's body is dropped); the other modes hide nothing and
+    switch to raw pass-through (held text flushed first, best effort).
 
     Held text at the end of a channel (a cut-off tag, an open block, implicit-start text): when
     the event that finishes the channel arrives, the filter is finished and the released text
     merged into that same event (answer text appended, think text in the reasoning field), so it
     reaches the client before the finish. Channels never finished are released when the stream's
-    done event (`[DONE]`) arrives, or at end of stream (before any unterminated tail), in a new
+    done event (`[DONE]`) arrives, or at end of stream (before any unterminated tail, which strip
+    mode drops unless no byte of it can change: not a whole event, it cannot be filtered), in a new
     event built by the format from the channel's last event (`event:` lines kept, `id:` not).
 
     A modified event left with no text and nothing else worth sending is dropped, unless nothing
@@ -102,6 +107,8 @@ class ThinkStream:
         # Bytes pass as they come: keep mode changes nothing; then also after a fall-back.
         self._raw = config.mode == "keep"
         self.passthrough = False  # fell back to raw pass-through
+        self.cut = False  # strip mode failed closed: the answer ended with an error event
+        self._owed: list[bytes] = []  # `refuse`: what the first call sends
         # mitmweb's view: every event is parsed (no fast paths) so that its text is recorded.
         self.transcript = transcript
         self._record = transcript is not None
@@ -147,6 +154,9 @@ class ThinkStream:
     # -- mitmproxy entry point -----------------------------------------------------------------
 
     def __call__(self, data: bytes) -> list[bytes]:
+        if self.cut:
+            owed, self._owed = self._owed, []
+            return owed
         if self._raw:
             if not data:
                 return []
@@ -173,14 +183,17 @@ class ThinkStream:
                 if type(raw) is not bytes:  # sse.Unframed: not one complete event
                     if isinstance(raw, OversizedChunk):
                         logger.warning(
-                            "SSE event larger than %d bytes; passing the rest of this "
-                            "response through unchanged",
+                            "SSE event larger than %d bytes; %s",
                             self._framer.max_event_bytes,
+                            self._giving_up,
                         )
                         self._fall_back(out, events[position:], "oversized event")
                         return self._sent(out)
                     self._release_all(out)  # before the unterminated tail, not after it
-                    out.append(raw)
+                    if self.config.mode != "strip" or self._clean(raw):
+                        # Strip drops one that may hold think text: not a whole event, so not
+                        # filtered, and no SSE client dispatches an event never ended.
+                        out.append(raw)
                     continue
                 if self._idle and not self._record and self.first_answer_at is not None:
                     # Idle fast path: an event in which nothing can change goes out unparsed.
@@ -202,10 +215,7 @@ class ThinkStream:
                 self._release_all(out)
         except Exception as exc:  # never raise into mitmproxy: fall back instead
             # No body content in the log: only the exception type; traceback at debug level.
-            logger.error(
-                "think filter failed (%s); passing the rest of this response through unchanged",
-                type(exc).__name__,
-            )
+            logger.error("think filter failed (%s); %s", type(exc).__name__, self._giving_up)
             logger.debug("think filter failure", exc_info=True)
             self._fall_back(out, events[position:], f"error: {type(exc).__name__}")
         return self._sent(out)
@@ -269,10 +279,21 @@ class ThinkStream:
         ):
             self.first_answer_at = time.time()
 
+    @property
+    def _giving_up(self) -> str:
+        """What the log says happens to the rest of a response the filter gave up on."""
+        if self.config.mode == "strip":
+            return "ending this response with an error event"
+        return "passing the rest of this response through unchanged"
+
     def _fall_back(self, out: list[bytes], unsent: list[bytes], reason: str) -> None:
-        """Switch to raw pass-through: flush held text if possible, then every byte still here."""
-        self._raw = self.passthrough = True
+        """The stream cannot be filtered any more: strip mode fails closed (`_cut`); the other
+        modes switch to raw pass-through: held text flushed if possible, then every byte."""
         self.fallback_reason = reason
+        if self.config.mode == "strip":
+            self._cut(out, reason)
+            return
+        self._raw = self.passthrough = True
         try:
             self._release_all(out)
         except Exception as exc:
@@ -282,6 +303,23 @@ class ThinkStream:
             out.extend(self._framer.flush())
         except Exception as exc:  # pragma: no cover - the framer only slices bytes
             logger.error("could not flush the SSE framer (%s)", type(exc).__name__)
+
+    def refuse(self, reason: str) -> None:
+        """Strip mode, before the first byte: the body cannot be filtered (a content encoding
+        the proxy cannot decode), so the client gets the format's error event and nothing of
+        the upstream's."""
+        self.fallback_reason = reason
+        self._cut(self._owed, reason)
+
+    def _cut(self, out: list[bytes], reason: str) -> None:
+        """Strip mode fails closed: the filters' held answer text if they can still give it,
+        then the format's error event; every later byte of the upstream's is dropped."""
+        self.cut = True
+        try:
+            self._release_all(out)
+        except Exception as exc:
+            logger.error("could not flush held think-filter text (%s)", type(exc).__name__)
+        out.append(b"data: " + encode_json(self.format.failure(failure_message(reason))) + b"\n\n")
 
     # -- per event ------------------------------------------------------------------------------
 

@@ -132,7 +132,8 @@ def llama_start() -> Event:
         "model": "gpt-3.5-turbo",
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": {"input_tokens": 17, "output_tokens": 0},
+        # llama.cpp 0c1e57098 (llama-cpp-python 0.3.36) counts cached prompt tokens apart
+        "usage": {"cache_read_input_tokens": 0, "input_tokens": 17, "output_tokens": 0},
     }
     return {"type": "message_start", "message": message}
 

@@ -38,10 +38,12 @@ def content_event(text: str) -> bytes:
     return b"data: " + json.dumps(event).encode() + b"\n\n"
 
 
-def test_sse_line_that_never_ends(caplog):
-    """20 MiB with no line end, cap 1 MiB: passed through raw, memory stays near the cap."""
+@pytest.mark.parametrize("mode", ["strip", "reasoning"])
+def test_sse_line_that_never_ends(caplog, mode):
+    """20 MiB with no line end, cap 1 MiB: strip mode ends the answer with an error event and
+    drops the rest, the other modes pass it through raw; memory stays near the cap."""
     cap = 1 * MiB
-    stream = ThinkStream(ThinkConfig(), chat, max_event_bytes=cap)
+    stream = ThinkStream(ThinkConfig(mode=mode), chat, max_event_bytes=cap)
     chunk = b"data: " + b"x" * (64 * 1024 - 6)
     out_size = 0
 
@@ -58,7 +60,10 @@ def test_sse_line_that_never_ends(caplog):
     with caplog.at_level(logging.WARNING):
         peak, fed = peak_while(feed)
     assert fed > 20 * cap
-    assert out_size == fed  # nothing lost
+    if mode == "strip":
+        assert stream.cut and out_size < 1000  # the error event only
+    else:
+        assert out_size == fed  # nothing lost
     assert peak < 4 * cap, peak  # framing copies, independent of how much streams through
     assert "larger than" in caplog.text
 

@@ -14,6 +14,7 @@ from cot_proxy.body import filter_event_body_counted
 from cot_proxy.events import SAME
 from cot_proxy.events import Framing
 from cot_proxy.events import NewFilter
+from cot_proxy.events import failure_message
 from cot_proxy.eventstream import SSE_PING
 from cot_proxy.eventstream import EventStream
 from cot_proxy.think import ThinkConfig
@@ -73,6 +74,9 @@ class Toy:
         made = ToyRewriter(new_filter, self.fail_on)
         made.framing = self.framing
         return made
+
+    def failure(self, message: str) -> dict[str, Any]:
+        return {"type": "error", "message": message}
 
     def filter_body(self, obj: Any, config: ThinkConfig, new_filter: NewFilter) -> bool:
         think_filter = new_filter(0)
@@ -153,6 +157,13 @@ def test_held_text_goes_out_before_an_unterminated_tail() -> None:
     assert out.endswith(b'data: {"type":"delta","text":"<thi"}\n\n' + b"data: {cut")
 
 
+def test_strip_drops_an_unterminated_tail_that_may_hold_think_text() -> None:
+    tail = b'data: {"type":"delta","text":"<think>secret"}'
+    assert run(EventStream(ThinkConfig(), Toy()), [sse(delta("Hi")) + tail]) == sse(delta("Hi"))
+    out = run(EventStream(REASONING, Toy()), [sse(delta("Hi")) + tail])
+    assert out == sse(delta("Hi")) + tail  # other modes hide nothing
+
+
 def test_data_only_events_get_data_only_new_events() -> None:
     raw = b'data: {"type": "delta", "text": "Hi <thi"}\r\n\r\n'
     out = run(EventStream(ThinkConfig(), Toy()), [raw])
@@ -192,20 +203,82 @@ def test_ndjson_heartbeat_is_the_rewriters_chunk_and_lines_keep_their_ending() -
     assert stream(b"") == [] and stream.done_sent
 
 
-def test_an_error_in_the_rewriter_falls_back_to_raw_bytes() -> None:
-    raw = sse(delta("<think>x")) + sse(delta("boom")) + sse(delta("after"))
+REASONING = ThinkConfig(mode="reasoning")
+
+
+def failed(reason: str) -> dict[str, Any]:
+    return {"type": "error", "message": failure_message(reason)}
+
+
+def decoded(out: bytes) -> list[dict[str, Any]]:
+    """The events of an SSE stream whose events are all named by their type."""
+    events = []
+    for block in out.split(b"\n\n")[:-1]:
+        name, data = block.split(b"\n")
+        events.append(json.loads(data.removeprefix(b"data: ")))
+        assert name == b"event: " + events[-1]["type"].encode()
+    return events
+
+
+def test_strip_mode_fails_closed_after_an_error_in_the_rewriter() -> None:
+    raw = sse(delta("Hi <think>x")) + sse(delta("boom")) + sse(delta("y</think> after"))
     stream = EventStream(ThinkConfig(), Toy(fail_on="boom"))
     out = run(stream, [raw])
+    assert decoded(out) == [delta("Hi "), failed("error: RuntimeError")]
+    assert stream.cut and not stream.passthrough
+    assert stream.fallback_reason == "error: RuntimeError" and not stream.done_sent
+
+
+def test_strip_mode_sends_held_answer_text_before_the_error_event() -> None:
+    config = ThinkConfig(implicit_start=True)  # all text is held until the end tag
+    stream = EventStream(config, Toy(fail_on="boom"))
+    out = run(stream, [sse(delta("a</think>B <")), sse(delta("boom")), sse(delta("more"))])
+    assert decoded(out) == [delta("B "), delta("<"), failed("error: RuntimeError")]
+
+
+def test_other_modes_fall_back_to_raw_bytes_after_an_error() -> None:
+    raw = sse(delta("<think>x")) + sse(delta("boom")) + sse(delta("after"))
+    stream = EventStream(REASONING, Toy(fail_on="boom"))
+    out = run(stream, [raw])
     assert out == sse(delta("boom")) + sse(delta("after"))
-    assert stream.passthrough and stream.fallback_reason == "error: RuntimeError"
+    assert stream.passthrough and not stream.cut
+    assert stream.fallback_reason == "error: RuntimeError"
 
 
-def test_an_oversized_event_falls_back() -> None:
-    big = sse(delta("x" * 200))
+def test_an_oversized_event_ends_a_strip_stream() -> None:
+    big = sse(delta("<think>" + "x" * 200))
     stream = EventStream(ThinkConfig(), Toy(), max_event_bytes=100)
+    out = run(stream, [sse(delta("Hi")), big, sse(delta("<think>y</think>z"))])
+    assert decoded(out) == [delta("Hi"), failed("oversized event")]
+    assert stream.cut and stream.fallback_reason == "oversized event"
+
+
+def test_an_oversized_event_falls_back_in_other_modes() -> None:
+    big = sse(delta("x" * 200))
+    stream = EventStream(REASONING, Toy(), max_event_bytes=100)
     out = run(stream, [sse(delta("Hi")), big, sse(delta("<think>y</think>z"))])
     assert out == sse(delta("Hi")) + big + sse(delta("<think>y</think>z"))
     assert stream.passthrough and stream.fallback_reason == "oversized event"
+
+
+def test_the_error_event_is_unnamed_only_in_a_stream_of_unnamed_events() -> None:
+    stream = EventStream(ThinkConfig(), Toy(fail_on="<b"))
+    out = run(stream, [b'data: {"type":"delta","text":"<b"}\n\n'])
+    assert out.startswith(b"data: ") and out.endswith(b"\n\n")
+    assert json.loads(out[6:]) == {
+        "type": "error",
+        "message": failure_message("error: RuntimeError"),
+    }
+    stream = EventStream(ThinkConfig(), Toy(), max_event_bytes=10)  # no event seen: named
+    assert run(stream, [sse(delta("x" * 20))]).startswith(b"event: error\ndata: ")
+
+
+def test_ndjson_strip_stream_ends_with_the_error_line() -> None:
+    stream = EventStream(ThinkConfig(), Toy("ndjson", fail_on="<b"))
+    out = run(stream, [b'{"type":"delta","text":"Hi"}\n{"type":"delta","text":"<b"}\n{"x":1}\n'])
+    lines = out.splitlines()
+    assert lines[0] == b'{"type":"delta","text":"Hi"}' and len(lines) == 2
+    assert json.loads(lines[1])["type"] == "error"
 
 
 @given(st.lists(st.integers(0, len(RAW)), max_size=10))

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx2
+import openai
 import pytest
 from hypothesis import given
 from hypothesis import settings
@@ -17,6 +19,8 @@ from hypothesis import strategies as st
 
 import cot_proxy.stream as stream_module
 from cot_proxy.channel import ChannelStep
+from cot_proxy.events import FAILURE_CODE
+from cot_proxy.events import failure_message
 from cot_proxy.formats import FORMATS
 from cot_proxy.stream import ThinkStream
 from cot_proxy.think import ThinkConfig
@@ -419,6 +423,24 @@ def test_garbage_passes_through_unchanged(garbage: bytes) -> None:
     assert client_text(payloads_of(rest), "chat") == "y"
 
 
+@pytest.mark.parametrize(("mode", "kept"), [("strip", False), ("reasoning", True)])
+def test_an_unterminated_tail_that_may_hold_think_text(mode: str, kept: bool) -> None:
+    tail = b'data: {"choices":[{"index":0,"delta":{"content":"<think>secret"}}]}'
+    out = run(make(mode), [sse([chat_chunk({"content": "A"})]) + tail])
+    assert (out[-1] == tail) is kept and (b"secret" in b"".join(out)) is kept
+
+
+def test_strip_filters_a_streamed_message_in_place_of_a_delta() -> None:
+    odd = {**ENVELOPE, "choices": [{"index": 0, "message": {"content": "<think>s</think>A"}}]}
+    out = run(make("strip"), [sse([odd, chat_chunk({"content": "B"}), b"[DONE]"])])
+    assert b'"s"' not in b"".join(out) and b"think" not in b"".join(out)
+    texts = [
+        p["choices"][0].get("message", p["choices"][0].get("delta"))
+        for p in payloads_of(b"".join(out))[:-1]
+    ]
+    assert texts == [{"content": "A"}, {"content": "B"}]
+
+
 def test_missing_final_blank_line_passes_through_and_held_text_comes_first() -> None:
     data = sse([chat_chunk({"content": "A<thi"})]) + b"data: [DONE]\n"
     out = run(make("strip"), [data])
@@ -488,24 +510,65 @@ def test_content_null_and_event_lines_kept() -> None:
     assert out[1] == sse([chat_chunk({"content": None})], b"\r\n")
 
 
-def test_exception_falls_back_to_passthrough(
+def failure(reason: str) -> dict[str, Any]:
+    message = failure_message(reason)
+    error = {"message": message, "type": "server_error", "param": None, "code": FAILURE_CODE}
+    return {"error": error}
+
+
+def boom(self: ThinkFilter, text: str) -> tuple[str, str]:
+    raise RuntimeError("secret content")
+
+
+def test_strip_mode_fails_closed_after_an_exception(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = sse([chat_chunk({"content": "Hi <think>secret"})])
+    second = sse([chat_chunk({"content": "</think>ans"})])
+    stream = make("strip")
+    assert payloads_of(b"".join(stream(first))) == [chat_chunk({"content": "Hi "})]
+    monkeypatch.setattr(ThinkFilter, "feed", boom)
+    with caplog.at_level(logging.ERROR, logger="cot_proxy.stream"):
+        out = stream(second + b"data: [DO")
+    assert payloads_of(b"".join(out)) == [failure("error: RuntimeError")]
+    assert stream.cut and not stream.passthrough
+    assert stream.fallback_reason == "error: RuntimeError"
+    assert "RuntimeError" in caplog.text and "secret" not in caplog.text
+    assert "ending this response with an error event" in caplog.text
+    assert stream(b"NE]\n\n") == [] and stream(b"") == []  # the rest is dropped
+    assert not stream.done_sent
+
+
+def test_the_openai_sdk_raises_on_the_error_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = make("strip")
+    monkeypatch.setattr(ThinkFilter, "feed", boom)
+    body = b"".join(run(stream, [chat_stream(["<think>a", "</think>b"])]))
+
+    def reply(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+    client = openai.OpenAI(
+        api_key="k",
+        base_url="http://x/v1",
+        http_client=httpx2.Client(transport=httpx2.MockTransport(reply)),
+    )
+    chunks = client.chat.completions.create(model="m", messages=[], stream=True)
+    with pytest.raises(openai.APIError, match="could not filter this answer"):
+        list(chunks)
+
+
+def test_other_modes_fall_back_to_passthrough_after_an_exception(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first = sse([chat_chunk({"content": "<think>secret"})])
     second = sse([chat_chunk({"content": "</think>ans"})])
     tail = b"data: [DO"
-    stream = make("strip")
-    assert stream(first) == []
-
-    def boom(self: ThinkFilter, text: str) -> tuple[str, str]:
-        raise RuntimeError("secret content")
-
+    stream = make("reasoning")
+    assert stream(first) != []
     monkeypatch.setattr(ThinkFilter, "feed", boom)
-    with caplog.at_level(logging.ERROR, logger="cot_proxy.stream"):
-        out = stream(second + tail)
+    out = stream(second + tail)
     assert out == [second, tail]
     assert stream.passthrough and stream.fallback_reason == "error: RuntimeError"
-    assert "RuntimeError" in caplog.text and "secret" not in caplog.text
     assert stream(b"NE]\n\n") == [b"NE]\n\n"]
     assert stream(b"") == []
 
@@ -524,16 +587,28 @@ def test_exception_flushes_held_text_first(monkeypatch: pytest.MonkeyPatch) -> N
     assert out[1:] == [broken]
 
 
-def test_oversized_event_falls_back(caplog: pytest.LogCaptureFixture) -> None:
+def test_an_oversized_event_ends_a_strip_stream(caplog: pytest.LogCaptureFixture) -> None:
+    first = sse([chat_chunk({"content": "A <think>a"})])
+    big = sse([chat_chunk({"content": "x" * 200 + "</think>B"})])
+    data = first + big + sse([chat_chunk({"content": "b"})])
+    stream = make("strip", max_event_bytes=len(first) + 10)
+    with caplog.at_level(logging.WARNING, logger="cot_proxy.stream"):
+        out = run(stream, split_at(data, [50, 150, 250, 350]))
+    assert stream.cut and stream.fallback_reason == "oversized event"
+    assert f"larger than {len(first) + 10} bytes" in caplog.text
+    assert payloads_of(b"".join(out)) == [
+        chat_chunk({"content": "A "}),
+        failure("oversized event"),
+    ]
+
+
+def test_an_oversized_event_falls_back_in_other_modes() -> None:
     big = sse([chat_chunk({"content": "<think>" + "x" * 200})])
     data = sse([chat_chunk({"content": "<think>a"})]) + big + sse([chat_chunk({"content": "b"})])
-    stream = make("strip", max_event_bytes=100)
-    with caplog.at_level(logging.WARNING, logger="cot_proxy.stream"):
-        out = run(stream, split_at(data, [50, 150, 250]))
+    stream = make("reasoning", max_event_bytes=100)
+    out = run(stream, split_at(data, [50, 150, 250]))
     assert stream.passthrough and stream.fallback_reason == "oversized event"
-    assert "larger than 100 bytes" in caplog.text
-    joined = b"".join(out)
-    assert joined.endswith(big + sse([chat_chunk({"content": "b"})]))
+    assert b"".join(out).endswith(big + sse([chat_chunk({"content": "b"})]))
 
 
 def test_counters() -> None:

@@ -82,6 +82,11 @@ class WireFormat(Protocol):
         think text in `reasoning_field`), shaped like `last`, the channel's last event."""
         ...
 
+    def failure(self, message: str) -> dict[str, Any]:
+        """The error event a stream ends with when strip mode cannot filter it (an exception,
+        an oversized event): one the format's official client raises on."""
+        ...
+
     def channels_known(self, raw: bytes, known: Container[int]) -> bool:
         """Whether every channel the raw event may carry text for is in `known`, judged without
         parsing (implicit_start: a new channel holds all its text, so its events are parsed)."""

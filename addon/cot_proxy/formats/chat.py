@@ -17,9 +17,11 @@ name = "chat"
 text_key = "content"
 upstream_reasoning_fields = UPSTREAM_REASONING_FIELDS
 done_payload: bytes | None = DONE_PAYLOAD
+failure = choices.failure
 
-# The text container: each streamed choice's delta, each buffered choice's message.
-event_channels = choices.channel_reader("delta")
+# The text container: each streamed choice's delta, each buffered choice's message. A streamed
+# choice with no delta but a message is read there: strip mode must not pass its text unfiltered.
+event_channels = choices.channel_reader("delta", "message")
 body_containers = choices.container_reader("message")
 
 

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from collections.abc import Container
 from typing import Any
 
+from cot_proxy.events import FAILURE_CODE
+
 # Reasoning that servers with a reasoning parser already split off (vLLM, SGLang, llama.cpp, ...).
 UPSTREAM_REASONING_FIELDS: tuple[str, ...] = ("reasoning_content", "reasoning")
 # reasoning_field "both": the same text in the two fields clients read (vLLM ≥ 0.16 and Ollama
@@ -28,16 +30,27 @@ def reasoning_keys(reasoning_field: str) -> tuple[str, ...]:
 # The data of the event that ends an OpenAI stream.
 DONE_PAYLOAD = b"[DONE]"
 
+
+def failure(message: str) -> dict[str, Any]:
+    """The error a stream ends with when strip mode cannot filter it: the `data: {"error": …}`
+    llama-server and vLLM send mid-stream, which openai-python raises `APIError` on."""
+    return {
+        "error": {"message": message, "type": "server_error", "param": None, "code": FAILURE_CODE}
+    }
+
+
 _CHOICE_INDEX = re.compile(rb'"index"\s*:\s*(\d+)')
 
 # (channel, text container or None, finish_reason) per choice: see WireFormat.event_channels.
 Channels = list[tuple[int, dict[str, Any] | None, Any]]
 
 
-def channel_reader(container_key: str | None) -> Callable[[Any], Channels | None]:
+def channel_reader(
+    container_key: str | None, fallback_key: str | None = None
+) -> Callable[[Any], Channels | None]:
     """A format's `event_channels`: each choice as (index, text container or None,
     finish_reason), None without a choices list. `container_key` None: the choice is its own
-    container."""
+    container; `fallback_key`: where a choice without one keeps its text instead."""
 
     def event_channels(obj: Any) -> Channels | None:
         choices = obj.get("choices") if type(obj) is dict else None
@@ -48,6 +61,8 @@ def channel_reader(container_key: str | None) -> Callable[[Any], Channels | None
             if type(choice) is dict:
                 index = choice.get("index")
                 container = choice if container_key is None else choice.get(container_key)
+                if type(container) is not dict and fallback_key is not None:
+                    container = choice.get(fallback_key)
                 found.append(
                     (
                         index if type(index) is int else position,  # bool is no index either

@@ -17,6 +17,7 @@ name = "completions"
 text_key = "text"
 upstream_reasoning_fields = UPSTREAM_REASONING_FIELDS
 done_payload: bytes | None = DONE_PAYLOAD
+failure = choices.failure
 
 # The text container: the choice itself, streamed or buffered.
 event_channels = choices.channel_reader(None)

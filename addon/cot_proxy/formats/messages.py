@@ -30,6 +30,11 @@ name = "messages"
 framing: Framing = "sse"
 
 
+def failure(message: str) -> dict[str, Any]:
+    """Anthropic's mid-stream `error` event; the anthropic SDK raises on `event: error`."""
+    return {"type": "error", "error": {"type": "api_error", "message": message}}
+
+
 def rewriter(config: ThinkConfig, new_filter: NewFilter) -> MessagesRewriter:
     return MessagesRewriter(config, new_filter)
 

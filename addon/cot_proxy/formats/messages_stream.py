@@ -42,6 +42,8 @@ _ANSWER_BLOCKS = ("tool_use", "server_tool_use")  # a tool call counts as an ans
 # Only these raw events may skip parsing: the text deltas, by far the most frequent.
 _DELTA_LINES = (b"event: content_block_delta", b"event:content_block_delta")
 _PING = {"type": "ping"}  # what Anthropic sends to keep a stream alive; the SDK skips it
+_THINKING_DELTAS = ("thinking_delta", "signature_delta")
+_UNPLACED_CHANNELS = 1 << 20  # the channel numbers of `_unplaced` text: after any block's
 
 
 def finish_reason(stop_reason: object) -> object:
@@ -100,7 +102,11 @@ class MessagesRewriter:
         spellings = [s for char in sorted(chars) for s in json_spellings(char)]
         # Inline mode leaves the model's text alone: no text delta needs parsing.
         self._needles = fewest_needles(spellings) if spellings and self._mode != "inline" else ()
+        if self._mode == "strip":  # while plain, thinking is of no block of ours: to drop
+            self._needles += (b'"thinking_delta"',)
         self._plain = True  # every open block shown as it came, at its own index
+        # Strip mode: the filters of text the stream has no place for (`_unplaced`), by index.
+        self._unplaced_filters: dict[object, ThinkFilter] = {}
         self._passed: bytes | None = None  # the last text delta passed raw (`_catch_up`)
         self.answered = False
         self.finished = False
@@ -150,8 +156,10 @@ class MessagesRewriter:
 
     def _start(self, obj: dict[str, Any]) -> list[Any] | None:
         index, content = obj.get("index"), obj.get("content_block")
-        if type(index) is not int or type(content) is not dict:
+        if type(content) is not dict:
             return None
+        if type(index) is not int:
+            return self._unplaced(obj, content)
         out: list[Any] = []
         self._close_inline(index, out)
         kind = content.get("type")
@@ -184,11 +192,11 @@ class MessagesRewriter:
 
     def _delta(self, obj: dict[str, Any]) -> list[Any] | None:
         index, delta = obj.get("index"), obj.get("delta")
-        if type(index) is not int or type(delta) is not dict:
+        if type(delta) is not dict:
             return None
-        block = self._blocks.get(index)
-        if block is None:
-            return None
+        if type(index) is not int or index not in self._blocks:
+            return self._unplaced(obj, delta)
+        block = self._blocks[index]
         out: list[Any] = []
         self._close_inline(index, out)
         if block.role == DROP:
@@ -245,6 +253,11 @@ class MessagesRewriter:
         """Before the message's end: all held text, and the stops that waited for it."""
         out: list[Any] = []
         self._close_inline(None, out)
+        for slot, think_filter in self._unplaced_filters.items():
+            answer, _ = think_filter.finish(reason)
+            if answer:
+                out.append(_delta_event(slot if type(slot) is int else None, TEXT, answer))
+        self._unplaced_filters.clear()
         for index, block in list(self._blocks.items()):
             if block.role != CHANNEL or block.filter is None:
                 continue
@@ -255,6 +268,37 @@ class MessagesRewriter:
                 self._close(block, out, block.stop)
                 del self._blocks[index]
         return out
+
+    def _unplaced(self, obj: dict[str, Any], holder: dict[str, Any]) -> list[Any] | None:
+        """An event the model of the stream has no place for (a delta of a block that never
+        started or has stopped, an index that is no int): `holder` is its content block or
+        delta. Other modes pass it as it came: they hide nothing. Strip mode drops thinking,
+        and still filters text, with a filter per upstream index (released at the message's
+        end), so that no think text passes: the event goes out with the answer text left
+        (a delta with none is dropped), its index as it came."""
+        if self._mode != "strip":
+            return None
+        kind = holder.get("type")
+        if kind in THINKING_TYPES or kind in _THINKING_DELTAS:
+            return []
+        text = holder.get("text")
+        if type(text) is not str:
+            return None
+        answer, _ = self._unplaced_filter(obj.get("index")).feed(text)
+        if answer == text:
+            return None
+        if not answer and obj.get("type") == "content_block_delta":
+            return []
+        holder["text"] = answer
+        return [obj]
+
+    def _unplaced_filter(self, index: object) -> ThinkFilter:
+        slot = index if type(index) in (int, str) else None
+        think_filter = self._unplaced_filters.get(slot)
+        if think_filter is None:
+            think_filter = self._new_filter(_UNPLACED_CHANNELS + len(self._unplaced_filters))
+            self._unplaced_filters[slot] = think_filter
+        return think_filter
 
     # -- client blocks -------------------------------------------------------------------------
 
@@ -352,6 +396,9 @@ class MessagesRewriter:
             think_filter.note_answer(delta["text"])
 
     def _is_plain(self) -> bool:
+        for think_filter in self._unplaced_filters.values():
+            if not think_filter.idle:
+                return False
         for index, block in self._blocks.items():
             if block.client != index or block.stop is not None:
                 return False

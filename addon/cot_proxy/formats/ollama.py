@@ -59,8 +59,8 @@ class OllamaFormat:
         (an error, or another shape), to pass as it came."""
         if type(obj) is not dict or "error" in obj:
             return None
-        if self.message_key is None:
-            return obj if self.text_key in obj or "done" in obj else None
+        if self.message_key is None:  # a line with any of the three: strip mode must see it
+            return obj if self.text_key in obj or "done" in obj or THINKING in obj else None
         message = obj.get(self.message_key)
         return message if type(message) is dict else None
 
@@ -101,6 +101,11 @@ class OllamaFormat:
 
     def rewriter(self, config: ThinkConfig, new_filter: NewFilter) -> OllamaRewriter:
         return OllamaRewriter(self, config, new_filter(0))
+
+    def failure(self, message: str) -> dict[str, Any]:
+        """Ollama's error line after the stream started (`{"error": …}`), which its clients
+        raise on."""
+        return {"error": message}
 
     def filter_body(self, obj: Any, config: ThinkConfig, new_filter: NewFilter) -> bool:
         """A `"stream": false` answer: the whole text at once, finished by its done_reason."""

@@ -5,7 +5,8 @@ that add output items (`response.output_item.added`), fill them (`response.outpu
 for a message's text, `response.reasoning_text.delta` or `response.reasoning_summary_text.delta`
 for reasoning, …), close them (`….done`, repeating the whole text) and end with
 `response.completed`, `response.incomplete` or `response.failed`, which carry the whole
-`response` again. Items are numbered by `output_index`. Shapes: openai-python's
+`response` again. Items are numbered by `output_index` (llama-server sends none, nor
+`content_index` or `sequence_number`: its events are placed by `item_id`). Shapes: openai-python's
 `openai/types/responses`, as vLLM (vllm/entrypoints/openai/responses/simple_streaming_events.py)
 and Ollama (openai/responses.go, `ResponsesStreamConverter`) send them.
 
@@ -34,6 +35,9 @@ Stdlib only, no mitmproxy import.
 
 from __future__ import annotations
 
+from typing import Any
+
+from cot_proxy.events import FAILURE_CODE
 from cot_proxy.events import Framing
 from cot_proxy.events import NewFilter
 from cot_proxy.formats.responses_modes import InlineRewriter
@@ -44,6 +48,20 @@ from cot_proxy.think import ThinkConfig
 
 name = "responses"
 framing: Framing = "sse"
+
+
+def failure(message: str) -> dict[str, Any]:
+    """The Responses `error` event (`ResponseErrorEvent`: code, message, param), with the same
+    under `error` as OpenAI's API sends it mid-stream: openai-python raises `APIError` on an
+    event whose data has an `error` (`Stream.__stream__`), and so does `responses.stream()`."""
+    error = {"type": "server_error", "code": FAILURE_CODE, "message": message, "param": None}
+    return {
+        "type": "error",
+        "code": FAILURE_CODE,
+        "message": message,
+        "param": None,
+        "error": error,
+    }
 
 
 def rewriter(config: ThinkConfig, new_filter: NewFilter) -> ResponsesRewriter:

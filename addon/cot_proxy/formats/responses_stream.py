@@ -1,10 +1,11 @@
 """The Responses API stream rewriter: strip mode, and what every mode shares.
 
-`ResponsesRewriter` follows the upstream's items by `output_index` (`StreamItem`), filters each
-message text part (`Channel`) delta by delta, renumbers items and sequence numbers, and makes
-every repetition of a text (`….done` events, the final `response.output`) the text the client got
-in deltas. Strip mode is this class; reasoning and inline mode override its hooks
-(`cot_proxy.formats.responses_modes`). See `cot_proxy.formats.responses` for the whole picture.
+`ResponsesRewriter` follows the upstream's items (`StreamItem`) by `output_index`, else by item id
+(llama-server numbers nothing), filters each message text part (`Channel`) delta by delta,
+renumbers items and sequence numbers, and makes every repetition of a text (`….done` events, the
+final `response.output`) the text the client got in deltas. Strip mode is this class; reasoning
+and inline mode override its hooks (`cot_proxy.formats.responses_modes`). See
+`cot_proxy.formats.responses` for the whole picture.
 
 Stdlib only, no mitmproxy import.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from typing import Any
+from typing import TypeAlias
 
 from cot_proxy.events import NewFilter
 from cot_proxy.formats.responses_items import Channel
@@ -45,6 +47,38 @@ _WATCHED = tuple(
 )
 
 
+# Where an upstream item is kept: its output_index; else ("id", its item id); else, for a server
+# that names neither, ("type", "message" or "reasoning"): one item (and channel) per type.
+Key: TypeAlias = int | tuple[str, str]
+
+
+def place_of(kind: str, obj: dict[str, Any]) -> Key | None:
+    """The item an event belongs to. None: an event that names no item and carries no answer
+    text (a tool call's arguments with neither index nor id, an unknown type)."""
+    index = obj.get("output_index")
+    if type(index) is int:
+        return index
+    upstream = obj.get("item") if kind in (ITEM_ADDED, ITEM_DONE) else None
+    item_id = upstream.get("id") if type(upstream) is dict else obj.get("item_id")
+    if type(item_id) is str and item_id:
+        return ("id", item_id)
+    if type(upstream) is dict:
+        family = upstream.get("type")
+        return ("type", family) if type(family) is str else None
+    if kind.startswith("response.reasoning"):
+        return ("type", "reasoning")
+    if kind.startswith("response.content_part"):
+        part = obj.get("part")
+        part_type = part.get("type") if type(part) is dict else None
+        return (
+            "type",
+            "reasoning" if part_type in ("reasoning_text", "summary_text") else "message",
+        )
+    if kind.startswith(("response.output_text", "response.refusal")):
+        return ("type", "message")
+    return None
+
+
 def nothing(upstream: dict[str, Any]) -> list[Any]:
     """The replacement of an item the client did not get."""
     return []
@@ -57,7 +91,8 @@ class ResponsesRewriter:
         self.config = config
         self._new_filter = new_filter
         self._channel_numbers: Iterator[int] = itertools.count()
-        self._items: dict[int, StreamItem] = {}  # by upstream output_index, in arrival order
+        # By `Key`, in arrival order; an item with both an output_index and an id under both.
+        self._items: dict[Key, StreamItem] = {}
         self._ordinals: dict[str, int] = {}  # items seen so far, by type
         self._next_index = 0  # the client's next output_index
         self._next_seq: int | None = None  # the client's next sequence_number, once known
@@ -172,12 +207,12 @@ class ResponsesRewriter:
             self._rewrite_response(obj)
             self._finished = True
             return [*out, obj]
-        index = obj.get("output_index")
-        if type(index) is not int:
+        key = place_of(kind, obj)
+        if key is None:
             return [obj]
         if kind == ITEM_ADDED:
-            return self._item_added(index, obj)
-        item = self._items.get(index) or self._unknown_item(index, kind)
+            return self._item_added(key, obj)
+        item = self._items.get(key) or self._unknown_item(key, kind, obj.get("item_id"))
         if item.dropped:
             self._collect(item, kind, obj)
             return []
@@ -185,6 +220,8 @@ class ResponsesRewriter:
             return self._text_delta(item, obj)
         if kind == TEXT_DONE and type(obj.get("text")) is str:
             return self._text_done(item, obj, obj)
+        if kind == PART_ADDED and is_text_part(obj.get("part")):
+            self._initial_text(item, obj.get("content_index"), obj["part"])
         if kind == PART_ADDED and item.held is not None:
             item.held.append(obj)
             return []
@@ -194,17 +231,21 @@ class ResponsesRewriter:
             return self._item_done(item, obj)
         return [*self._release(item), self._renumbered(item, obj)]
 
-    def _item_added(self, index: int, obj: dict[str, Any]) -> list[Any]:
+    def _item_added(self, key: Key, obj: dict[str, Any]) -> list[Any]:
         upstream = obj.get("item")
         kind = upstream.get("type") if type(upstream) is dict else None
         item_id = upstream.get("id") if type(upstream) is dict else None
-        item = self._new_item(index, item_id if type(item_id) is str else "", str(kind))
+        item = self._new_item(key, item_id, str(kind))
         if kind == "reasoning" and self._reasoning_added(item):
             item.dropped = True
             return []
         out = self._before_item(item)
         if kind == "message":
             self._register(item, self._stands_for(item))
+            content = upstream.get("content") if type(upstream) is dict else None
+            for k, part in enumerate(content if isinstance(content, list) else []):
+                if is_text_part(part):
+                    self._initial_text(item, k, part)
         if self._holds(item):
             item.held = [obj]
             return out
@@ -212,10 +253,10 @@ class ResponsesRewriter:
             self._answered = True
         return [*out, self._renumbered(item, obj)]
 
-    def _unknown_item(self, index: int, kind: str) -> StreamItem:
+    def _unknown_item(self, key: Key, kind: str, item_id: object) -> StreamItem:
         """An event for an item whose `output_item.added` never came: the item starts here."""
         item = self._new_item(
-            index, "", "message" if kind.startswith("response.output_text") else ""
+            key, item_id, "message" if kind.startswith("response.output_text") else ""
         )
         if kind.startswith("response.reasoning") and self._reasoning_added(item):
             item.dropped = True
@@ -248,8 +289,23 @@ class ResponsesRewriter:
             channel = item.channels[key] = Channel(self._new_filter(next(self._channel_numbers)))
         return key, channel
 
+    def _initial_text(self, item: StreamItem, content_index: Any, part: dict[str, Any]) -> None:
+        """Strip mode: text an added item or part already carries (empty from every server
+        known) is its channel's first text, filtered like a delta's, so that none passes
+        unread."""
+        if self.config.mode != "strip" or not part["text"]:
+            return
+        _, channel = self._channel(item, content_index)
+        channel.fed = True
+        _, answer = self._filtered(item, channel, part["text"])
+        channel.sent.append(answer)
+        if answer != part["text"]:
+            part["text"] = answer
+            self._touched = True
+
     def _text_delta(self, item: StreamItem, obj: dict[str, Any]) -> list[Any]:
-        _, channel = self._channel(item, obj.get("content_index"))
+        key, channel = self._channel(item, obj.get("content_index"))
+        self._content_indexed(obj, key)
         channel.template, channel.fed = obj, True
         delta: str = obj["delta"]
         out, answer = self._filtered(item, channel, delta)
@@ -312,6 +368,8 @@ class ResponsesRewriter:
     ) -> list[Any]:
         """`response.output_text.done` (`text`) or `response.content_part.done` (`part.text`)."""
         key, channel = self._channel(item, obj.get("content_index"))
+        if obj["type"] == TEXT_DONE:
+            self._content_indexed(obj, key)
         out = self._close(item, key, channel, holder["text"])
         out += self._release(item)
         if holder["text"] != channel.text:
@@ -347,7 +405,7 @@ class ResponsesRewriter:
     def _flush(self, reason: object = None) -> list[Any]:
         """Before the terminal event (or at the end of the stream): all text still held."""
         out: list[Any] = []
-        for item in list(self._items.values()):
+        for item in list(dict.fromkeys(self._items.values())):  # each item once
             if not (item.dropped or item.done):
                 out += self._finish_item(item, reason)
                 if item.kind == "message":
@@ -363,9 +421,13 @@ class ResponsesRewriter:
 
     # -- numbering ----------------------------------------------------------------------------
 
-    def _new_item(self, index: int, item_id: str, kind: str) -> StreamItem:
+    def _new_item(self, key: Key, item_id: object, kind: str) -> StreamItem:
         ordinal = self._ordinals[kind] = self._ordinals.get(kind, -1) + 1
-        item = self._items[index] = StreamItem(index, item_id, kind, ordinal)
+        name = item_id if type(item_id) is str else ""
+        index = key if type(key) is int else len(self._items)
+        item = self._items[key] = StreamItem(index, name, kind, ordinal)
+        if name:  # events that name it only by id find it too
+            self._items[("id", name)] = item
         return item
 
     def _register(self, item: StreamItem, replacement: Replacement) -> None:
@@ -378,13 +440,24 @@ class ResponsesRewriter:
         return index
 
     def _renumbered(self, item: StreamItem, obj: dict[str, Any]) -> dict[str, Any]:
-        """An event of `item` with the item's client output_index (given now if it has none)."""
+        """An event of `item` with the item's client output_index (given now if it has none).
+        Also where the upstream sent none (llama-server): the SDK's stream helper needs it."""
         if item.client is None:
             item.client = self._take_index()
         if obj.get("output_index") != item.client:
             obj["output_index"] = item.client
             self._touched = self._renumbering = True
         return obj
+
+    def _content_indexed(self, obj: dict[str, Any], key: int) -> None:
+        """A text event of a server that numbers no content part (llama-server) gets the part's
+        number, as it gets an output_index (`_renumbered`): openai-python's `responses.stream()`
+        finds a delta's text part by both (`ResponseStreamState`: without them it fails with a
+        TypeError), so the client gets them. Nothing else is invented: no sequence_number
+        (`_stamped`), no content_index on part events, which no client reads it from."""
+        if type(obj.get("content_index")) is not int:
+            obj["content_index"] = key
+            self._touched = self._renumbering = True
 
     def _stamped(self, events: list[Any]) -> list[Any]:
         """Sequence numbers, counting on (new events carry `"sequence_number": None`)."""

@@ -79,8 +79,9 @@ class Metrics:
             series.first_answer.labels(endpoint, model).observe(max(0.0, first_answer - started))
         if record.think_chars and record.think is not None and record.think.mode != "keep":
             series.think_chars.labels(record.think.mode).inc(record.think_chars)
-        if record.stream is not None and record.stream.passthrough:
-            series.fallbacks.labels(fallback_label(record.stream.fallback_reason)).inc()
+        stream = record.stream
+        if stream is not None and (stream.passthrough or stream.cut):  # gave up filtering
+            series.fallbacks.labels(fallback_label(stream.fallback_reason)).inc()
 
     def _known_models(self) -> frozenset[str]:
         rules = self.rules.rules

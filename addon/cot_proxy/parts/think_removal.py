@@ -16,11 +16,14 @@ from typing import Any
 from mitmproxy import ctx
 from mitmproxy import http
 
+from cot_proxy.apierror import error_body
 from cot_proxy.body import filter_body_counted
 from cot_proxy.body import filter_event_body_counted
 from cot_proxy.codec import DecodingStream
 from cot_proxy.codec import can_decode
+from cot_proxy.events import FAILURE_CODE
 from cot_proxy.events import EventFormat
+from cot_proxy.events import failure_message
 from cot_proxy.eventstream import EventStream
 from cot_proxy.flow import FlowNotes
 from cot_proxy.flow import notes
@@ -204,25 +207,53 @@ class ThinkRemoval:
         assert response
         record.stream = stream
         encoding = response.headers.get("content-encoding", "identity").strip().lower()
-        if not is_identity(response):
-            if not can_decode(encoding):
-                logger.warning(
-                    "%s: target sent the stream with Content-Encoding %s despite our identity "
-                    "request; passing it through unfiltered",
-                    flow.request.path,
-                    encoding,
-                )
-                response.stream = True
-                stream.passthrough, stream.fallback_reason = True, "encoding"
-                return
+        if is_identity(response):
+            response.stream = stream
+        elif can_decode(encoding):
             response.stream = DecodingStream(encoding, stream)
             del response.headers["content-encoding"]
             record.changes.append(f"decoded {encoding}")
-        else:
+        elif stream.config.mode == "strip":  # fail closed: the client gets an error event
+            logger.warning(
+                "%s: target sent the stream with Content-Encoding %s despite our identity "
+                "request; strip mode cannot filter it, the client gets an error event instead",
+                flow.request.path,
+                encoding,
+            )
+            stream.refuse("encoding")
             response.stream = stream
+            del response.headers["content-encoding"]
+            record.changes.append(f"refused {encoding}")
+        else:  # reasoning, inline: nothing to hide
+            logger.warning(
+                "%s: target sent the stream with Content-Encoding %s despite our identity "
+                "request; passing it through unfiltered",
+                flow.request.path,
+                encoding,
+            )
+            response.stream = True
+            stream.passthrough, stream.fallback_reason = True, "encoding"
+            return
         if self.record:
             response.stream = record.output = Tee(response.stream)
         fix_framing(flow)
+
+    @staticmethod
+    def _refuse_body(flow: http.HTTPFlow) -> None:
+        """Strip mode, a buffered answer the proxy cannot decode: a 502 error in its place."""
+        response = flow.response
+        assert response
+        encoding = response.headers.pop("content-encoding", "")
+        logger.warning(
+            "%s: target sent the answer with Content-Encoding %s despite our identity request; "
+            "strip mode cannot filter it, the client gets a 502 error instead",
+            flow.request.path,
+            encoding,
+        )
+        response.status_code = 502
+        response.headers["content-type"] = "application/json"
+        response.content = error_body(failure_message("encoding"), "upstream_error", FAILURE_CODE)
+        notes(flow).changes.append(f"refused {encoding}")
 
     def _transcript(self, record: FlowNotes, config: ThinkConfig) -> Transcript | None:
         if not self.record:
@@ -248,7 +279,9 @@ class ThinkRemoval:
             return
         try:
             body = response.content
-        except ValueError:  # undecodable content-encoding: leave it as it came
+        except ValueError:  # undecodable content-encoding
+            if config.mode == "strip":  # fail closed: an error in place of what may show think
+                self._refuse_body(flow)
             return
         if body is None:
             return

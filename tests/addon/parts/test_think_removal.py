@@ -99,15 +99,49 @@ def test_gzip_stream_decoded_and_filtered():
         assert b"Hi" in text and b"think" not in text
 
 
-def test_unknown_encoding_passed_through_with_warning(caplog):
+def test_strip_mode_refuses_a_stream_it_cannot_decode(caplog):
     think = ThinkRemoval()
     with taddons.context(think):
         flow = think_flow()
-        sse_response(flow, content_encoding="zstd")
+        sse_response(flow, content_encoding="x-custom")
+        think.responseheaders(flow)
+        stream = flow.response.stream
+        assert isinstance(stream, ThinkStream) and stream.cut
+        assert "content-encoding" not in flow.response.headers
+        assert "error event instead" in caplog.text
+        out = b"".join(stream(b"\x28\xb5<think>secret") + stream(b"more") + stream(b""))
+        assert out.startswith(b'data: {"error":') and b"secret" not in out
+        assert json.loads(out[6:])["error"]["code"] == "think_filter_failed"
+        assert stream.fallback_reason == "encoding"
+
+
+def test_other_modes_pass_an_undecodable_stream_through(caplog):
+    think = ThinkRemoval()
+    with taddons.context(think):
+        flow = think_flow(ThinkConfig(mode="reasoning"))
+        sse_response(flow, content_encoding="x-custom")
         think.responseheaders(flow)
         assert flow.response.stream is True
-        assert flow.response.headers["content-encoding"] == "zstd"
+        assert flow.response.headers["content-encoding"] == "x-custom"
         assert "unfiltered" in caplog.text
+
+
+@pytest.mark.parametrize(("mode", "status"), [("strip", 502), ("reasoning", 200)])
+def test_a_buffered_answer_it_cannot_decode(mode: str, status: int) -> None:
+    think = ThinkRemoval()
+    with taddons.context(think):
+        flow = think_flow(ThinkConfig(mode=mode))  # type: ignore[arg-type]
+        flow.response = tutils.tresp(content=b"")
+        flow.response.headers["content-type"] = "application/json"
+        flow.response.headers["content-encoding"] = "x-custom"
+        flow.response.raw_content = b'{"choices":[{"message":{"content":"<think>secret"}}]}'
+        think.responseheaders(flow)
+        think.response(flow)
+        assert flow.response.status_code == status
+        if mode == "strip":
+            assert b"secret" not in (flow.response.content or b"")
+            assert flow.response.json()["error"]["code"] == "think_filter_failed"
+            assert "content-encoding" not in flow.response.headers
 
 
 def test_think_options_validated(started):

@@ -73,9 +73,13 @@ def _texts(item: dict[str, Any]) -> dict[str, str]:
     return found
 
 
-def view(events: list[dict[str, Any]], first_seq: int = 0) -> View:
+def view(events: list[dict[str, Any]], first_seq: int | None = 0) -> View:
+    """`first_seq` None: the upstream numbered nothing, and neither may the client's events."""
     seqs = [e.get("sequence_number") for e in events]
-    assert seqs == list(range(first_seq, first_seq + len(events))), seqs
+    if first_seq is None:
+        assert not any("sequence_number" in e for e in events), seqs
+    else:
+        assert seqs == list(range(first_seq, first_seq + len(events))), seqs
     added: dict[int, dict[str, Any]] = {}
     done: dict[int, dict[str, Any]] = {}
     deltas: dict[tuple[int, str], str] = {}  # (output_index, family) → concatenated deltas

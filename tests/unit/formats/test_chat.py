@@ -51,6 +51,16 @@ def test_a_choice_without_a_delta_dict_has_no_container(delta: Any) -> None:
     assert chat.event_channels(chunk(choice(delta, 0, "stop"))) == [(0, None, "stop")]
 
 
+def test_a_streamed_choice_with_a_message_and_no_delta_is_read_there() -> None:
+    message = {"role": "assistant", "content": "<think>a</think>b"}
+    obj = chunk({"index": 0, "message": message, "finish_reason": None})
+    assert chat.event_channels(obj) == [(0, message, None)]
+    assert chat.event_channels(obj)[0][1] is message
+    delta = {"content": "c"}
+    both = chunk({"index": 0, "delta": delta, "message": message, "finish_reason": None})
+    assert chat.event_channels(both) == [(0, delta, None)]  # the delta first
+
+
 @pytest.mark.parametrize("obj", [[1], "x", None, {"choices": 5}, {"choices": {"0": {}}}, {}])
 def test_not_an_answer_event(obj: Any) -> None:
     assert chat.event_channels(obj) is None

@@ -71,5 +71,6 @@ def test_the_protocol_members() -> None:
         "body_containers",
         "carries_nothing",
         "released_event",
+        "failure",
         "channels_known",
     }

@@ -309,7 +309,7 @@ def test_ping_error_and_unknown_events_pass_unchanged() -> None:
 @pytest.mark.parametrize(
     "event",
     [
-        {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "<think>"}},
+        {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "x"}},
         {"type": "content_block_delta", "index": 7, "delta": {"type": "text_delta", "text": "x"}},
         {"type": "content_block_delta", "index": 0, "delta": "text"},
         {"type": "content_block_start", "index": "0", "content_block": {"type": "text"}},
@@ -322,6 +322,51 @@ def test_events_not_of_the_expected_shape_pass_unchanged(event: Event) -> None:
     client.event(up.vllm_start())
     client.event(up.vllm_block_start(0, {"type": "text", "text": ""}))
     assert client.event(copy.deepcopy(event)) is None
+
+
+UNPLACED = [
+    up.vllm_start(),
+    # no index, a block that never started, an index that is no int: no place in the stream
+    {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "Hi <think>se"}},
+    {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "cret</think>there"}},
+    {
+        "type": "content_block_delta",
+        "index": 7,
+        "delta": {"type": "thinking_delta", "thinking": "s"},
+    },
+    {"type": "content_block_start", "index": "1", "content_block": {"type": "thinking"}},
+    {
+        "type": "content_block_start",
+        "index": "2",
+        "content_block": {"type": "text", "text": "<think>"},
+    },
+    {
+        "type": "content_block_delta",
+        "index": "2",
+        "delta": {"type": "text_delta", "text": "s</think>A"},
+    },
+    {"type": "content_block_delta", "index": 3, "delta": {"type": "text_delta", "text": "B <thi"}},
+    *up.vllm_end(),
+]
+
+
+def test_strip_filters_the_text_of_events_it_cannot_place() -> None:
+    out = run(UNPLACED)
+    assert "<think>" not in json.dumps(out) and '"s"' not in json.dumps(out)
+    assert not any(e["type"] == "content_block_start" and e["index"] == "1" for e in out)
+    texts = [
+        (e.get("index"), e["delta"]["text"]) for e in out if e["type"] == "content_block_delta"
+    ]
+    assert texts == [(None, "Hi "), (None, "there"), ("2", "A"), (3, "B "), (3, "<thi")]
+    assert out[-2]["type"] == "message_delta"  # held text released before the end
+
+
+@pytest.mark.parametrize("config", [REASONING, INLINE])
+def test_other_modes_pass_events_they_cannot_place(config: ThinkConfig) -> None:
+    client = rewriter(config)
+    for event in UNPLACED[:-2]:
+        if event["type"] != "message_start":
+            assert client.event(copy.deepcopy(event)) is None
 
 
 def test_an_error_event_comes_after_the_held_text() -> None:

@@ -422,3 +422,15 @@ def test_a_long_dropped_block_sends_a_valid_chunk_every_5_s(endpoint: str) -> No
     parts = [model(**json.loads(raw)) for raw in out]  # what the official client makes of each
     assert [p.done for p in parts] == [False] * (len(out) - 1) + [True]
     assert seen(endpoint, out)[0] == "Done"
+
+
+def test_strip_sees_a_generate_line_with_only_thinking() -> None:
+    """A line with neither `response` nor `done` is still read when it carries `thinking`."""
+    lines = [
+        b'{"model":"m","created_at":"t","thinking":"secret"}\n',
+        b'{"model":"m","created_at":"t","response":"Hi","done":false}\n',
+        b'{"model":"m","created_at":"t","response":"","done":true,"done_reason":"stop"}\n',
+    ]
+    out, _ = run("generate", STRIP, lines)
+    text, thinking, _ = seen("generate", out)
+    assert (text, thinking) == ("Hi", "") and b"secret" not in b"".join(out)

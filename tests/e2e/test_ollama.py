@@ -117,7 +117,7 @@ def test_tool_calls_come_through(ollama_proxy, upstream) -> None:
     ("mode", "content", "thinking"),
     [
         ("strip", ANSWER, None),
-        ("reasoning", ANSWER, "upstream. plan"),
+        ("reasoning", ANSWER, "upstream. \n\nplan"),
         ("inline", "<think>upstream. </think><think>plan</think>\n\n" + ANSWER, None),
     ],
 )

@@ -42,16 +42,29 @@ class Target:
 
         `/v1` is not doubled: base `/v1/` + `/v1/chat/completions` gives
         `/v1/chat/completions`, as clients configured with either URL expect.
+        Ollama's native paths (`/api/…`) live beside its `/v1`, not under it: base
+        `http://h:11434/v1` + `/api/chat` gives `/api/chat` (and `/api` is not doubled either).
         """
         if not client_path.startswith("/"):
             # Origin-form only; "*" (OPTIONS) and anything odd is sent as the bare prefix.
             client_path = "/" + client_path if client_path != "*" else "/"
+        bare = client_path.split("?", 1)[0]
         prefix = self.path_prefix
-        if prefix.endswith("/v1"):
-            bare = client_path.split("?", 1)[0]
-            if bare == "/v1" or bare.startswith("/v1/"):
-                prefix = prefix[: -len("/v1")]
+        if _under(bare, "/api"):
+            prefix = _without_last(_without_last(prefix, "/v1"), "/api")
+        elif _under(bare, "/v1"):
+            prefix = _without_last(prefix, "/v1")
         return prefix + client_path
+
+
+def _under(path: str, segment: str) -> bool:
+    """`path` is `segment` or below it (`/v1`, `/v1/…`; not `/v10`)."""
+    return path == segment or path.startswith(segment + "/")
+
+
+def _without_last(prefix: str, segment: str) -> str:
+    """`prefix` without `segment` at its end (`/x/v1` -> `/x`), or unchanged."""
+    return prefix[: -len(segment)] if prefix.endswith(segment) else prefix
 
 
 def parse_target(url: str) -> Target:

@@ -18,6 +18,15 @@ from cot_proxy.routing import parse_target
         ("http://h/v1/", "/v10/x", "/v1/v10/x"),
         ("http://h/api/", "/v1/chat/completions", "/api/v1/chat/completions"),
         ("http://h/v1/", "*", "/v1/"),
+        # Ollama: its native API beside /v1, at the target's root
+        ("http://h:11434/v1", "/api/chat", "/api/chat"),
+        ("http://h:11434/v1/", "/api/tags?x=1", "/api/tags?x=1"),
+        ("http://h:11434/", "/api/generate", "/api/generate"),
+        ("http://h:11434/api/", "/api/chat", "/api/chat"),
+        ("http://h/ollama/v1", "/api/chat", "/ollama/api/chat"),
+        ("http://h/ollama/", "/api/chat", "/ollama/api/chat"),
+        ("http://h/v1", "/api", "/api"),
+        ("http://h/v1", "/apis/x", "/v1/apis/x"),
     ],
 )
 def test_upstream_path(base, client_path, expected):

@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 import urllib.parse
 
+from cot_proxy.formats import endpoint_ending
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -96,6 +98,13 @@ def parse_target(url: str) -> Target:
     prefix = parts.path.rstrip("/")
     if "//" in prefix or any(seg in (".", "..") for seg in prefix.split("/")):
         raise ValueError(f"TARGET_BASE_URL {url!r} has an unusual path; write it plainly, e.g. /v1")
+    ending = endpoint_ending(prefix)
+    if ending:
+        base = text.rstrip("/")[: -len(ending)]
+        raise ValueError(
+            f"TARGET_BASE_URL {url!r} is a whole endpoint: give the server's base URL, {base} "
+            f"(clients add {ending} themselves)"
+        )
     return Target(
         url=text,
         scheme=scheme,

@@ -406,6 +406,17 @@ def test_log_line_per_request_and_no_secrets_with_debug(start_proxy, upstream):
         ({"DEBUG": "maybe"}, "DEBUG must be true or false"),
         ({"THINK_MODE": "hide"}, "think_mode"),
         ({"LLM_PARAMS": "temperature=0.5"}, "LLM_PARAMS"),
+        (
+            {"LLM_PARAMS": "model=a,think_mod=reasoning"},
+            "cot-proxy: LLM_PARAMS group 1 ('model=a,think_mod=reasoning'): unknown key "
+            "'think_mod' (did you mean 'think_mode'?)\n",
+        ),
+        (
+            {"TARGET_BASE_URL": "http://127.0.0.1:9/v1/chat/completions"},
+            "cot-proxy: TARGET_BASE_URL 'http://127.0.0.1:9/v1/chat/completions' is a whole "
+            "endpoint: give the server's base URL, http://127.0.0.1:9/v1 (clients add "
+            "/chat/completions themselves)\n",
+        ),
     ],
 )
 def test_bad_configuration_fails_fast(tmp_path, env, message):
@@ -456,7 +467,12 @@ def test_port_in_use_fails_fast(tmp_path):
             {"TARGET_BASE_URL": "http://127.0.0.1:9/v1/", "PORT": str(port)}, tmp_path
         )
     assert result.returncode != 0
-    assert "address already in use" in result.stdout + result.stderr
+    log = result.stdout + result.stderr
+    assert (
+        f"cot-proxy: cannot listen on 127.0.0.1:{port}: the port is in use; stop what listens "
+        "there or set PORT to a free one\n" in log
+    )
+    assert "--mode" not in log and "Errno" not in log  # mitmproxy's own advice, for its CLI
 
 
 def test_mitmweb_runs_the_same_addon(start_proxy, upstream):

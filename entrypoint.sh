@@ -3,6 +3,9 @@
 # Usage: ./entrypoint.sh [extra mitmdump arguments]
 # Runs the mitmdump (or, with MITM_TOOL=mitmweb, mitmweb) found on PATH.
 set -euo pipefail
+# SIGHUP reloads CONFIG_FILE once the addon runs; until then its default would end the proxy.
+# Ignored here, it stays ignored across exec until the addon takes it over (parts/rules_reload.py).
+trap '' HUP
 
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -188,8 +191,12 @@ workers=()
 deaths=()
 stopping=0
 start_worker() { # INDEX
-    # one confdir each: workers starting together would write the same CA files
-    "$MITM_TOOL" "${args[@]}" --set reuse_port=true --set confdir="$run_dir/worker-$1" "${extra[@]}" &
+    # one confdir each: workers starting together would write the same CA files. SIGHUP
+    # ignored until the worker takes it over (a child gets our trap's default, not ours).
+    (
+        trap '' HUP
+        exec "$MITM_TOOL" "${args[@]}" --set reuse_port=true --set confdir="$run_dir/worker-$1" "${extra[@]}"
+    ) &
     workers[$1]=$!
 }
 stop_workers() {

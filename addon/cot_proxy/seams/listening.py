@@ -8,7 +8,9 @@
   reverse-mode servers listen on TCP only.
 - mitmproxy loads `-s` scripts in a task that can run after it has opened its ports, so
   entrypoint.sh starts it with server=false and `open_servers()` opens them from our
-  `running` hook, through the proxyserver addon's `setup_servers()`.
+  `running` hook, through the proxyserver addon's `setup_servers()`. While they open, the
+  proxyserver's error lines are held back and the failures (`ServerInstance.last_exception`)
+  returned, so that a port in use is reported naming PORT, not mitmproxy's `--mode …@port`.
 
 Guarded by tests/e2e/test_workers.py and the start-up tests in tests/e2e/test_core.py.
 """

@@ -224,10 +224,12 @@ def test_ollama_client(demo: Demo, stream: bool) -> None:
     if stream:
         parts = client.chat(model="demo-reasoner", messages=messages, stream=True)
         text = "".join(p.message.content or "" for p in parts)
-        generated = "".join(p.response for p in client.generate("demo-reasoner", "Hi", stream=True))
+        generated = "".join(
+            p.response or "" for p in client.generate("demo-reasoner", "Hi", stream=True)
+        )
     else:
         text = client.chat(model="demo-reasoner", messages=messages).message.content or ""
-        generated = client.generate("demo-reasoner", "Hi").response
+        generated = client.generate("demo-reasoner", "Hi").response or ""
     assert text == generated == ANSWER
     assert [m.model for m in client.list().models] == ["demo-reasoner:latest"]
 

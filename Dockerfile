@@ -18,9 +18,10 @@ RUN pip install --no-cache-dir -r requirements.txt \
 COPY entrypoint.sh config.yaml ./
 COPY addon/ ./addon/
 COPY docker/healthcheck.py ./docker/healthcheck.py
-# OpenShift-style arbitrary uids run in group 0: give the group the owner's rights
-# (read and execute; nothing here is written at run time).
-RUN chgrp -R 0 /app && chmod -R g=u,o-w /app
+# OpenShift-style arbitrary uids run in group 0: give the group the owner's read and
+# execute rights, never write (g=u-w): nothing here is written at run time, and the code
+# must not be changeable by the user it runs as.
+RUN chgrp -R 0 /app && chmod -R g=u-w,o-w /app
 
 USER 10001:0
 EXPOSE 5000

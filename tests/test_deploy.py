@@ -8,6 +8,8 @@ the kustomization lists, what the Deployment references, what the compose file w
 from __future__ import annotations
 
 import re
+import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -216,5 +218,24 @@ def test_image_runs_as_any_uid_in_group_zero() -> None:
     uid, gid = user.split()[1].split(":")
     assert int(uid) > 0 and gid == "0"
     assert "chgrp -R 0 /app" in dockerfile and "g=u" in dockerfile
+
+
+def test_image_code_is_not_writable_by_its_user(tmp_path: Path) -> None:
+    """The Dockerfile's chmod, run on a tree as COPY leaves it (root's rw, others' r): the user
+    (any uid in group 0, not the owner) may read and execute, never write."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    [mode] = re.findall(r"chmod -R (\S+) /app", dockerfile)
+    app = tmp_path / "app"
+    (app / "addon").mkdir(parents=True)
+    (app / "addon" / "main.py").write_text("")
+    (app / "entrypoint.sh").write_text("")
+    (app / "entrypoint.sh").chmod(0o755)
+    subprocess.run(["chmod", "-R", mode, str(app)], check=True)
+    for path in [app, *app.rglob("*")]:
+        bits = path.stat().st_mode
+        assert not bits & (stat.S_IWGRP | stat.S_IWOTH), (path, oct(bits))
+        assert bits & stat.S_IRGRP, (path, oct(bits))
+        if path.is_dir() or path.name.endswith(".sh"):
+            assert bits & stat.S_IXGRP, (path, oct(bits))
     ignored = (REPO / ".dockerignore").read_text().split()
     assert {"demo", "deploy", "tests", "bench"} <= set(ignored)

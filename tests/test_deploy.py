@@ -212,6 +212,28 @@ def test_compose_proxy_runs_hardened_and_holds_no_secrets() -> None:
     assert Path(proxy["environment"]["CONFIG_FILE"]).name in (REPO / "Dockerfile").read_text()
 
 
+def default_grace_seconds() -> int:
+    [value] = re.findall(
+        r"^SHUTDOWN_GRACE_SECONDS=\$\{SHUTDOWN_GRACE_SECONDS:-(\d+)\}$",
+        (REPO / "entrypoint.sh").read_text(),
+        re.MULTILINE,
+    )
+    return int(value)
+
+
+def test_docker_and_compose_wait_for_the_drain() -> None:
+    """`docker stop` waits 10 s before SIGKILL by default: less than the proxy's drain."""
+    grace = default_grace_seconds()
+    proxy = compose()["services"]["cot-proxy"]
+    stop = int(re.fullmatch(r"(\d+)s", proxy["stop_grace_period"])[1])
+    assert "SHUTDOWN_GRACE_SECONDS" not in proxy["environment"]  # the default, as above
+    assert grace < stop <= grace + 10
+    readme = (REPO / "README.md").read_text()
+    runs = re.findall(r"^docker run .*$", readme, re.MULTILINE)
+    assert runs and all(f" --stop-timeout {stop} " in run for run in runs), runs
+    assert f"`stop_grace_period: {stop}s`" in readme
+
+
 def test_image_runs_as_any_uid_in_group_zero() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
     [user] = [line for line in dockerfile.splitlines() if line.startswith("USER ")]

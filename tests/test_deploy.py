@@ -261,3 +261,17 @@ def test_image_code_is_not_writable_by_its_user(tmp_path: Path) -> None:
             assert bits & stat.S_IXGRP, (path, oct(bits))
     ignored = (REPO / ".dockerignore").read_text().split()
     assert {"demo", "deploy", "tests", "bench"} <= set(ignored)
+
+
+def test_image_labels_carry_the_version_file() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    version = (REPO / "VERSION").read_text().strip()
+    assert re.search(rf"^ARG VERSION={re.escape(version)}$", dockerfile, re.MULTILINE)
+    labels = dict(re.findall(r'(org\.opencontainers\.image\.[a-z.]+)="([^"]*)"', dockerfile))
+    assert labels["org.opencontainers.image.version"] == "$VERSION"
+    assert labels["org.opencontainers.image.title"] == "cot-proxy"
+    assert labels["org.opencontainers.image.description"]
+    [base] = re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE)
+    assert labels["org.opencontainers.image.base.name"] == f"docker.io/library/{base}"
+    [copied] = re.findall(r"^COPY (.*) \./$", dockerfile, re.MULTILINE)
+    assert "VERSION" in copied.split()  # /health and entrypoint.sh read it in the image

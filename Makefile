@@ -23,7 +23,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 run: $(VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" ./entrypoint.sh
 
-## The proxy on port 5000 in front of a scripted reasoning model (demo/upstream.py): no LLM server needed.
+## The proxy on 127.0.0.1:5000 in front of a scripted reasoning model (demo/upstream.py): no LLM server needed.
 demo: $(VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" demo/run.sh
 

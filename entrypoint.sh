@@ -1,10 +1,23 @@
 #!/usr/bin/env bash
 # cot-proxy: map the environment to mitmdump options and exec it.
 # Usage: ./entrypoint.sh [extra mitmdump arguments]
+#        ./entrypoint.sh --version    (cot-proxy's version, from VERSION, and mitmproxy's)
 # Runs the mitmdump (or, with MITM_TOOL=mitmweb, mitmweb) found on PATH.
 set -euo pipefail
+# SIGHUP reloads CONFIG_FILE once the addon runs; until then its default would end the proxy.
+# Ignored here, it stays ignored across exec until the addon takes it over (parts/rules_reload.py).
+trap '' HUP
 
 here=$(cd "$(dirname "$0")" && pwd)
+version=$(cat "$here/VERSION" 2>/dev/null) || version=unknown
+
+if [[ ${1:-} == --version ]]; then
+    echo "cot-proxy $version"
+    if command -v "${MITM_TOOL:-mitmdump}" >/dev/null; then
+        "${MITM_TOOL:-mitmdump}" --version
+    fi
+    exit 0
+fi
 
 fail() {
     echo "cot-proxy: $*" >&2
@@ -162,6 +175,9 @@ args=(
     --set client_idle_timeout="$((10#$CLIENT_IDLE_TIMEOUT))"
 )
 
+# The log's first line: what runs, where to (the URL carries no credentials: refused above).
+echo "cot-proxy $version: $MITM_TOOL in front of $TARGET_BASE_URL, on $LISTEN_HOST:$PORT, $WORKERS worker(s)"
+
 if ((WORKERS == 1)); then
     # One process: /metrics reads its own memory; a leftover directory would mix in old runs.
     unset PROMETHEUS_MULTIPROC_DIR
@@ -188,8 +204,12 @@ workers=()
 deaths=()
 stopping=0
 start_worker() { # INDEX
-    # one confdir each: workers starting together would write the same CA files
-    "$MITM_TOOL" "${args[@]}" --set reuse_port=true --set confdir="$run_dir/worker-$1" "${extra[@]}" &
+    # one confdir each: workers starting together would write the same CA files. SIGHUP
+    # ignored until the worker takes it over (a child gets our trap's default, not ours).
+    (
+        trap '' HUP
+        exec "$MITM_TOOL" "${args[@]}" --set reuse_port=true --set confdir="$run_dir/worker-$1" "${extra[@]}"
+    ) &
     workers[$1]=$!
 }
 stop_workers() {

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# make demo: the proxy (port ${PORT:-5000}) in front of demo/upstream.py, a scripted
+# make demo: the proxy (127.0.0.1:${PORT:-5000}) in front of demo/upstream.py, a scripted
 # reasoning model on 127.0.0.1:${DEMO_UPSTREAM_PORT:-8099}. Stop both with Ctrl-C.
 # Extra arguments go to ./entrypoint.sh; the proxy's other settings come from the environment.
+# Both listen on this machine only (a demo has no business on the network): LISTEN_HOST=0.0.0.0
+# opens the proxy to others.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 upstream_port=${DEMO_UPSTREAM_PORT:-8099}
+export LISTEN_HOST=${LISTEN_HOST:-127.0.0.1}
 
 python "$root/demo/upstream.py" --port "$upstream_port" &
 upstream=$!

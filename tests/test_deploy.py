@@ -8,6 +8,8 @@ the kustomization lists, what the Deployment references, what the compose file w
 from __future__ import annotations
 
 import re
+import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -210,11 +212,66 @@ def test_compose_proxy_runs_hardened_and_holds_no_secrets() -> None:
     assert Path(proxy["environment"]["CONFIG_FILE"]).name in (REPO / "Dockerfile").read_text()
 
 
+def default_grace_seconds() -> int:
+    [value] = re.findall(
+        r"^SHUTDOWN_GRACE_SECONDS=\$\{SHUTDOWN_GRACE_SECONDS:-(\d+)\}$",
+        (REPO / "entrypoint.sh").read_text(),
+        re.MULTILINE,
+    )
+    return int(value)
+
+
+def test_docker_and_compose_wait_for_the_drain() -> None:
+    """`docker stop` waits 10 s before SIGKILL by default: less than the proxy's drain."""
+    grace = default_grace_seconds()
+    proxy = compose()["services"]["cot-proxy"]
+    stop = int(re.fullmatch(r"(\d+)s", proxy["stop_grace_period"])[1])
+    assert "SHUTDOWN_GRACE_SECONDS" not in proxy["environment"]  # the default, as above
+    assert grace < stop <= grace + 10
+    readme = (REPO / "README.md").read_text()
+    runs = re.findall(r"^docker run .*$", readme, re.MULTILINE)
+    assert runs and all(f" --stop-timeout {stop} " in run for run in runs), runs
+    assert f"`stop_grace_period: {stop}s`" in readme
+
+
 def test_image_runs_as_any_uid_in_group_zero() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
     [user] = [line for line in dockerfile.splitlines() if line.startswith("USER ")]
     uid, gid = user.split()[1].split(":")
     assert int(uid) > 0 and gid == "0"
     assert "chgrp -R 0 /app" in dockerfile and "g=u" in dockerfile
+
+
+def test_image_code_is_not_writable_by_its_user(tmp_path: Path) -> None:
+    """The Dockerfile's chmod, run on a tree as COPY leaves it (root's rw, others' r): the user
+    (any uid in group 0, not the owner) may read and execute, never write."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    [mode] = re.findall(r"chmod -R (\S+) /app", dockerfile)
+    app = tmp_path / "app"
+    (app / "addon").mkdir(parents=True)
+    (app / "addon" / "main.py").write_text("")
+    (app / "entrypoint.sh").write_text("")
+    (app / "entrypoint.sh").chmod(0o755)
+    subprocess.run(["chmod", "-R", mode, str(app)], check=True)
+    for path in [app, *app.rglob("*")]:
+        bits = path.stat().st_mode
+        assert not bits & (stat.S_IWGRP | stat.S_IWOTH), (path, oct(bits))
+        assert bits & stat.S_IRGRP, (path, oct(bits))
+        if path.is_dir() or path.name.endswith(".sh"):
+            assert bits & stat.S_IXGRP, (path, oct(bits))
     ignored = (REPO / ".dockerignore").read_text().split()
     assert {"demo", "deploy", "tests", "bench"} <= set(ignored)
+
+
+def test_image_labels_carry_the_version_file() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    version = (REPO / "VERSION").read_text().strip()
+    assert re.search(rf"^ARG VERSION={re.escape(version)}$", dockerfile, re.MULTILINE)
+    labels = dict(re.findall(r'(org\.opencontainers\.image\.[a-z.]+)="([^"]*)"', dockerfile))
+    assert labels["org.opencontainers.image.version"] == "$VERSION"
+    assert labels["org.opencontainers.image.title"] == "cot-proxy"
+    assert labels["org.opencontainers.image.description"]
+    [base] = re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE)
+    assert labels["org.opencontainers.image.base.name"] == f"docker.io/library/{base}"
+    [copied] = re.findall(r"^COPY (.*) \./$", dockerfile, re.MULTILINE)
+    assert "VERSION" in copied.split()  # /health and entrypoint.sh read it in the image

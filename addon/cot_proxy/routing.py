@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 import urllib.parse
 
+from cot_proxy.formats import endpoint_ending
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -42,16 +44,29 @@ class Target:
 
         `/v1` is not doubled: base `/v1/` + `/v1/chat/completions` gives
         `/v1/chat/completions`, as clients configured with either URL expect.
+        Ollama's native paths (`/api/…`) live beside its `/v1`, not under it: base
+        `http://h:11434/v1` + `/api/chat` gives `/api/chat` (and `/api` is not doubled either).
         """
         if not client_path.startswith("/"):
             # Origin-form only; "*" (OPTIONS) and anything odd is sent as the bare prefix.
             client_path = "/" + client_path if client_path != "*" else "/"
+        bare = client_path.split("?", 1)[0]
         prefix = self.path_prefix
-        if prefix.endswith("/v1"):
-            bare = client_path.split("?", 1)[0]
-            if bare == "/v1" or bare.startswith("/v1/"):
-                prefix = prefix[: -len("/v1")]
+        if _under(bare, "/api"):
+            prefix = _without_last(_without_last(prefix, "/v1"), "/api")
+        elif _under(bare, "/v1"):
+            prefix = _without_last(prefix, "/v1")
         return prefix + client_path
+
+
+def _under(path: str, segment: str) -> bool:
+    """`path` is `segment` or below it (`/v1`, `/v1/…`; not `/v10`)."""
+    return path == segment or path.startswith(segment + "/")
+
+
+def _without_last(prefix: str, segment: str) -> str:
+    """`prefix` without `segment` at its end (`/x/v1` -> `/x`), or unchanged."""
+    return prefix[: -len(segment)] if prefix.endswith(segment) else prefix
 
 
 def parse_target(url: str) -> Target:
@@ -83,6 +98,13 @@ def parse_target(url: str) -> Target:
     prefix = parts.path.rstrip("/")
     if "//" in prefix or any(seg in (".", "..") for seg in prefix.split("/")):
         raise ValueError(f"TARGET_BASE_URL {url!r} has an unusual path; write it plainly, e.g. /v1")
+    ending = endpoint_ending(prefix)
+    if ending:
+        base = text.rstrip("/")[: -len(ending)]
+        raise ValueError(
+            f"TARGET_BASE_URL {url!r} is a whole endpoint: give the server's base URL, {base} "
+            f"(clients add {ending} themselves)"
+        )
     return Target(
         url=text,
         scheme=scheme,

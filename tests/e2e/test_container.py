@@ -26,7 +26,7 @@ from .upstream import Upstream
 from .upstream import chat_completion
 
 RANDOM_UID = 12345
-APP_FILES = ["entrypoint.sh", "config.yaml", "addon"]
+APP_FILES = ["entrypoint.sh", "config.yaml", "VERSION", "addon"]
 
 
 def copy_app(dest: Path) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -15,6 +16,9 @@ from pathlib import Path
 import openai
 import pytest
 
+from .conftest import ENTRYPOINT
+from .conftest import REPO
+from .conftest import VENV_BIN
 from .conftest import free_port
 from .conftest import run_entrypoint
 from .upstream import Received
@@ -311,9 +315,13 @@ def test_next_request_works_after_timeout(start_proxy, upstream):
 # --- /health ---------------------------------------------------------------------------------
 
 
+VERSION = (REPO / "VERSION").read_text().strip()
+
+
 def test_health_up(proxy, upstream):
     status, body, _ = curl_json(f"{proxy.url}/health")
-    assert (status, body) == (200, {"status": "healthy", "target_url": f"{upstream.url}/v1/"})
+    expected = {"status": "healthy", "target_url": f"{upstream.url}/v1/", "version": VERSION}
+    assert (status, body) == (200, expected)
     # answered locally: the probe went to the target's base path, not /health
     assert all(r.path != "/health" and not r.path.endswith("/health") for r in upstream.received)
 
@@ -326,6 +334,27 @@ def test_health_down(start_proxy):
     assert body["status"] == "unhealthy"
     assert body["target_url"] == dead
     assert "cannot connect" in body["error"]
+    assert body["version"] == VERSION
+
+
+def test_version_from_one_place(proxy, upstream, tmp_path):
+    """VERSION: `./entrypoint.sh --version` (with nothing configured), the log's first line."""
+    result = subprocess.run(
+        [str(ENTRYPOINT), "--version"],
+        env={"PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", "TARGET_BASE_URL": "nonsense"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"cot-proxy {VERSION}" and lines[1].startswith("Mitmproxy: ")
+    assert re.fullmatch(r"\d+\.\d+\.\d+(-[\w.]+)?", VERSION)
+    first = proxy.log().splitlines()[0]
+    assert first == (
+        f"cot-proxy {VERSION}: mitmdump in front of {upstream.url}/v1/, on 127.0.0.1:{proxy.port}, "
+        "1 worker(s)"
+    )
 
 
 def test_health_hanging_target_does_not_block_other_requests(start_proxy, upstream):
@@ -406,6 +435,17 @@ def test_log_line_per_request_and_no_secrets_with_debug(start_proxy, upstream):
         ({"DEBUG": "maybe"}, "DEBUG must be true or false"),
         ({"THINK_MODE": "hide"}, "think_mode"),
         ({"LLM_PARAMS": "temperature=0.5"}, "LLM_PARAMS"),
+        (
+            {"LLM_PARAMS": "model=a,think_mod=reasoning"},
+            "cot-proxy: LLM_PARAMS group 1 ('model=a,think_mod=reasoning'): unknown key "
+            "'think_mod' (did you mean 'think_mode'?)\n",
+        ),
+        (
+            {"TARGET_BASE_URL": "http://127.0.0.1:9/v1/chat/completions"},
+            "cot-proxy: TARGET_BASE_URL 'http://127.0.0.1:9/v1/chat/completions' is a whole "
+            "endpoint: give the server's base URL, http://127.0.0.1:9/v1 (clients add "
+            "/chat/completions themselves)\n",
+        ),
     ],
 )
 def test_bad_configuration_fails_fast(tmp_path, env, message):
@@ -456,7 +496,12 @@ def test_port_in_use_fails_fast(tmp_path):
             {"TARGET_BASE_URL": "http://127.0.0.1:9/v1/", "PORT": str(port)}, tmp_path
         )
     assert result.returncode != 0
-    assert "address already in use" in result.stdout + result.stderr
+    log = result.stdout + result.stderr
+    assert (
+        f"cot-proxy: cannot listen on 127.0.0.1:{port}: the port is in use; stop what listens "
+        "there or set PORT to a free one\n" in log
+    )
+    assert "--mode" not in log and "Errno" not in log  # mitmproxy's own advice, for its CLI
 
 
 def test_mitmweb_runs_the_same_addon(start_proxy, upstream):

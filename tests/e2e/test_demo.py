@@ -6,10 +6,13 @@ import json
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import NamedTuple
 
+import anthropic
+import ollama
 import openai
 import pytest
 
@@ -31,7 +34,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("demo")
     upstream_port = free_port()
     proxy = Proxy(
-        {"DEMO_UPSTREAM_PORT": str(upstream_port)},
+        # LISTEN_HOST as good as unset (entrypoint.sh and run.sh read an empty one so): run.sh's
+        # own default applies
+        {"DEMO_UPSTREAM_PORT": str(upstream_port), "LISTEN_HOST": ""},
         home / "demo.log",
         entrypoint=REPO / "demo" / "run.sh",
     )
@@ -138,3 +143,143 @@ def test_stopping_the_demo_stops_both(tmp_path: Path) -> None:
     for port in (proxy.port, upstream_port):
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_both_listen_on_this_machine_only(demo: Demo) -> None:
+    log = demo.proxy.log()
+    assert f"listening at 127.0.0.1:{demo.proxy.port}" in log
+    assert f"scripted reasoning model on {demo.upstream_url}/v1" in log
+
+
+def post(url: str, body: dict, **headers: str) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json", **headers}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+FORMATS = [
+    ("/v1/chat/completions", chat(False)),
+    ("/v1/completions", {"model": "demo-reasoner", "prompt": "Hi"}),
+    ("/v1/responses", {"model": "demo-reasoner", "input": "Hi"}),
+    (
+        "/v1/messages",
+        {"model": "demo-reasoner", "max_tokens": 99, "messages": chat(False)["messages"]},
+    ),
+    ("/api/chat", {"model": "demo-reasoner", "messages": chat(False)["messages"]}),
+    ("/api/generate", {"model": "demo-reasoner", "prompt": "Hi"}),
+]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize(("path", "body"), FORMATS)
+def test_every_format_thinks_first_and_the_proxy_removes_it(
+    demo: Demo, path: str, body: dict, stream: bool
+) -> None:
+    body = {**body, "stream": stream}
+    status, raw = post(demo.upstream_url + path, body)
+    assert status == 200 and b"<think" in raw
+    status, proxied = post(demo.proxy.url + path, body)
+    assert status == 200 and b"think" not in proxied  # the SDK tests below check the text
+    assert len(proxied) > len(ANSWER)
+
+
+def openai_client(demo: Demo, key: str = "demo") -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{demo.proxy.url}/v1", api_key=key, timeout=20, max_retries=0)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_openai_sdk_responses(demo: Demo, stream: bool) -> None:
+    client = openai_client(demo)
+    if stream:
+        events = client.responses.create(model="demo-reasoner", input="Hi", stream=True)
+        text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    else:
+        text = client.responses.create(model="demo-reasoner", input="Hi").output_text
+    assert text == ANSWER
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_anthropic_sdk_messages(demo: Demo, stream: bool) -> None:
+    client = anthropic.Anthropic(base_url=demo.proxy.url, api_key="demo", max_retries=0)
+    request = {"model": "demo-reasoner", "max_tokens": 99, "messages": chat(False)["messages"]}
+    if stream:
+        with client.messages.stream(**request) as events:
+            text = events.get_final_text()
+    else:
+        text = "".join(
+            b.text for b in client.messages.create(**request).content if b.type == "text"
+        )
+    assert text == ANSWER
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_ollama_client(demo: Demo, stream: bool) -> None:
+    client = ollama.Client(host=demo.proxy.url, timeout=20)
+    messages = chat(False)["messages"]
+    if stream:
+        parts = client.chat(model="demo-reasoner", messages=messages, stream=True)
+        text = "".join(p.message.content or "" for p in parts)
+        generated = "".join(
+            p.response or "" for p in client.generate("demo-reasoner", "Hi", stream=True)
+        )
+    else:
+        text = client.chat(model="demo-reasoner", messages=messages).message.content or ""
+        generated = client.generate("demo-reasoner", "Hi").response or ""
+    assert text == generated == ANSWER
+    assert [m.model for m in client.list().models] == ["demo-reasoner:latest"]
+
+
+def test_the_readmes_401_example(demo: Demo) -> None:
+    """README, Quick start: a wrong key, answered by the upstream and passed on unchanged."""
+    result = subprocess.run(
+        ["curl", "-s", "-i", f"{demo.proxy.url}/v1/chat/completions",
+         "-H", "Authorization: Bearer sk-bad", "-H", "Content-Type: application/json",
+         "-d", '{"model": "qwen3", "messages": []}'],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    head, _, body = result.stdout.replace("\r\n", "\n").partition("\n\n")
+    assert head.startswith("HTTP/1.1 401 ")
+    assert "Content-Type: application/json" in head.split("\n")
+    assert body == (
+        '{"error": {"message": "Incorrect API key provided: sk-bad.", "type": '
+        '"invalid_request_error", "param": null, "code": "invalid_api_key"}}'
+    )
+
+
+def test_a_wrong_key_is_refused_in_each_clients_terms(demo: Demo) -> None:
+    with pytest.raises(openai.AuthenticationError):
+        openai_client(demo, "sk-bad").models.list()
+    with pytest.raises(anthropic.AuthenticationError):
+        anthropic.Anthropic(
+            base_url=demo.proxy.url, api_key="sk-bad", max_retries=0
+        ).messages.create(model="demo-reasoner", max_tokens=9, messages=chat(False)["messages"])
+    wrong = ollama.Client(host=demo.proxy.url, headers={"Authorization": "Bearer sk-bad"})
+    with pytest.raises(ollama.ResponseError) as e:
+        wrong.list()
+    assert e.value.status_code == 401
+
+
+def test_a_client_hanging_up_mid_stream_is_one_line(demo: Demo) -> None:
+    body = json.dumps(chat(True)).encode()
+    head = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    )
+    for url in (demo.upstream_url, demo.proxy.url):  # straight, and the proxy passing it on
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(head + body)
+            received = b""
+            while b"data: " not in received:  # the stream has begun
+                chunk = s.recv(65536)
+                assert chunk, received
+                received += chunk
+        time.sleep(0.5)  # the next pieces meet a closed connection
+    log = demo.proxy.log()
+    assert log.count("demo upstream: the client hung up") == 2
+    assert "Traceback" not in log and "Exception occurred" not in log

@@ -20,6 +20,10 @@ from .ollama_fixtures import ndjson_handler
 from .ollama_fixtures import stream_lines
 from .ollama_fixtures import tool_call
 from .test_core import curl
+from .test_core import curl_json
+from .upstream import Handler
+from .upstream import Received
+from .upstream import Reply
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
 PIECES = ["<th", "ink>The user greets me", " & wants <b>bold</b>.</thi", "nk>\n\nHal", "lo! 👋"]
@@ -200,3 +204,27 @@ def test_the_log_line_names_the_format(ollama_proxy, upstream) -> None:
 
 def test_go_json_matches_gos_escapes() -> None:
     assert go_json({"a": "<&>\u2028"}) == b'{"a":"\\u003c\\u0026\\u003e\\u2028"}'
+
+
+def only_at(path: str, handler: Handler) -> Handler:
+    """`handler` for `path`; 404 elsewhere, as Ollama answers a path it does not serve."""
+
+    async def at_path(req: Received, reply: Reply) -> None:
+        if req.path.split("?", 1)[0] == path:
+            await handler(req, reply)
+        else:
+            await reply.body(404, b"404 page not found", {"Content-Type": "text/plain"})
+
+    return at_path
+
+
+def test_a_v1_target_sends_the_native_api_to_the_root(start_proxy, upstream) -> None:
+    """TARGET_BASE_URL=http://host:11434/v1 (Ollama's OpenAI-compatible base): the ollama client's
+    /api/chat goes to the server's /api/chat, not /v1/api/chat; OpenAI paths still go under /v1."""
+    proxy = start_proxy({"TARGET_BASE_URL": f"{upstream.url}/v1", "API_REQUEST_TIMEOUT": "10"})
+    raw = b"".join(ndjson(stream_lines("chat", PIECES)))
+    upstream.reset(only_at("/api/chat", ndjson_handler([raw])))
+    parts = list(client(proxy).chat(model="qwen3:8b", messages=MESSAGES, stream=True))
+    assert "".join(p.message.content or "" for p in parts) == ANSWER
+    upstream.reset(only_at("/v1/models", json_handler({"object": "list", "data": []})))
+    assert curl_json(f"{proxy.url}/v1/models")[:2] == (200, {"object": "list", "data": []})

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import Proxy
 from .test_core import curl_json
 
 RULE = "models:\n  - model: m\n    params: {{temperature: {t}}}\n"
@@ -132,3 +133,28 @@ def test_sighup_reloads_every_worker(start_proxy, upstream, tmp_path, workers):
         assert temperature(proxy, upstream) == 0.9
     assert proxy.process.poll() is None, proxy.log()
     assert "a worker exited" not in proxy.log()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sighup_during_start_up_does_not_stop_the_proxy(upstream, tmp_path, workers):
+    """A reload signal sent while the proxy starts (a config-map reloader, a restart script)
+    used to kill it: Python's default for SIGHUP is to end the process."""
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULE.format(t=0.1))
+    env = {"TARGET_BASE_URL": f"{upstream.url}/v1/", "CONFIG_FILE": str(path)}
+    proxy = Proxy({**env, "WORKERS": str(workers)}, tmp_path / "proxy.log")
+    try:
+        time.sleep(0.1)  # bash has read the script's first lines
+        deadline = time.monotonic() + 30
+        while proxy.log().count("rule: ") < workers:  # every worker has loaded its rules
+            assert proxy.process.poll() is None, proxy.log()
+            assert time.monotonic() < deadline, proxy.log()
+            os.kill(proxy.process.pid, signal.SIGHUP)
+            time.sleep(0.02)
+        path.write_text(RULE.format(t=0.9))
+        os.kill(proxy.process.pid, signal.SIGHUP)  # once started, the signal reloads
+        assert wait_temperature(proxy.wait_ready(), upstream, 0.9, within=5) < 5
+        assert proxy.process.poll() is None
+        assert "exited" not in proxy.log()
+    finally:
+        proxy.stop()

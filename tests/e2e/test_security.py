@@ -215,6 +215,24 @@ def test_oversized_body_is_413(small_body_proxy, upstream):
     assert upstream.received == []
 
 
+@pytest.mark.parametrize("expect", [b"", b"Expect: 100-continue\r\n"])
+def test_a_declared_oversized_body_is_413_at_once_and_closed(small_body_proxy, upstream, expect):
+    """Refused on its headers: no `100 Continue`, no waiting for an upload nobody will read, and
+    the connection closed (the unread upload is not the next request)."""
+    head = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 5000\r\n" + expect + b"\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", small_body_proxy.port), timeout=5) as s:
+        s.sendall(head + b"{" * 10)  # a start of the body, the rest never comes
+        answer = b""
+        while chunk := s.recv(65536):  # until the proxy closes (a timeout fails the test)
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413 "), answer
+    assert b'"code": "request_too_large"' in answer and b"1000 bytes" in answer
+    assert upstream.received == []
+
+
 def test_oversized_chunked_body_is_413(small_body_proxy, upstream):
     body = '{"model": "m", "pad": "' + "x" * 2000 + '"}'
     status, answer, _ = curl_json(

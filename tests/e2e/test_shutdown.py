@@ -110,7 +110,22 @@ def test_grace_timeout_ends_a_stream_that_outlives_it(start_proxy, upstream):
     assert time.monotonic() - started < 5
     out, _ = stream.communicate(timeout=10)
     assert b"[DONE]" not in out
-    assert "ran out with 1 flows still open" in proxy.log()
+    log = proxy.log()
+    assert "ran out with 1 flows still open" in log
+    # one line says it; the cut connection is no CancelledError traceback
+    assert "Traceback" not in log and "CancelledError" not in log, log
+
+
+def test_an_idle_kept_alive_connection_does_not_outlive_the_drain(start_proxy, upstream):
+    proxy = start_proxy({"TARGET_BASE_URL": f"{upstream.url}/v1/", "SHUTDOWN_GRACE_SECONDS": "5"})
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as kept:
+        assert keep_alive_get(kept, "/health/live").startswith(b"HTTP/1.1 200")
+        proxy.process.send_signal(signal.SIGTERM)
+        assert proxy.process.wait(10) == 0
+        assert kept.recv(1) == b""  # closed by the proxy
+    log = proxy.log()
+    assert "all flows finished" in log
+    assert "Traceback" not in log and "CancelledError" not in log, log
 
 
 def test_second_signal_stops_at_once(start_proxy, upstream):

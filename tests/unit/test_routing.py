@@ -18,6 +18,15 @@ from cot_proxy.routing import parse_target
         ("http://h/v1/", "/v10/x", "/v1/v10/x"),
         ("http://h/api/", "/v1/chat/completions", "/api/v1/chat/completions"),
         ("http://h/v1/", "*", "/v1/"),
+        # Ollama: its native API beside /v1, at the target's root
+        ("http://h:11434/v1", "/api/chat", "/api/chat"),
+        ("http://h:11434/v1/", "/api/tags?x=1", "/api/tags?x=1"),
+        ("http://h:11434/", "/api/generate", "/api/generate"),
+        ("http://h:11434/api/", "/api/chat", "/api/chat"),
+        ("http://h/ollama/v1", "/api/chat", "/ollama/api/chat"),
+        ("http://h/ollama/", "/api/chat", "/ollama/api/chat"),
+        ("http://h/v1", "/api", "/api"),
+        ("http://h/v1", "/apis/x", "/v1/apis/x"),
     ],
 )
 def test_upstream_path(base, client_path, expected):
@@ -57,3 +66,31 @@ def test_parse_target(url, scheme, host, port, origin):
 def test_parse_target_err(url, message):
     with pytest.raises(ValueError, match=message):
         parse_target(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "base", "ending"),
+    [
+        ("http://h:8000/v1/chat/completions", "http://h:8000/v1", "/chat/completions"),
+        ("http://h:8000/v1/completions/", "http://h:8000/v1", "/completions"),
+        ("https://api.example.com/v1/responses", "https://api.example.com/v1", "/responses"),
+        ("https://api.example.com/v1/messages", "https://api.example.com/v1", "/messages"),
+        ("http://h:11434/api/chat", "http://h:11434", "/api/chat"),
+        ("http://h:11434/api/generate", "http://h:11434", "/api/generate"),
+        ("http://h:8000/v1/models", "http://h:8000/v1", "/models"),
+    ],
+)
+def test_a_whole_endpoint_is_refused_naming_the_base_url(url: str, base: str, ending: str) -> None:
+    with pytest.raises(ValueError) as e:
+        parse_target(url)
+    assert str(e.value) == (
+        f"TARGET_BASE_URL {url!r} is a whole endpoint: give the server's base URL, {base} "
+        f"(clients add {ending} themselves)"
+    )
+
+
+@pytest.mark.parametrize(
+    "url", ["http://h/v1", "http://h/openai/v1", "http://h/api", "http://h/chat", "http://h/api/v1"]
+)
+def test_base_urls_that_name_no_endpoint_pass(url: str) -> None:
+    assert parse_target(url).url == url

@@ -128,6 +128,13 @@ _ENDPOINTS: tuple[tuple[str, str, Endpoint], ...] = (
 )
 
 
+def endpoint_ending(path: str) -> str | None:
+    """The endpoint path that `path` ends with, whatever the method (`/v1/chat/completions` ->
+    `/chat/completions`); None if it names none."""
+    path = path.rstrip("/")
+    return next((ending for _, ending, _ in _ENDPOINTS if path.endswith(ending)), None)
+
+
 def endpoint_of(method: str, path: str) -> Endpoint | None:
     """Which endpoint a client path names, judged by its end so any prefix works.
 

@@ -1,8 +1,10 @@
 """BodyLimit: request bodies above max_request_bytes get a JSON 413 and are not forwarded.
 
-A declared length is refused before a byte of the body is read. A body of unknown length
-(chunked) is refused as it arrives, once more than the limit has been read
-(`seams.request_size`): the proxy never holds more of it than the limit plus one network chunk.
+A declared length is refused on the request's headers, before a byte of the body is read (no
+`100 Continue` either). A body of unknown length (chunked) is refused as it arrives, once more
+than the limit has been read: the proxy never holds more of it than the limit plus one network
+chunk. Both through `seams.request_size`; the 413 closes the connection, so an upload nobody
+reads neither holds it open nor is read as the next request.
 """
 
 from __future__ import annotations
@@ -42,12 +44,6 @@ class BodyLimit:
 
     def done(self) -> None:
         request_size.uninstall()
-
-    def requestheaders(self, flow: http.HTTPFlow) -> None:
-        # A declared length is refused before a byte of the body is read.
-        length = flow.request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > ctx.options.max_request_bytes:
-            self._refuse(flow, int(length))
 
     def request(self, flow: http.HTTPFlow) -> None:
         # Behind the seam a body cannot get here too large; without it (a mitmproxy that

@@ -17,6 +17,7 @@ from cot_proxy.flow import notes
 from cot_proxy.parts.router import Router
 from cot_proxy.parts.target_tls import TargetTls
 from cot_proxy.probe import probe_target
+from cot_proxy.version import VERSION
 
 HEALTH_PATH = "/health"
 LIVE_PATH = "/health/live"
@@ -54,9 +55,9 @@ class Health:
         except Exception as e:  # never leave the flow waiting
             problem = f"health check failed: {type(e).__name__}: {e}"
         if problem is None:
-            body = {"status": "healthy", "target_url": target.url}
+            body = {"status": "healthy", "target_url": target.url, "version": VERSION}
             answer_locally(flow, 200, json.dumps(body).encode())
         else:
             body = {"status": "unhealthy", "target_url": target.url, "error": problem}
-            answer_locally(flow, 503, json.dumps(body).encode())
+            answer_locally(flow, 503, json.dumps(body | {"version": VERSION}).encode())
         flow.resume()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 from typing import Any
 
 from mitmproxy import ctx
 
 from cot_proxy.seams import listening
+
+logger = logging.getLogger(__name__)
 
 
 class Listening:
@@ -30,4 +34,13 @@ class Listening:
         # with every hook in place; a failure to listen is logged as an error, which makes
         # mitmproxy exit 1 at the end of start-up.
         if not ctx.options.server:
-            await listening.open_servers()
+            for error in await listening.open_servers():
+                logger.error("cot-proxy: %s", cannot_listen(error))
+
+
+def cannot_listen(error: OSError) -> str:
+    """Why the port did not open, in terms of the settings (PORT, LISTEN_HOST)."""
+    where = f"{ctx.options.listen_host or '*'}:{ctx.options.listen_port}"
+    if error.errno == errno.EADDRINUSE:
+        return f"cannot listen on {where}: the port is in use; stop what listens there or set PORT to a free one"
+    return f"cannot listen on {where} (PORT, LISTEN_HOST): {error.strerror or error}"

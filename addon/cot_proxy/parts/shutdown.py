@@ -20,6 +20,7 @@ from cot_proxy.apierror import error_body
 from cot_proxy.flow import answer_locally
 from cot_proxy.options import env_name
 from cot_proxy.options import reject
+from cot_proxy.seams import connections
 from cot_proxy.seams import signals
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ LIVE_PATH = "/health/live"
 HEALTH_PATH = "/health"
 # After the last flow's `response` hook, its final bytes (the chunked terminator) still go out.
 FLUSH_SECONDS = 0.2
+# How long closing the connections left at the end may take (a few event loop turns).
+CLOSE_SECONDS = 1.0
 
 
 class Shutdown:
@@ -88,7 +91,9 @@ class Shutdown:
             logger.warning(
                 "second stop signal: stopping now, %d flows still open", len(self.in_flight)
             )
-            signals.stop_now()
+            if self._drain is not None:
+                self._drain.cancel()
+            self._drain = asyncio.get_running_loop().create_task(self._close_then_stop())
             return
         self.draining = True
         self._drain = asyncio.get_running_loop().create_task(self._drain_then_stop())
@@ -115,4 +120,18 @@ class Shutdown:
         else:
             logger.info("all flows finished; stopping")
             await asyncio.sleep(FLUSH_SECONDS)
+        await self._close_then_stop()
+
+    async def _close_then_stop(self) -> None:
+        """Close the client connections still open (streams cut, idle keep-alives), then stop.
+
+        Left open, mitmproxy's end of the event loop cancels them, which some Python 3.12
+        releases log as a CancelledError traceback per connection (seams/connections.py).
+        """
+        for client_id in connections.client_ids():
+            connections.close_client(client_id, "cot-proxy: stopping")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CLOSE_SECONDS
+        while connections.client_ids() and loop.time() < deadline:
+            await asyncio.sleep(0.01)
         signals.stop_now()

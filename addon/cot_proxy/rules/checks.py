@@ -7,10 +7,12 @@ of `cot_proxy.rules` can use it.
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 from collections.abc import Container
 from collections.abc import Iterator
 from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 CLIP = 60
@@ -58,6 +60,38 @@ def assign(target: dict[str, Any], key: str, value: Any, *, reserved: Container[
     if parts[-1] in node:
         raise Invalid(f"duplicate key {key!r}")
     node[parts[-1]] = value
+
+
+def unknown_key(key: object, hint: str | None, otherwise: str = "") -> Invalid:
+    """The error for a key not allowed here: "unknown key 'think_mod' (did you mean
+    'think_mode'?)", or with `otherwise` when there is no `hint`."""
+    advice = f"did you mean {hint!r}?" if hint else otherwise
+    return Invalid(f"unknown key {key!r} ({advice})")
+
+
+def close_key(key: object, allowed: Sequence[str]) -> str | None:
+    """The key of `allowed` most like `key` (difflib's sense), if any is much like it."""
+    hint = difflib.get_close_matches(str(key), allowed, n=1)
+    return hint[0] if hint else None
+
+
+def near_miss(key: str, allowed: Sequence[str], max_edits: int = 2) -> str | None:
+    """The key of `allowed` that `key` is a slip of: the nearest within `max_edits` single-
+    character insertions, deletions or substitutions, but not `key` itself."""
+    nearest = min(allowed, key=lambda name: _edits(key, name), default=None)
+    if nearest is None or nearest == key or _edits(key, nearest) > max_edits:
+        return None
+    return nearest
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance (the keys are short: the plain table is fast enough)."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
 
 
 def want_str(key: str, value: Any, *, empty_ok: bool = False) -> str:

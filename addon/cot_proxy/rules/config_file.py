@@ -7,7 +7,6 @@ the rule and the problem.
 from __future__ import annotations
 
 import copy
-import difflib
 import math
 import os
 from typing import Any
@@ -21,7 +20,9 @@ from cot_proxy.rules.checks import Invalid
 from cot_proxy.rules.checks import assign
 from cot_proxy.rules.checks import check_key
 from cot_proxy.rules.checks import clip
+from cot_proxy.rules.checks import close_key
 from cot_proxy.rules.checks import kind
+from cot_proxy.rules.checks import unknown_key
 from cot_proxy.rules.checks import want_str
 from cot_proxy.rules.model import DEFAULT_PATTERN
 from cot_proxy.rules.model import RESERVED_KEYS
@@ -96,9 +97,7 @@ def _yaml_drop(value: Any) -> tuple[str, ...]:
 def _check_keys(item: dict[Any, Any], allowed: tuple[str, ...]) -> None:
     for key in item:
         if key not in allowed:
-            hint = difflib.get_close_matches(str(key), allowed, n=1)
-            advice = f"did you mean {hint[0]!r}?" if hint else "request fields go under params"
-            raise Invalid(f"unknown key {key!r} ({advice})")
+            raise unknown_key(key, close_key(key, allowed), "request fields go under params")
 
 
 def _build(

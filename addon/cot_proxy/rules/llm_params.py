@@ -18,6 +18,8 @@ from cot_proxy.rules.checks import ConfigError
 from cot_proxy.rules.checks import Invalid
 from cot_proxy.rules.checks import assign
 from cot_proxy.rules.checks import clip
+from cot_proxy.rules.checks import near_miss
+from cot_proxy.rules.checks import unknown_key
 from cot_proxy.rules.checks import want_str
 from cot_proxy.rules.model import RESERVED_KEYS
 from cot_proxy.rules.model import TEXT_KEYS
@@ -128,6 +130,9 @@ def _parse_group(group: str, source: str) -> ModelRule:
             if key in TEXT_KEYS and isinstance(value, int | float) and not isinstance(value, bool):
                 value = raw
             settings[key] = value
+        elif slip := near_miss(key.split(".", 1)[0], RESERVED_KEYS):
+            # Not sent as a request field: a rule setting mistyped (think_mod=…), silently ignored.
+            raise unknown_key(key, slip)
         else:
             assign(params, key, parse_value(raw), reserved=RESERVED_KEYS)
     if pattern is None:

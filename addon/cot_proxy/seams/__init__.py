@@ -13,7 +13,8 @@ otherwise), and names the upstream issue or pull request whose landing would let
   every phase). Issue #4711 (`flow.kill()` cannot stop a flow in transit).
 - `listening`: TCP-only listening, SO_REUSEPORT for WORKERS, and opening the ports only once
   this addon is loaded (`proxy.mode_servers`, `Proxyserver.setup_servers`): mitmproxy loads
-  `-s` scripts in a task that can run after its ports are open, and offers no reuse_port.
+  `-s` scripts in a task that can run after its ports are open, and offers no reuse_port. A
+  failure to listen is reported in the proxy's terms (its logger filtered meanwhile).
 - `request_size`: refusing a request body (chunked included) as soon as it passes our limit,
   by wrapping `HttpStream.check_body_size`: mitmproxy's `body_size_limit` also limits answers.
 - `signals`: SIGTERM/SIGINT rebound to drain before stopping (mitmproxy stops at once); issue

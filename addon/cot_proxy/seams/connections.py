@@ -11,9 +11,12 @@ there is no public way to close an established client connection (`Client.error`
 one in `client_connected`). For the header and idle timeouts (`parts/client_timeouts.py`) we
 read the client's silence the same way and close it as mitmproxy's own `on_timeout` does: by
 cancelling the task that reads the client socket. Issue #4711 (no kill for a connection).
+On stopping, every client connection is closed that way first (`client_ids`): one still open
+when mitmproxy ends its event loop is cancelled there, which Python 3.12.1 (3.13 is fixed) logs as a
+CancelledError traceback (asyncio's StreamReaderProtocol callback).
 
-Guarded by the timeout tests in tests/e2e/test_core.py and the slow-client tests in
-tests/e2e/test_limits.py.
+Guarded by the timeout tests in tests/e2e/test_core.py, the slow-client tests in
+tests/e2e/test_limits.py and the drain tests in tests/e2e/test_shutdown.py.
 """
 
 from __future__ import annotations
@@ -58,6 +61,15 @@ def cancel_upstream(flow: http.HTTPFlow) -> bool:
         return False
     io.handler.cancel("cot-proxy: target timed out")
     return True
+
+
+def client_ids() -> list[str]:
+    """The client connections mitmproxy holds open now."""
+    try:
+        held = ctx.master.addons.get("proxyserver").connections
+    except AttributeError:
+        return []
+    return [key for key in held if isinstance(key, str)]  # TCP clients; UDP ones are tuples
 
 
 def close_client(client_id: str, reason: str) -> bool:

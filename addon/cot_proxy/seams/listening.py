@@ -8,7 +8,9 @@
   reverse-mode servers listen on TCP only.
 - mitmproxy loads `-s` scripts in a task that can run after it has opened its ports, so
   entrypoint.sh starts it with server=false and `open_servers()` opens them from our
-  `running` hook, through the proxyserver addon's `setup_servers()`.
+  `running` hook, through the proxyserver addon's `setup_servers()`. While they open, the
+  proxyserver's error lines are held back and the failures (`ServerInstance.last_exception`)
+  returned, so that a port in use is reported naming PORT, not mitmproxy's `--mode …@port`.
 
 Guarded by tests/e2e/test_workers.py and the start-up tests in tests/e2e/test_core.py.
 """
@@ -16,6 +18,7 @@ Guarded by tests/e2e/test_workers.py and the start-up tests in tests/e2e/test_co
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from mitmproxy import ctx
@@ -68,7 +71,37 @@ def share_port() -> None:
         mode_servers.asyncio = _AsyncioWithReusePort()  # type: ignore[assignment]
 
 
-async def open_servers() -> None:
-    """Open the proxy's ports now; a failure to listen is logged by mitmproxy as an error."""
-    ctx.options.update(server=True)
-    await ctx.master.addons.get("proxyserver").setup_servers()
+async def open_servers() -> list[OSError]:
+    """Open the proxy's ports now; return why each port that did not open failed.
+
+    mitmproxy would log each failure itself, with advice for its own command line (`--mode
+    reverse:…@PORT`): its log lines of the moment are held back so the caller can say it in
+    our terms. Its error wraps the OSError from `bind` (`__cause__`), errno included.
+    """
+    proxyserver = ctx.master.addons.get("proxyserver")
+    held = _HoldErrors()
+    logger = logging.getLogger(_PROXYSERVER_LOGGER)
+    logger.addFilter(held)
+    try:
+        # The option starts the servers in a task of its own (run eagerly); setup_servers
+        # waits for that task's lock, so both are done when it returns.
+        ctx.options.update(server=True)
+        await proxyserver.setup_servers()
+    finally:
+        logger.removeFilter(held)
+    return [_bind_error(s.last_exception) for s in proxyserver.servers if s.last_exception]
+
+
+_PROXYSERVER_LOGGER = "mitmproxy.addons.proxyserver"  # where setup_servers logs a failure
+
+
+class _HoldErrors(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.ERROR
+
+
+def _bind_error(error: BaseException) -> OSError:
+    cause = error.__cause__
+    if isinstance(cause, OSError):
+        return cause
+    return error if isinstance(error, OSError) else OSError(str(error))

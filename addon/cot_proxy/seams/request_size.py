@@ -1,7 +1,11 @@
 """Refusing a request body as it arrives, once it passes max_request_bytes, whatever its framing.
 
 A body without Content-Length (chunked) is buffered by mitmproxy in full before the `request`
-hook, so checking it there lets a client make the proxy hold gigabytes. mitmproxy's own
+hook, so checking it there lets a client make the proxy hold gigabytes. A body whose declared
+Content-Length is past the limit is refused as soon as its headers are in (mitmproxy calls the
+check then too), before a byte of it is read: an answer set in `requestheaders` would go out
+only once the whole body had been read (or, with `Expect: 100-continue`, after mitmproxy told
+the client to send it), and the connection would wait for an upload nobody reads. mitmproxy's own
 `body_size_limit` stops reading at the limit, but it is one limit for both directions: it
 would also kill answers larger than the upload limit. So `HttpStream.check_body_size`, which
 mitmproxy calls after each network chunk of a request body it buffers, is wrapped to apply
@@ -11,7 +15,8 @@ Upstream: the option pair came with PR #4633 (limits in the proxy core) and serv
 directions by design (issue #5060 asked the same of stream_large_bodies and was closed); a
 request-only `body_size_limit` upstream would remove this seam (no issue filed yet).
 
-Guarded by tests/e2e/test_limits.py::test_huge_chunked_upload_is_413_within_bounded_memory.
+Guarded by tests/e2e/test_limits.py::test_huge_chunked_upload_is_413_within_bounded_memory and
+tests/e2e/test_security.py::test_a_declared_oversized_body_is_413_at_once_and_closed.
 """
 
 from __future__ import annotations
@@ -34,8 +39,17 @@ _original_check = HttpStream.check_body_size
 _limit: int | None = None
 
 
+def _too_large(stream: Any) -> bool:
+    """The body read so far, or the length it declares, is past our limit."""
+    assert _limit is not None
+    if len(stream.request_body_buf) > _limit:
+        return True
+    declared = stream.flow.request.headers.get("content-length", "")
+    return declared.isdigit() and int(declared) > _limit
+
+
 def _check_body_size(self: Any, request: bool) -> Any:
-    if request and _limit is not None and len(self.request_body_buf) > _limit:
+    if request and _limit is not None and _too_large(self):
         self.flow.error = mitmproxy_flow.Error(TOO_LARGE)
         yield HttpErrorHook(self.flow)
         yield SendHttp(

@@ -261,6 +261,44 @@ def test_parse_llm_params_err(text, err):
         parse_llm_params(text)
 
 
+@pytest.mark.parametrize(
+    ("key", "setting"),
+    [
+        ("think_mod", "think_mode"),
+        ("Think_Mode", "think_mode"),
+        ("think-mode", "think_mode"),
+        ("thinkmode", "think_mode"),
+        ("reasoning_feild", "reasoning_field"),
+        ("histroy", "history"),
+        ("think_tag", "think_tags"),
+        ("think_mod.x", "think_mode"),
+    ],
+)
+def test_a_slip_of_a_rule_setting_is_refused(key: str, setting: str) -> None:
+    """Within two edits of a setting: a typo, not a request field the server would get."""
+    with pytest.raises(ConfigError) as e:
+        parse_llm_params(f"model=a,{key}=reasoning")
+    assert str(e.value) == (
+        f"LLM_PARAMS group 1 ('model=a,{key}=reasoning'): "
+        f"unknown key {key!r} (did you mean {setting!r}?)"
+    )
+
+
+REQUEST_FIELDS = [
+    "temperature", "top_p", "top_k", "min_p", "max_tokens", "max_completion_tokens", "seed",
+    "stop", "n", "think", "thinking", "reasoning", "reasoning_effort", "chat_template_kwargs",
+    "options", "presence_penalty", "frequency_penalty", "repetition_penalty", "response_format",
+    "tool_choice", "tools", "logit_bias", "logprobs", "top_logprobs", "user", "store",
+    "metadata", "include", "verbosity", "keep_alive", "stream_options", "parallel_tool_calls",
+    "service_tier", "truncation", "instructions", "system", "format", "raw", "suffix", "template",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("field", REQUEST_FIELDS)
+def test_real_request_fields_still_pass(field: str) -> None:
+    assert one(f"model=a,{field}=1").params == {field: 1}
+
+
 def test_error_message_is_one_line_naming_the_group():
     with pytest.raises(ConfigError) as e:
         parse_llm_params("model=a,x=1;\nmodel=b,\ny")

@@ -44,6 +44,7 @@ from soak import GROWTH_LIMIT_MB  # noqa: E402
 from soak import soak as run_soak  # noqa: E402
 from upstream import raise_nofile  # noqa: E402
 from upstream import uvloop_module  # noqa: E402
+from wire import chat_event  # noqa: E402
 
 HOST = "127.0.0.1"
 VENV_BIN = Path(sys.executable).parent
@@ -506,18 +507,7 @@ def think_filter_pass(events: int) -> dict[str, Any]:
     from cot_proxy.stream import ThinkStream
     from cot_proxy.think import ThinkConfig
 
-    def event(content: str) -> bytes:
-        obj = {
-            "id": "chatcmpl-bench",
-            "object": "chat.completion.chunk",
-            "created": 1700000000,
-            "model": "bench",
-            "choices": [
-                {"index": 0, "delta": {"content": content}, "logprobs": None, "finish_reason": None}
-            ],
-        }
-        return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
-
+    event = chat_event  # as the upstream writes it (bench/wire.py)
     role = event("")
     answer = [event(f" a{i}") for i in range(events)]
     thinking = [event(f" t{i}") for i in range(events)]

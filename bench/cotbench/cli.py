@@ -21,14 +21,10 @@ from cotbench.lab import Lab
 from cotbench.lab import Proc
 from cotbench.lab import machine_header
 from cotbench.paths import ADDON
-from cotbench.paths import BENCH
-from cotbench.paths import REPO
 from cotbench.paths import RESULTS
 from cotbench.phases import AFTER_ROUNDS
 from cotbench.phases import Plan
 from cotbench.profiling import profile_scenario
-from cotbench.publish import PICTURES_NOTE
-from cotbench.publish import update_readme
 from cotbench.report import Report
 from cotbench.scenarios import BY_NAME
 from cotbench.scenarios import NAMES
@@ -77,8 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--out",
         type=Path,
-        help="markdown output (default bench/results/latest.md; "
-        "a full run also writes bench/LATEST.md)",
+        help="markdown output (default bench/results/latest.md, which `make bench-publish` "
+        "copies to bench/LATEST.md and the README after a full run)",
     )
     parser.add_argument("--json", type=Path, help="also write every figure as JSON here")
     parser.add_argument(
@@ -126,7 +122,6 @@ def main(argv: list[str] | None = None) -> int:
     started_at = time.monotonic()
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    official = plan.mode == "full" and args.out is None and not args.only and not args.soak
     out_md: Path = args.out or (RESULTS / ("smoke.md" if plan.mode == "smoke" else "latest.md"))
     out_dir = out_md.parent
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -135,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     home = Path(tempfile.mkdtemp(prefix="cot-bench-home-"))
 
     report = Report(plan.mode, plan.targets)
-    report.official = official
+    report.official = plan.mode == "full" and args.out is None and not args.only and not args.soak
     if nofile < 4096 and ("slow-1000" in plan.scenarios or "sweep" in plan.scenarios):
         report.notes.append(
             f"open-file limit is only {nofile}: 1,000 streams may fail for lack of fds"
@@ -153,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(home, ignore_errors=True)
 
     header["run time"] = f"{time.monotonic() - started_at:.0f} s"
-    write_report(report, header, profiles, args, out_md, official)
+    write_report(report, header, profiles, args, out_md)
     if args.strict and report.any_wrong():
         return 3
     return 0
@@ -211,7 +206,6 @@ def write_report(
     profiles: list[str],
     args: argparse.Namespace,
     out_md: Path,
-    official: bool,
 ) -> None:
     """The markdown and the JSON, and the pictures of any run but a smoke run."""
     text = markdown(report, header)
@@ -222,17 +216,14 @@ def write_report(
     json_path.write_text(json.dumps(data, indent=1))
     written = [str(out_md), str(json_path)]
     if report.mode != "smoke":
-        # An official run's pictures are committed with its table; others go beside their report.
-        prefix = "" if official else out_md.stem + "-"
-        note = draw_or_explain(data, RESULTS if official else out_md.parent, prefix)
-        text += f"\n{PICTURES_NOTE if official else ''}"
+        # Beside the report (bench/results/latest-*.png); `make bench-publish` copies an
+        # official run's to the committed names.
+        note = draw_or_explain(data, out_md.parent, out_md.stem + "-")
+        text += "\n"
         print(note, flush=True)
     print()
     print(text)
     out_md.write_text(text)
-    if official:
-        (BENCH / "LATEST.md").write_text(text)
-        written.append("bench/LATEST.md")
-        if update_readme(REPO / "README.md", text):
-            written.append("README.md (Performance: latest run)")
     print("written: " + ", ".join(written))
+    if report.official:
+        print("an official run: `make bench-publish` copies it to bench/LATEST.md and the README")

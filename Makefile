@@ -44,12 +44,17 @@ lint: $(VENV)/.installed
 	$(BIN)/shellcheck entrypoint.sh .ci/run demo/run.sh
 
 ## Benchmarks (see bench/README.md). They write under bench/results/ only.
-bench: $(VENV)/.installed
+bench: $(VENV)/.bench-installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 ## The latest full run to bench/LATEST.md, its pictures and the README's table.
 bench-publish: $(VENV)/.installed
 	$(BIN)/python bench/publish.py $(PUBLISH_ARGS)
+
+# The benchmark's extras (uvloop, matplotlib), not project dependencies.
+$(VENV)/.bench-installed: $(VENV)/.installed bench/requirements.txt
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+	touch $@
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

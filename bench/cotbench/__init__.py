@@ -8,6 +8,6 @@
 - profiling: py-spy samples, bucketed by module and function;
 - publish: bench/LATEST.md, the pictures and the README table (`make bench-publish`).
 
-The flat modules beside this package (upstream, load, wire, soak, plots) are also run as scripts;
-bench/ is on sys.path whenever a script of bench/ runs.
+The flat modules beside this package (upstream, load, client, wire, soak, plots) are also run
+as scripts or in processes of their own; bench/ is on sys.path whenever a script of bench/ runs.
 """

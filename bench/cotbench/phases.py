@@ -26,7 +26,7 @@ from cotbench.micro import json_codec_round
 from cotbench.micro import think_filter_round
 from cotbench.paths import HOST
 from cotbench.report import Report
-from cotbench.scenarios import LOAD
+from cotbench.scenarios import LOAD_SCENARIOS
 from cotbench.scenarios import LONG_MODEL
 from cotbench.scenarios import MEASURE_DEADLINE
 from cotbench.scenarios import Events
@@ -54,12 +54,12 @@ class Plan:
     loops: bool = True  # also start floor-uvloop and project-uvloop
 
     def load_scenarios(self) -> list[str]:
-        return [s.name for s in LOAD if s.name in self.scenarios]
+        return [s.name for s in LOAD_SCENARIOS if s.name in self.scenarios]
 
 
 def start_targets(lab: Lab, report: Report, plan: Plan) -> dict[str, Proc]:
     """The upstream (the `direct` target) and the proxies, by target name."""
-    load = {s.name: s for s in LOAD if s.name in plan.scenarios}
+    load = {s.name: s for s in LOAD_SCENARIOS if s.name in plan.scenarios}
     procs: dict[str, Proc] = {"direct": lab.start_upstream()}
     if "floor" in plan.targets:
         procs["floor"] = lab.start_floor()

@@ -13,7 +13,7 @@ from cotbench.report import fmt
 from cotbench.report import fmt_ratio
 from cotbench.report import med
 from cotbench.report import paired_ratio
-from cotbench.scenarios import LOAD
+from cotbench.scenarios import LOAD_SCENARIOS
 from cotbench.scenarios import SLOW_RSS_LIMIT_MB
 from cotbench.scenarios import THINK_FILTER_BASELINE
 from cotbench.scenarios import THINK_FILTER_SLACK
@@ -26,7 +26,7 @@ EXACT = "0 errors, all exact"
 def main_rows(report: Report) -> list[Row]:
     main = report.main_targets()
     rows: list[Row] = []
-    for scenario in LOAD:
+    for scenario in LOAD_SCENARIOS:
         if scenario.name in report.results:
             rows += [metric_row(report, scenario.name, figure, main) for figure in scenario.figures]
             rows.append(answers_row(report, scenario.name, main))

@@ -177,19 +177,14 @@ def _stream(connections: int, requests_per_conn: int) -> Load:
     return Load(connections, requests_per_conn, tokens=50, think_tokens=20, delay=0.02)
 
 
-def _burst(connections: int, requests_per_conn: int, **long: Any) -> Load:
+def _burst(connections: int, requests_per_conn: int) -> Load:
     """The paced streams' answers, as fast as possible."""
-    return Load(connections, requests_per_conn, tokens=50, think_tokens=20, **long)
+    return Load(connections, requests_per_conn, tokens=50, think_tokens=20)
 
 
-def _long(connections: int, requests_per_conn: int) -> dict[str, Any]:
-    """What coding agents send: ~200 KB of history, for the long-context model's rule."""
-    return {
-        "connections": connections,
-        "requests_per_conn": requests_per_conn,
-        "history_bytes": LONG_HISTORY_BYTES,
-        "model": LONG_MODEL,
-    }
+def _long(load: Load) -> Load:
+    """`load` as coding agents send it: ~200 KB of history, to the long-context rule's model."""
+    return dataclasses.replace(load, history_bytes=LONG_HISTORY_BYTES, model=LONG_MODEL)
 
 
 def _tiny(connections: int, delay: float = 0.005) -> Load:
@@ -242,17 +237,17 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "long-context",
         "requests",
-        Load(**_long(8, 25)),
-        Load(**_long(8, 8)),
-        Load(**_long(2, 2)),
+        _long(Load(8, 25)),
+        _long(Load(8, 8)),
+        _long(Load(2, 2)),
         request_figures(0.9),
     ),
     Scenario(
         "long-stream",
         "requests",
-        _burst(**_long(8, 15)),
-        _burst(**_long(8, 5)),
-        _burst(**_long(2, 1)),
+        _long(_burst(8, 15)),
+        _long(_burst(8, 5)),
+        _long(_burst(2, 1)),
         request_figures(0.9),
         stream=True,
     ),
@@ -325,7 +320,7 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
 NAMES = [scenario.name for scenario in SCENARIOS]
-LOAD = [scenario for scenario in SCENARIOS if scenario.is_load]
+LOAD_SCENARIOS = [scenario for scenario in SCENARIOS if scenario.is_load]
 
 
 def scenario(name: str) -> Scenario:

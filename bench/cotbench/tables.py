@@ -11,7 +11,7 @@ from cotbench.report import fmt_ratio
 from cotbench.report import med
 from cotbench.report import paired_ratio
 from cotbench.rows import main_rows
-from cotbench.scenarios import LOAD
+from cotbench.scenarios import LOAD_SCENARIOS
 from cotbench.scenarios import LOOP_TARGETS
 
 DEFINITIONS = (
@@ -97,7 +97,7 @@ def worker_rows(report: Report) -> list[Row]:
     if report.workers_note:
         return [Row("WORKERS=2", report.workers_note, {})]
     rows = []
-    for scenario in LOAD:
+    for scenario in LOAD_SCENARIOS:
         name, bound = scenario.name, scenario.workers_target
         if not scenario.workers or "project-w2" not in report.results.get(name, {}):
             continue
@@ -169,7 +169,7 @@ def loop_rows(report: Report) -> list[Row]:
     if report.loop_note:
         return [Row("event loop", report.loop_note, {})]
     rows = []
-    for scenario in LOAD:
+    for scenario in LOAD_SCENARIOS:
         per = report.results.get(scenario.name, {})
         if "project-uvloop" not in per and "floor-uvloop" not in per:
             continue

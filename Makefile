@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 PYTHON312 ?= $(shell if python3.12 -c '' >/dev/null 2>&1; then echo python3.12; \
 	else ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -n 1; fi)
 
-.PHONY: run demo web test test-fast lint bench clean
+.PHONY: run demo web test test-fast lint bench bench-publish clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON312)" || { echo "python3.12 not found: install Python 3.12" >&2; exit 1; }
@@ -47,9 +47,18 @@ lint: $(VENV)/.installed
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/shellcheck entrypoint.sh .ci/run demo/run.sh
 
-## Benchmarks (see bench/README.md).
-bench: $(VENV)/.installed
+## Benchmarks (see bench/README.md). They write under bench/results/ only.
+bench: $(VENV)/.bench-installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## The latest full run to bench/LATEST.md, its pictures and the README's table.
+bench-publish: $(VENV)/.installed
+	$(BIN)/python bench/publish.py $(PUBLISH_ARGS)
+
+# The benchmark's extras (uvloop, matplotlib), not project dependencies.
+$(VENV)/.bench-installed: $(VENV)/.installed bench/requirements.txt
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+	touch $@
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -18,9 +18,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cotbench.scenarios import SCENARIOS
+
 TARGETS = ("direct", "floor", "project")
 COLOURS = {"direct": "#9e9e9e", "floor": "#4e79a7", "project": "#e15759"}
-REQUEST_SCENARIOS = ("small-1", "small-32", "no-keepalive", "long-context", "long-stream")
+REQUEST_SCENARIOS = tuple(s.name for s in SCENARIOS if s.per_request)
 
 
 def _median(values: list[Any]) -> float | None:

@@ -101,19 +101,25 @@ def stream_events(fmt: str, tokens: int, think_tokens: int) -> list[bytes]:
     return _STREAMS[fmt](pieces, "".join(pieces))
 
 
-def _chat_stream(pieces: list[str], _text: str) -> list[bytes]:
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {
-            "id": "chatcmpl-bench",
-            "object": "chat.completion.chunk",
-            "created": CREATED,
-            "model": "bench",
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-        }
+def chat_chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": CREATED,
+        "model": "bench",
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+    }
 
-    events = [_sse(chunk({"role": "assistant", "content": ""}))]
-    events += [_sse(chunk({"content": piece})) for piece in pieces]
-    return events + [_sse(chunk({}, "stop")), _sse(b"[DONE]")]
+
+def chat_event(content: str) -> bytes:
+    """One chat SSE event with this content delta (the think-filter micro-benchmark's unit)."""
+    return _sse(chat_chunk({"content": content}))
+
+
+def _chat_stream(pieces: list[str], _text: str) -> list[bytes]:
+    events = [_sse(chat_chunk({"role": "assistant", "content": ""}))]
+    events += [chat_event(piece) for piece in pieces]
+    return events + [_sse(chat_chunk({}, "stop")), _sse(b"[DONE]")]
 
 
 def _completions_stream(pieces: list[str], _text: str) -> list[bytes]:

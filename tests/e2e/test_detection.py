@@ -21,6 +21,7 @@ from tests.fixtures.detect import props_with
 from tests.fixtures.detect import template
 from tests.fixtures.detect import vllm_models
 
+from .conftest import run_entrypoint
 from .test_interop import ask
 from .upstream import Received
 from .upstream import Reply
@@ -190,3 +191,18 @@ def test_models_endpoint_behind_the_gateway_keys(start_proxy, upstream) -> None:
         "template",
         False,
     )
+
+
+@pytest.mark.parametrize(
+    "env,line",
+    [
+        ({"TARGET_SERVER": "llama"}, "cot-proxy: TARGET_SERVER must be one of auto, llamacpp,"),
+        ({"DETECT_TTL_SECONDS": "ten"}, "cot-proxy: DETECT_TTL_SECONDS must be a whole number"),
+        ({"DETECT_TTL_SECONDS": "0"}, "cot-proxy: DETECT_TTL_SECONDS must be at least 1, not 0"),
+        ({"LLM_PARAMS": "model=m,server=llama"}, "unknown server 'llama' (use auto|llamacpp|"),
+    ],
+)
+def test_bad_settings_stop_the_proxy(tmp_path, env: dict[str, str], line: str) -> None:
+    done = run_entrypoint({"TARGET_BASE_URL": "http://127.0.0.1:9/v1/", **env}, tmp_path)
+    assert done.returncode != 0
+    assert line in done.stdout + done.stderr

@@ -90,6 +90,8 @@ class Detector:
         """Probe the server in the background (needs a running loop); a no-op when known."""
         if self.facts is None or self.facts.kind is None:
             self._probe_server(headers)
+        else:
+            logger.info("cot-proxy: target server: %s (%s)", self.facts.kind, self.facts.why)
 
     async def server_facts(self, headers: Mapping[str, str]) -> ServerFacts:
         """The server's facts: known, being probed (joined), or probed now after a failure."""

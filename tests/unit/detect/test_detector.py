@@ -217,3 +217,12 @@ async def test_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(5):
         await detector.decide(f"m{i}", None, {})
     assert [d.model for d in detector.decisions()] == ["m2", "m3", "m4"]
+
+
+async def test_a_configured_server_is_not_probed(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    target = FakeTarget({})
+    detector = Detector(target, server="ollama")
+    detector.start({})
+    assert detector.server == "ollama" and target.asked == []
+    assert "target server: ollama (TARGET_SERVER)" in caplog.text

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.detect import HERE
 from tests.fixtures.detect import OLLAMA_VERSION
 from tests.fixtures.detect import VLLM_VERSION
 from tests.fixtures.detect import llamacpp
@@ -30,6 +31,10 @@ from .upstream import chat_completion
 from .upstream import sse_event
 
 Metadata = dict[str, Any]  # "METHOD path" → JSON body (bytes: sent as they are)
+
+
+def llamacpp_raw(name: str) -> bytes:
+    return (HERE / "llamacpp" / name).read_bytes()
 
 
 def serve(upstream, metadata: Metadata, pieces: list[str], delay: float = 0.0) -> None:
@@ -102,6 +107,38 @@ def test_llamacpp_template_family(start_proxy, upstream, stream: bool) -> None:
     assert listing["server"] == "llamacpp"
     (local,) = [m for m in listing["models"] if m["model"] == "local"]
     assert (local["family"], local["source"], local["thinks"]) == ("mistral", "template", True)
+
+
+def recorded_chat(upstream, metadata: Metadata) -> None:
+    """llama-server's own answers, byte for byte: a grammar made the tiny model write
+    "[THINK]The user greets me.[/THINK]Hello!" with Magistral's template and --reasoning-format
+    none, so the tags reach the proxy in `content` (tests/fixtures/detect/llamacpp/chat_magistral*)."""
+    events = [e + b"\n\n" for e in llamacpp_raw("chat_magistral_stream.sse").split(b"\n\n") if e]
+
+    async def handler(req: Received, reply: Reply) -> None:
+        if req.path.endswith("/chat/completions"):
+            if req.json().get("stream"):
+                await reply.sse(events, headers={"Server": "llama.cpp", "X-Accel-Buffering": "no"})
+            else:
+                headers = {"Content-Type": "application/json; charset=utf-8", "Server": "llama.cpp"}
+                await reply.body(200, llamacpp("chat_magistral"), headers)
+            return
+        body = metadata.get(f"{req.method} {req.path}")
+        headers = {"Content-Type": "application/json; charset=utf-8", "Server": "llama.cpp"}
+        if body is None:
+            await reply.body(404, llamacpp("not_found"), headers)
+        else:
+            await reply.body(200, body, headers)
+
+    upstream.reset(handler)
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "buffered"])
+def test_recorded_llama_server_answers(start_proxy, upstream, stream: bool) -> None:
+    props = llamacpp("props_magistral")  # /props of llama-server --chat-template-file Ministral-3
+    recorded_chat(upstream, {"GET /props": props, "GET /props?model=tiny": props})
+    proxy = start(start_proxy, upstream)
+    assert ask(proxy, "tiny", stream) == ("Hello!", "The user greets me.")
 
 
 def test_the_default_pair_without_auto(start_proxy, upstream) -> None:

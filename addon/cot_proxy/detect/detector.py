@@ -76,6 +76,7 @@ class Detector:
         elif host in srv.KNOWN_HOSTS:
             self.facts = ServerFacts(srv.KNOWN_HOSTS[host], f"the target host is {host}")
         self._failed_at: float | None = None
+        self._failed_bare = False  # the last server probe went without a credential
         self._server_task: asyncio.Task[ServerFacts] | None = None
         self._cache: collections.OrderedDict[str, _Entry] = collections.OrderedDict()
         self._inflight: dict[str, asyncio.Task[Decision]] = {}
@@ -99,7 +100,9 @@ class Detector:
             return self.facts
         task = self._server_task
         if task is None:
-            if self._failed_at is not None and self.clock() - self._failed_at < RETRY_SECONDS:
+            recent = self._failed_at is not None and self.clock() - self._failed_at < RETRY_SECONDS
+            # a probe that failed without a credential is tried again as soon as there is one
+            if recent and not (self._failed_bare and headers):
                 assert self.facts is not None
                 return self.facts
             task = self._probe_server(headers)
@@ -107,6 +110,7 @@ class Detector:
 
     def _probe_server(self, headers: Mapping[str, str]) -> asyncio.Task[ServerFacts]:
         if self._server_task is None:
+            self._failed_bare = not headers
             self._server_task = asyncio.get_running_loop().create_task(self._run_server(headers))
         return self._server_task
 

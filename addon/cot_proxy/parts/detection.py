@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 MODELS_PATH = "/cot-proxy/models"
 PROBE_TIMEOUT = 2.0  # seconds: the longest a probe may hold start-up work or a request
+NEW_PROBES = 8  # models GET /cot-proxy/models reads at once (an Ollama may list hundreds)
 
 
 class Detection:
@@ -251,7 +252,10 @@ class Detection:
             listed = []
         rules = self.rules()
         names = list(dict.fromkeys([*self._seen, *listed]))[:LIST_LIMIT]
-        entries = await asyncio.gather(*(self._entry(detector, rules, n, headers) for n in names))
+        probes = asyncio.Semaphore(NEW_PROBES)  # the rest wait for their turn, a few at a time
+        entries = await asyncio.gather(
+            *(self._entry(detector, rules, n, headers, probes) for n in names)
+        )
         facts = detector.facts
         return {
             "server": detector.server,
@@ -260,7 +264,12 @@ class Detection:
         }
 
     async def _entry(
-        self, detector: Detector, rules: RuleSet, name: str, headers: Mapping[str, str]
+        self,
+        detector: Detector,
+        rules: RuleSet,
+        name: str,
+        headers: Mapping[str, str],
+        probes: asyncio.Semaphore,
     ) -> dict[str, Any]:
         rule = rules.match(name)
         named = rule.think_family if rule is not None else None
@@ -274,6 +283,9 @@ class Detection:
             return Decision(name, named, "rule", None, preset.implicit_start, why).summary()
         if not self._auto(rule):
             return Decision(name, None, "default", None, False, "no family set").summary()
-        hint = rule.server if rule is not None else None
-        decision = detector.cached(name, headers) or await detector.decide(name, hint, headers)
+        decision = detector.cached(name, headers)
+        if decision is None:
+            async with probes:
+                hint = rule.server if rule is not None else None
+                decision = await detector.decide(name, hint, headers)
         return decision.summary()

@@ -226,3 +226,15 @@ async def test_a_configured_server_is_not_probed(caplog: pytest.LogCaptureFixtur
     detector.start({})
     assert detector.server == "ollama" and target.asked == []
     assert "target server: ollama (TARGET_SERVER)" in caplog.text
+
+
+async def test_a_probe_without_credential_is_retried_with_one() -> None:
+    clock = Clock()
+    table: dict[tuple[str, str], Any] = {}
+    target = FakeTarget(table)
+    detector = Detector(target, clock=clock)
+    assert (await detector.server_facts({})).kind is None  # start-up: no key, a 401 say
+    table[("GET", "/api/version")] = OLLAMA_VERSION
+    assert (await detector.server_facts({})).kind is None  # still none: not asked again
+    facts = await detector.server_facts({"authorization": "Bearer client"})
+    assert facts.kind == "ollama"  # the first client's credential: asked again at once

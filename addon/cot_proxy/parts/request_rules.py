@@ -4,7 +4,9 @@ The rules come from LLM_PARAMS and the config file (`cot_proxy.rules`). Per requ
 endpoint the path names, the body parsed once, the rule matched on its `model`, the body
 rewritten (`cot_proxy.rewrite`), and what the later hooks need written into the flow's notes.
 `GET …/models` and Ollama's `GET …/api/tags` answers get the pseudo models of the rules added.
-A request's `X-Think-Mode` header sets its think mode (and is not forwarded).
+A request's `X-Think-Mode` header sets its think mode (and is not forwarded). When the model's
+family is to be detected (THINK_FAMILY=auto) and is not known yet, the think settings and the
+rewrite wait for it (`Detection.hold`, at most the probe timeout).
 """
 
 from __future__ import annotations

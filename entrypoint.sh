@@ -45,6 +45,8 @@ MAX_CONCURRENT_REQUESTS=${MAX_CONCURRENT_REQUESTS:-0}
 SHUTDOWN_GRACE_SECONDS=${SHUTDOWN_GRACE_SECONDS:-30}
 CLIENT_HEADER_TIMEOUT=${CLIENT_HEADER_TIMEOUT:-30}
 CLIENT_IDLE_TIMEOUT=${CLIENT_IDLE_TIMEOUT:-300}
+TARGET_SERVER=${TARGET_SERVER:-auto}
+DETECT_TTL_SECONDS=${DETECT_TTL_SECONDS:-600}
 # PROXY_API_KEYS and TARGET_API_KEY are read by the addon from the environment
 # itself: on the command line, `ps` would show them to every local user.
 MITM_TOOL=${MITM_TOOL:-mitmdump}
@@ -86,6 +88,7 @@ whole_number() { # NAME VALUE: a whole number (0 allowed), or fail
 }
 whole_number MAX_CONCURRENT_REQUESTS "$MAX_CONCURRENT_REQUESTS"
 whole_number SHUTDOWN_GRACE_SECONDS "$SHUTDOWN_GRACE_SECONDS"
+whole_number DETECT_TTL_SECONDS "$DETECT_TTL_SECONDS"
 for name in CLIENT_HEADER_TIMEOUT CLIENT_IDLE_TIMEOUT; do
     if ! [[ ${!name} =~ ^[0-9]{1,9}$ ]] || ((10#${!name} == 0)); then
         fail "$name must be a whole number of seconds above 0, not '${!name}'"
@@ -173,6 +176,8 @@ args=(
     --set shutdown_grace_seconds="$((10#$SHUTDOWN_GRACE_SECONDS))"
     --set client_header_timeout="$((10#$CLIENT_HEADER_TIMEOUT))"
     --set client_idle_timeout="$((10#$CLIENT_IDLE_TIMEOUT))"
+    --set target_server="$TARGET_SERVER"
+    --set detect_ttl_seconds="$((10#$DETECT_TTL_SECONDS))"
 )
 
 # The log's first line: what runs, where to (the URL carries no credentials: refused above).

@@ -22,6 +22,7 @@ from cot_proxy.parts.addon_chain import AddonChain
 from cot_proxy.parts.body_limit import BodyLimit
 from cot_proxy.parts.client_timeouts import ClientTimeouts
 from cot_proxy.parts.concurrency import Concurrency
+from cot_proxy.parts.detection import Detection
 from cot_proxy.parts.flow_marks import FlowMarks
 from cot_proxy.parts.gateway import Gateway
 from cot_proxy.parts.health import Health
@@ -64,7 +65,9 @@ class CotProxy:
         think = ThinkRemoval()
         gateway = Gateway()
         series = Series()
-        rules = RequestRules(think, series)
+        detection = Detection(router, tls, gateway, think)
+        rules = RequestRules(think, series, detection)
+        detection.rules = lambda: rules.rules
         self.parts: list[object] = [
             Startup(),
             AddonChain(),
@@ -75,6 +78,7 @@ class CotProxy:
             MetricsEndpoint(series, gateway),
             BodyLimit(),
             gateway,
+            detection,
             rules,
             Concurrency(),
             RulesReload(rules),

@@ -34,6 +34,8 @@ ENV_NAMES: dict[str, str] = {
     "shutdown_grace_seconds": "SHUTDOWN_GRACE_SECONDS",
     "client_header_timeout": "CLIENT_HEADER_TIMEOUT",
     "client_idle_timeout": "CLIENT_IDLE_TIMEOUT",
+    "target_server": "TARGET_SERVER",
+    "detect_ttl_seconds": "DETECT_TTL_SECONDS",
 }
 
 

@@ -79,4 +79,4 @@ def test_unknown_think_family_stops_the_proxy(tmp_path):
         {"TARGET_BASE_URL": "http://127.0.0.1:9/v1/", "THINK_FAMILY": "qwen9"}, tmp_path
     )
     assert done.returncode != 0
-    assert "THINK_FAMILY must be one of qwen3, " in done.stdout + done.stderr
+    assert "THINK_FAMILY must be auto or one of qwen3, " in done.stdout + done.stderr

@@ -221,7 +221,7 @@ def test_rule_family_replaces_a_global_family():
 
 
 def test_unknown_family_is_refused_in_both_grammars():
-    with pytest.raises(ConfigError, match=r"unknown think_family 'qwen9' \(use qwen3\|"):
+    with pytest.raises(ConfigError, match=r"unknown think_family 'qwen9' \(use auto\|qwen3\|"):
         parse_llm_params("model=m,think_family=qwen9")
     with pytest.raises(ConfigError, match="unknown think_family"):
         parse_config('{"models": [{"model": "m", "think_family": ["qwen3"]}]}')

@@ -4,14 +4,18 @@ The rules come from LLM_PARAMS and the config file (`cot_proxy.rules`). Per requ
 endpoint the path names, the body parsed once, the rule matched on its `model`, the body
 rewritten (`cot_proxy.rewrite`), and what the later hooks need written into the flow's notes.
 `GET …/models` and Ollama's `GET …/api/tags` answers get the pseudo models of the rules added.
-A request's `X-Think-Mode` header sets its think mode (and is not forwarded).
+A request's `X-Think-Mode` header sets its think mode (and is not forwarded). When the model's
+family is to be detected (THINK_FAMILY=auto) and is not known yet, the think settings and the
+rewrite wait for it (`Detection.hold`, at most the probe timeout).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeGuard
 
@@ -39,6 +43,9 @@ from cot_proxy.series import Series
 from cot_proxy.think import THINK_MODES
 from cot_proxy.think import ThinkMode
 
+if TYPE_CHECKING:
+    from cot_proxy.parts.detection import Detection
+
 logger = logging.getLogger(__name__)
 
 THINK_MODE_HEADER = "x-think-mode"
@@ -47,9 +54,12 @@ OLLAMA_ENDPOINTS = frozenset({"ollama_chat", "ollama_generate"})
 
 
 class RequestRules:
-    def __init__(self, think: ThinkRemoval, series: Series | None = None) -> None:
+    def __init__(
+        self, think: ThinkRemoval, series: Series | None = None, detect: Detection | None = None
+    ) -> None:
         self.think = think
         self.series = series
+        self.detect = detect  # THINK_FAMILY=auto / think_family: auto (parts/detection.py)
         self.rules = RuleSet([])
         self._loaded = False  # the first load is no reload
 
@@ -116,11 +126,11 @@ class RequestRules:
         record = notes(flow)
         record.endpoint = endpoint_of(request.method, request.path)
         sent = request.headers.get(THINK_MODE_HEADER)
-        mode = None
+        mode: ThinkMode | None = None
         if sent is not None:
             del request.headers[THINK_MODE_HEADER]  # ours, not the target's
-            mode = sent.strip().lower()
-            if not _is_mode(mode):
+            wanted = sent.strip().lower()
+            if not _is_mode(wanted):
                 message = (
                     f"X-Think-Mode must be one of {', '.join(THINK_MODES)}, not {clip(repr(sent))}"
                 )
@@ -128,38 +138,57 @@ class RequestRules:
                     flow, 400, error_body(message, "invalid_request_error", "invalid_think_mode")
                 )
                 return
-        self._apply_rules(flow)
-        if mode is not None and not flow.response:
-            base = record.think or self.think.defaults
-            record.think = dataclasses.replace(base, mode=mode)
+            mode = wanted
+        body = self._json_body(flow)
+        if flow.response:
+            return
+        rule = None
+        if body is not None:
+            model = body.get("model")
+            record.model = model if isinstance(model, str) else None
+            rule = self.rules.match(record.model)
+            if record.endpoint in OLLAMA_ENDPOINTS and record.model:
+                rule = self._ollama_rule(record.model, rule)
+            settle = functools.partial(self._settle, flow, body, rule, mode)
+            if self.detect is not None and self.detect.hold(flow, rule, settle):
+                return  # settled once the model's family is known (parts/detection.py)
+        self._settle(flow, body, rule, mode)
 
-    def _apply_rules(self, flow: http.HTTPFlow) -> None:
+    def _json_body(self, flow: http.HTTPFlow) -> dict[str, Any] | None:
+        """The request's JSON object, if it sends one; a body that is not JSON is answered 400."""
         request = flow.request
-        record = notes(flow)
         if not request.headers.get("content-type", "").lower().startswith("application/json"):
-            return
+            return None
         if not request.raw_content:
-            return
+            return None
         try:
             body = loads_body(request.get_content(strict=True) or b"")
         except (ValueError, UnicodeDecodeError) as e:
             message = f"The request body is not valid JSON: {e}"
             answer_locally(flow, 400, error_body(message, "invalid_request_error", "invalid_json"))
-            return
-        if not isinstance(body, dict):
-            return
-        model = body.get("model")
-        record.model = model if isinstance(model, str) else None
-        rule = self.rules.match(record.model)
-        if record.endpoint in OLLAMA_ENDPOINTS and record.model:
-            rule = self._ollama_rule(record.model, rule)
-        record.think = self.think.config_for(rule)
-        if rule is None:
-            return
-        changes = rewrite_request(body, rule, record.think, record.endpoint)
-        if changes:
-            request.content = dumps_body(body)
-            record.changes.extend(changes)
+            return None
+        return body if isinstance(body, dict) else None
+
+    def _settle(
+        self,
+        flow: http.HTTPFlow,
+        body: dict[str, Any] | None,
+        rule: ModelRule | None,
+        mode: ThinkMode | None,
+    ) -> None:
+        """The think settings of the request, and its body rewritten by the rule."""
+        record = notes(flow)
+        if body is not None:
+            detected = self.detect.family(flow, rule) if self.detect is not None else None
+            record.think = self.think.config_for(rule, detected)
+            if rule is not None:
+                changes = rewrite_request(body, rule, record.think, record.endpoint)
+                if changes:
+                    flow.request.content = dumps_body(body)
+                    record.changes.extend(changes)
+        if mode is not None:
+            base = record.think or self.think.defaults
+            record.think = dataclasses.replace(base, mode=mode)
 
     def _ollama_rule(self, model: str, rule: ModelRule | None) -> ModelRule | None:
         """Ollama reads `qwen3` as `qwen3:latest`: a request for `NAME:latest` that no rule names

@@ -21,6 +21,7 @@ from cot_proxy.body import filter_body_counted
 from cot_proxy.body import filter_event_body_counted
 from cot_proxy.codec import DecodingStream
 from cot_proxy.codec import can_decode
+from cot_proxy.detect.servers import AUTO
 from cot_proxy.events import FAILURE_CODE
 from cot_proxy.events import EventFormat
 from cot_proxy.events import failure_message
@@ -39,6 +40,7 @@ from cot_proxy.think import THINK_MODES
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think_families import FAMILIES
 from cot_proxy.think_families import FAMILY_NAMES
+from cot_proxy.think_families import ThinkFamily
 from cot_proxy.transcript import Tee
 from cot_proxy.transcript import Transcript
 
@@ -53,6 +55,8 @@ class ThinkRemoval:
         self.defaults = ThinkConfig()
         # Under mitmweb (set by FlowMarks): keep each answer's text for the cot-proxy view.
         self.record = False
+        # THINK_FAMILY=auto: each model's family as detected (parts/detection.py).
+        self.auto = False
 
     def load(self, loader: Any) -> None:
         loader.add_option(
@@ -63,8 +67,9 @@ class ThinkRemoval:
             "think_family",
             str,
             "",
-            "Tag preset of a model family (" + ", ".join(FAMILY_NAMES) + "); a think_tag or "
-            "think_end_tag other than the default replaces the start or end of its first pair.",
+            "Tag preset of a model family (" + ", ".join(FAMILY_NAMES) + "), or auto (each "
+            "model's family detected from the target); a think_tag or think_end_tag other than "
+            "the default replaces the start or end of its first pair.",
         )
         loader.add_option(
             "think_mode",
@@ -118,12 +123,13 @@ class ThinkRemoval:
                 f"{env_name('responses_reasoning')} must be one of "
                 f"{', '.join(RESPONSES_REASONING)}, not {responses!r}"
             )
-        elif family and family not in FAMILIES:
+        elif family and family not in FAMILIES and family != AUTO:
             reject(
-                f"{env_name('think_family')} must be one of {', '.join(FAMILY_NAMES)}, "
+                f"{env_name('think_family')} must be auto or one of {', '.join(FAMILY_NAMES)}, "
                 f"not {family!r}"
             )
-        elif not family:
+        elif not family or family == AUTO:
+            self.auto = family == AUTO
             self.defaults = ThinkConfig(
                 mode=mode,
                 tags=((start, end),),
@@ -131,6 +137,7 @@ class ThinkRemoval:
                 responses_reasoning=responses,
             )
         else:
+            self.auto = False
             config = FAMILIES[family].apply(
                 ThinkConfig(mode=mode, reasoning_field=field, responses_reasoning=responses)
             )
@@ -143,8 +150,12 @@ class ThinkRemoval:
             )
             self.defaults = dataclasses.replace(config, tags=(first, *config.tags[1:]))
 
-    def config_for(self, rule: ModelRule | None) -> ThinkConfig:
-        return rule.think_config(self.defaults) if rule else self.defaults
+    def config_for(
+        self, rule: ModelRule | None, detected: ThinkFamily | None = None
+    ) -> ThinkConfig:
+        """The defaults, with the model's detected family (when auto applies), then its rule."""
+        base = detected.apply(self.defaults) if detected is not None else self.defaults
+        return rule.think_config(base) if rule else base
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         response = flow.response

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 from typing import TypeGuard
 
+from cot_proxy.detect.servers import AUTO
+from cot_proxy.detect.servers import SERVER_NAMES
 from cot_proxy.rules.checks import Invalid
 from cot_proxy.rules.checks import clip
 from cot_proxy.rules.checks import deep_merge
@@ -112,8 +114,16 @@ def _history(key: str, value: Any, lenient: bool) -> str:
 
 
 def _family(key: str, value: Any, lenient: bool) -> str:
-    if not isinstance(value, str) or value not in FAMILIES:
-        raise Invalid(f"unknown {key} {clip(repr(value))} (use {'|'.join(FAMILY_NAMES)})")
+    # auto: the family detected from the target (cot_proxy.detect).
+    if not isinstance(value, str) or (value not in FAMILIES and value != AUTO):
+        names = "|".join((AUTO, *FAMILY_NAMES))
+        raise Invalid(f"unknown {key} {clip(repr(value))} (use {names})")
+    return str(value)
+
+
+def _server(key: str, value: Any, lenient: bool) -> str:
+    if value not in SERVER_NAMES and value != AUTO:
+        raise Invalid(f"unknown {key} {clip(repr(value))} (use {'|'.join((AUTO, *SERVER_NAMES))})")
     return str(value)
 
 
@@ -163,6 +173,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("history", _history),
     Setting("strip_think_from_history", _flag, show=show_value),
     Setting("append_to_last_user_message", _suffix, show=show_value),
+    Setting("server", _server),
 )
 # Settings that say the same thing two ways: a rule gives one side or the other.
 CONFLICTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
@@ -208,6 +219,9 @@ class ModelRule:
     history: str | None = None
     # The old spelling of history: strip (true) / keep (false).
     strip_think_from_history: bool | None = None
+    # The server behind this model's name (targets that route models to several servers):
+    # how its family is probed (cot_proxy.detect).
+    server: str | None = None
     variants: dict[str, ModelRule] = dataclasses.field(default_factory=dict)
     source: str = ""
 
@@ -224,7 +238,7 @@ class ModelRule:
     def think_config(self, base: ThinkConfig) -> ThinkConfig:
         """`base` (the global settings) overlaid with what this rule sets: its think_family
         first, then its other keys."""
-        if self.think_family is not None:
+        if self.think_family is not None and self.think_family != AUTO:
             base = FAMILIES[self.think_family].apply(base)
         tags = self.think_tags if self.think_tags is not None else base.tags
         if self.think_tag_start is not None or self.think_tag_end is not None:

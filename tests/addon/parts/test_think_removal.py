@@ -182,7 +182,9 @@ def test_buffered_chat_response_filtered():
 def test_think_family_option(started):
     think = ThinkRemoval()
     with taddons.context(think) as tctx:
-        with pytest.raises(exceptions.OptionsError, match="THINK_FAMILY must be one of qwen3, "):
+        with pytest.raises(
+            exceptions.OptionsError, match="THINK_FAMILY must be auto or one of qwen3, "
+        ):
             tctx.configure(think, think_family="qwen9")
         tctx.configure(think, think_family="mistral", think_mode="reasoning")
         assert think.defaults == ThinkConfig(

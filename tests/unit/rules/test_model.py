@@ -156,6 +156,7 @@ SAMPLES = {
     "strip_think_from_history": True,
     "history": "to_field",
     "append_to_last_user_message": "\n/no_think",
+    "server": "llamacpp",
 }
 STRUCTURE_FIELDS = {"pattern", "params", "defaults", "drop", "variants", "source"}
 
@@ -184,6 +185,7 @@ def test_reserved_and_text_keys_come_from_the_table():
         "think_end_markers",
         "history",
         "think_family",
+        "server",
     }
     assert TEXT_KEYS == {
         "think_family",

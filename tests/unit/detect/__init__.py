@@ -1,0 +1,1 @@
+"""Tests of cot_proxy.detect."""

@@ -39,7 +39,7 @@ cp "$work/build/bin/llama-server" "$cache/bin/"
 # The vocab-only files the suite's tiny models take their tokenizers from (Qwen2/Qwen3, Qwen3.5).
 cp "$src"/models/ggml-vocab-qwen2.gguf "$src"/models/ggml-vocab-qwen35.gguf "$cache/models/"
 cp -r "$src/models/templates" "$cache/"
-git_commit=$(sed -n 's/.*LLAMA_BUILD_COMMIT *"\{0,1\}\([0-9a-f]\{7,\}\).*/\1/p' "$work/build/CMakeCache.txt" | head -n 1)
-echo "llama-cpp-python $version ${git_commit:-}" >"$cache/VERSION"
+# e.g. "llama-cpp-python 0.3.36: version: 0.5.0-dev (build 1, commit 0c1e570)"
+echo "llama-cpp-python $version: $("$cache/bin/llama-server" --version 2>&1 | grep '^version:')" >"$cache/VERSION"
 touch "$cache/.complete"
 echo "$cache"

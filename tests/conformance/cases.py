@@ -33,6 +33,8 @@ class Case:
 
     @property
     def grammar(self) -> str:
+        """The GBNF text: a request's `grammar`, or a server's `--grammar-file` for /v1/messages,
+        whose converter in llama-server passes neither `grammar` nor `seed` on."""
         return f"root ::= {self.root}\n{COMMON_RULES}"
 
 
@@ -50,20 +52,22 @@ CASES = [
 ]
 BY_NAME = {case.name: case for case in CASES}
 
-# The grammar of the server that answers /v1/messages: llama-server's Anthropic converter passes neither
-# `grammar` nor `seed` on, so that server is started with this union as its default grammar and its
-# answers are varied by the prompt. Every case but the cut one (max_tokens varies by prompt there).
-UNION_GRAMMAR = "root ::= " + " | ".join(f"( {c.root} )" for c in CASES if not c.max_tokens)
-UNION_GRAMMAR += "\n" + COMMON_RULES
-
 MARKER_TAGS = ("<tool_call>", "</tool_call>")
+START_TAG = "<think>"
 THINK_LETTERS = re.compile(r"[a-z<>]")
 
 
 def leaked_think_text(answer: str) -> list[str]:
-    """What in a strip client's answer can only have come from think text (empty when none)."""
+    """What in a strip client's answer can only have come from think text (empty when none).
+
+    A start tag cut short by max_tokens at the very end (`…ANSWER<thi`) never opened a block: it is
+    answer text, for llama.cpp too."""
     for tag in MARKER_TAGS:
         answer = answer.replace(tag, "")
+    for size in range(len(START_TAG) - 1, 0, -1):
+        if answer.endswith(START_TAG[:size]):
+            answer = answer[:-size]
+            break
     return THINK_LETTERS.findall(answer)
 
 

@@ -123,15 +123,24 @@ def responses_split(output: list[Any]) -> Split:
     return Split("\n".join(thoughts) or None, "".join(text))
 
 
+def responses_extra(extra: dict[str, Any]) -> dict[str, Any]:
+    extra = dict(extra)
+    if "max_tokens" in extra:
+        extra["max_output_tokens"] = extra.pop("max_tokens")
+    return extra
+
+
 def responses_buffered(proxy: Proxy, extra: dict[str, Any]) -> Split:
-    answer = openai_client(proxy).responses.create(model="tiny", input="Hi", extra_body=extra)
+    answer = openai_client(proxy).responses.create(
+        model="tiny", input="Hi", extra_body=responses_extra(extra)
+    )
     return responses_split(answer.output)
 
 
 def responses_streamed(proxy: Proxy, extra: dict[str, Any]) -> tuple[Split, list[str], Split]:
     """The split of the streamed deltas, the deltas, and the split of `response.completed`."""
     stream = openai_client(proxy).responses.create(
-        model="tiny", input="Hi", extra_body=extra, stream=True
+        model="tiny", input="Hi", extra_body=responses_extra(extra), stream=True
     )
     deltas: list[str] = []
     thoughts: list[str] = []
@@ -163,17 +172,57 @@ def messages_buffered(proxy: Proxy, prompt: str, max_tokens: int) -> tuple[Split
 
 
 def messages_streamed(proxy: Proxy, prompt: str, max_tokens: int) -> tuple[Split, list[str], Split]:
-    """The split of the streamed deltas, the text deltas, and the SDK's accumulated final message."""
+    """The split of the streamed blocks, the text deltas, and the SDK's accumulated final message."""
     deltas: list[str] = []
-    thoughts: list[str] = []
+    blocks: dict[int, list[str]] = {}
+    kinds: dict[int, str] = {}
     with anthropic_client(proxy).messages.stream(
         model="tiny", max_tokens=max_tokens, messages=[{"role": "user", "content": prompt}]
     ) as stream:
         for event in stream:
-            if event.type == "content_block_delta":
+            if event.type == "content_block_start":
+                kinds[event.index] = event.content_block.type
+                blocks[event.index] = []
+            elif event.type == "content_block_delta":
                 if event.delta.type == "text_delta":
                     deltas.append(event.delta.text)
+                    blocks[event.index].append(event.delta.text)
                 elif event.delta.type == "thinking_delta":
-                    thoughts.append(event.delta.thinking)
+                    blocks[event.index].append(event.delta.thinking)
         final = messages_split(stream.get_final_message().content)
-    return Split("".join(thoughts) or None, "".join(deltas)), deltas, final
+    thoughts = ["".join(blocks[i]) for i in sorted(blocks) if kinds[i] == "thinking"]
+    text = ["".join(blocks[i]) for i in sorted(blocks) if kinds[i] == "text"]
+    return Split("\n".join(t for t in thoughts if t) or None, "".join(text)), deltas, final
+
+
+def direct_chat_for_messages(llama: LlamaServer, prompt: str, max_tokens: int) -> Split:
+    """llama.cpp's own split of what /v1/messages generates for `prompt`: the same chat request the
+    server's Anthropic converter makes (its default grammar and seed, no `grammar` or `seed`)."""
+    body = {
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": max_tokens,
+        "reasoning_format": "deepseek",
+    }
+    return llama_split(json.loads(llama.post("/v1/chat/completions", body)))
+
+
+# --- straight to the server: llama.cpp's own split on the other formats ----------------------
+
+
+def direct_responses(llama: LlamaServer, extra: dict[str, Any], reasoning_format: str) -> Split:
+    body = {"input": "Hi", **responses_extra(extra), "reasoning_format": reasoning_format}
+    answer = json.loads(llama.post("/v1/responses", body))
+    thoughts: list[str] = []
+    text: list[str] = []
+    for item in answer["output"]:
+        if item["type"] == "reasoning":
+            thoughts += [part["text"] for part in item.get("content") or []]
+        elif item["type"] == "message":
+            text += [part["text"] for part in item["content"] if part["type"] == "output_text"]
+    return Split("\n".join(thoughts) or None, "".join(text))
+
+
+def chat_prompt(llama: LlamaServer) -> str:
+    """The chat template applied to USER by the server: a completions prompt that generates
+    exactly what a chat request with the same grammar and seed does."""
+    return str(json.loads(llama.post("/apply-template", {"messages": USER}))["prompt"])

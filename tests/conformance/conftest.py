@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ..e2e.conftest import Proxy
-from .cases import UNION_GRAMMAR
 from .compare import Tally
 from .llama import LlamaServer
 from .llama import built_cache
@@ -28,18 +28,42 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
-    """llama-server with `--reasoning-format none`; its default grammar is the union of the cases
-    (for /v1/messages, whose converter drops `grammar`); every other request brings its own."""
+    """llama-server with `--reasoning-format none`; every request brings its grammar and seed."""
     cache = built_cache()
-    model = ensure_model(cache)
     home = tmp_path_factory.mktemp("llama")
-    grammar = home / "union.gbnf"
-    grammar.write_text(UNION_GRAMMAR)
-    server = LlamaServer(cache, model, home / "llama-server.log", ["--grammar-file", str(grammar)])
+    server = LlamaServer(cache, ensure_model(cache), home / "llama-server.log", [])
     try:
         yield server.wait_ready()
     finally:
         server.stop()
+
+
+@pytest.fixture
+def llama_with_grammar(
+    relay: Relay, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], LlamaServer]]:
+    """Factory: a second llama-server whose default grammar is the one given, with the relay (and
+    so every proxy) pointed at it until the test ends. For /v1/messages, whose converter in
+    llama-server drops `grammar` and `seed`."""
+    started: list[LlamaServer] = []
+    main_port = relay.target_port
+
+    def start(grammar: str) -> LlamaServer:
+        cache = built_cache()
+        home = tmp_path_factory.mktemp("llama-grammar")
+        (home / "default.gbnf").write_text(grammar)
+        args = ["--grammar-file", str(home / "default.gbnf")]
+        server = LlamaServer(cache, ensure_model(cache), home / "llama-server.log", args)
+        started.append(server)
+        relay.target_port = server.wait_ready().port
+        return server
+
+    try:
+        yield start
+    finally:
+        relay.target_port = main_port
+        for server in started:
+            server.stop()
 
 
 @pytest.fixture(scope="session")

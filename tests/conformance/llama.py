@@ -56,7 +56,15 @@ class LlamaServer:
             str(cache / "bin" / "llama-server"),
             *("--model", str(model), "--host", "127.0.0.1", "--port", str(self.port)),
             *("--seed", str(SEED), "--parallel", "1", "--threads", "1", "--threads-http", "2"),
-            *("--ctx-size", "2048", "--no-warmup", "--no-webui", "--jinja"),
+            *(
+                "--ctx-size",
+                "2048",
+                "--no-warmup",
+                "--no-webui",
+                "--jinja",
+                "--alias",
+                "tiny-qwen3",
+            ),
             *("--reasoning-format", "none"),
             *args,
         ]

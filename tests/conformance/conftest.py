@@ -41,18 +41,24 @@ def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
 @pytest.fixture
 def llama_with_grammar(
     relay: Relay, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[[str], LlamaServer]]:
-    """Factory: a second llama-server whose default grammar is the one given, with the relay (and
-    so every proxy) pointed at it until the test ends. For /v1/messages, whose converter in
-    llama-server drops `grammar` and `seed`."""
+) -> Iterator[Callable[..., LlamaServer]]:
+    """Factory: another llama-server whose default grammar (and reasoning format) is the one
+    given, with the relay (and so every proxy) pointed at it until the next one or the end of the
+    test. For /v1/messages, whose converter in llama-server drops `grammar`, `seed` and
+    `reasoning_format`."""
     started: list[LlamaServer] = []
     main_port = relay.target_port
 
-    def start(grammar: str) -> LlamaServer:
+    def start(grammar: str, reasoning_format: str = "none") -> LlamaServer:
         cache = built_cache()
         home = tmp_path_factory.mktemp("llama-grammar")
         (home / "default.gbnf").write_text(grammar)
-        args = ["--grammar-file", str(home / "default.gbnf")]
+        args = [
+            "--grammar-file",
+            str(home / "default.gbnf"),
+            "--reasoning-format",
+            reasoning_format,
+        ]
         server = LlamaServer(cache, ensure_model(cache), home / "llama-server.log", args)
         started.append(server)
         relay.target_port = server.wait_ready().port

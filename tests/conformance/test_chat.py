@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from .cases import CASES
+from .cases import INLINE_CASES
 from .cases import Case
 from .cases import strip_problems
 from .clients import chat_buffered
@@ -72,7 +73,7 @@ def test_chat_inline_puts_llamas_reasoning_back(llama, proxies) -> None:
     """inline over llama.cpp's own split (`reasoning_format: deepseek`): its reasoning goes back into
     the content as one `<think>` block before the answer, streamed and buffered alike."""
     problems: list[str] = []
-    for case in CASES:
+    for case in INLINE_CASES:
         extra = sampling(case.grammar, 1, case.max_tokens)
         split = llama_split(direct_chat(llama, extra, "deepseek"))
         extra_deepseek = {**extra, "reasoning_format": "deepseek"}

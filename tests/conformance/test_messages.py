@@ -8,16 +8,22 @@ prompt to the same server: the same request the converter makes, so the same tok
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
+from ..e2e.conftest import Proxy
 from .cases import CASES
+from .cases import INLINE_CASES
 from .cases import Case
 from .cases import strip_problems
 from .clients import direct_chat_for_messages
 from .clients import messages_buffered
 from .clients import messages_streamed
 from .compare import UNKNOWN
+from .compare import Split
 from .compare import Tally
+from .llama import LlamaServer
 
 PROMPTS = ["Hi", "Hello there"]
 
@@ -52,6 +58,27 @@ def test_messages_against_llama(
             problems.append(f"{label}: strip sent thinking {strip} {strip_final}")
         if strip.content != reasoning.content:
             problems.append(f"{label}: strip {strip} != reasoning's answer {reasoning}")
+
+    # inline, over llama.cpp's own split (a server with `--reasoning-format deepseek`): its
+    # thinking block goes back into the text as one `<think>` block before the answer.
+    if case in INLINE_CASES:
+        problems += inline_problems(case, max_tokens, llama_with_grammar, proxies)
     if UNKNOWN in tally.counts:
         problems.append("differences from llama.cpp in no documented category (see below)")
     assert not problems, "\n".join(problems) + "\n" + tally.report()
+
+
+def inline_problems(
+    case: Case,
+    max_tokens: int,
+    llama_with_grammar: Callable[..., LlamaServer],
+    proxies: dict[str, Proxy],
+) -> list[str]:
+    llama_with_grammar(case.grammar, "deepseek")
+    own, _ = messages_buffered(proxies["keep"], PROMPTS[0], max_tokens)
+    expected = f"<think>{own.reasoning}</think>{own.content}" if own.reasoning else own.content
+    inline, _ = messages_buffered(proxies["inline"], PROMPTS[0], max_tokens)
+    inline_streamed, _, inline_final = messages_streamed(proxies["inline"], PROMPTS[0], max_tokens)
+    if not (inline == inline_streamed == inline_final == Split(None, expected)):
+        return [f"inline {inline} / {inline_streamed} / {inline_final} != {expected!r}"]
+    return []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from .cases import CASES
+from .cases import INLINE_CASES
 from .cases import Case
 from .cases import strip_problems
 from .clients import direct_responses
@@ -17,6 +18,7 @@ from .clients import responses_buffered
 from .clients import responses_streamed
 from .clients import sampling
 from .compare import UNKNOWN
+from .compare import Split
 from .compare import Tally
 
 SEEDS = range(2)
@@ -60,3 +62,19 @@ def test_responses_against_llama(case: Case, llama, relay, proxies, tally: Tally
     if UNKNOWN in tally.counts:
         problems.append("differences from llama.cpp in no documented category (see below)")
     assert not problems, "\n".join(problems) + "\n" + tally.report()
+
+
+def test_responses_inline_puts_llamas_reasoning_back(llama, proxies) -> None:
+    """inline over llama-server's own reasoning items (`reasoning_format: deepseek`): their text
+    goes back into the message's text as one `<think>` block, streamed and buffered alike."""
+    problems: list[str] = []
+    for case in INLINE_CASES:
+        extra = sampling(case.grammar, 1, case.max_tokens)
+        own = direct_responses(llama, extra, "deepseek")
+        expected = f"<think>{own.reasoning}</think>{own.content}" if own.reasoning else own.content
+        deepseek = {**extra, "reasoning_format": "deepseek"}
+        inline = responses_buffered(proxies["inline"], deepseek)
+        streamed, _, final = responses_streamed(proxies["inline"], deepseek)
+        if not (inline == streamed == final == Split(None, expected)):
+            problems.append(f"{case.name}: inline {inline} / {streamed} / {final} != {expected!r}")
+    assert not problems, "\n".join(problems)

@@ -131,3 +131,24 @@ def test_curl_buffered_keeps_server_fields(name: str, relay, proxies) -> None:
     assert without_text(client) == without_text(server)
     for field in ("id", "created", "created_at", "usage", "timings", "system_fingerprint"):
         assert client.get(field) == server.get(field), field
+
+
+def test_keep_mode_passes_the_servers_bytes_and_tags_come_split(relay, proxies) -> None:
+    """keep: the client's body is the server's, byte for byte. And the reason the suite uses a
+    real sampler: over a few seeds, `<think>` and `</think>` reach the proxy split across deltas."""
+    split_tags = 0
+    for seed in range(4):
+        request: dict[str, Any] = {"model": "tiny", "messages": [{"role": "user", "content": "Hi"}]}
+        request |= {"grammar": CASE.grammar, "seed": seed, "stream": True}
+        client = curl(f"{proxies['keep'].url}/v1/chat/completions", request)
+        _, server = relay.last().head_and_body()
+        assert client == server
+        deltas = [
+            d["choices"][0]["delta"].get("content") or ""
+            for d in map(data_of, events(server))
+            if d and d["choices"]
+        ]
+        for tag in ("<think>", "</think>"):
+            assert tag in "".join(deltas)
+            split_tags += not any(tag in delta for delta in deltas)
+    assert split_tags >= 2

@@ -143,16 +143,16 @@ def responses_streamed(proxy: Proxy, extra: dict[str, Any]) -> tuple[Split, list
         model="tiny", input="Hi", extra_body=responses_extra(extra), stream=True
     )
     deltas: list[str] = []
-    thoughts: list[str] = []
+    thoughts: dict[str, str] = {}  # per reasoning item
     final = Split(None, "")
     for event in stream:
         if event.type == "response.output_text.delta":
             deltas.append(event.delta)
         elif event.type == "response.reasoning_text.delta":
-            thoughts.append(event.delta)
+            thoughts[event.item_id] = thoughts.get(event.item_id, "") + event.delta
         elif event.type == "response.completed":
             final = responses_split(event.response.output)
-    return Split("".join(thoughts) or None, "".join(deltas)), deltas, final
+    return Split("\n".join(thoughts.values()) or None, "".join(deltas)), deltas, final
 
 
 # --- Anthropic Messages -------------------------------------------------------------------------

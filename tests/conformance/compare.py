@@ -62,6 +62,19 @@ def same_words(a: Split, b: Split) -> bool:
     return words(a.reasoning) == words(b.reasoning) and words(a.content) == words(b.content)
 
 
+def agree(*splits: Split) -> bool:
+    """The same answer text exactly, and the same reasoning up to how it is cut into items or
+    blocks (Responses and Messages may group a stream's reasoning differently from the buffered
+    answer's: one item or block per run of think text, or one per message)."""
+    first = splits[0]
+    return all(
+        s.content == first.content
+        and (s.reasoning is None) == (first.reasoning is None)
+        and words(s.reasoning) == words(first.reasoning)
+        for s in splits[1:]
+    )
+
+
 def classify(raw: str, llama: Split, proxy: Split) -> str:
     """The category of the difference between llama.cpp's split and the proxy's of `raw`."""
     if llama == proxy:

@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 PYTHON312 ?= $(shell if python3.12 -c '' >/dev/null 2>&1; then echo python3.12; \
 	else ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -n 1; fi)
 
-.PHONY: run demo web test test-fast lint bench bench-publish clean
+.PHONY: run demo web test test-fast conformance llama-server lint bench bench-publish clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON312)" || { echo "python3.12 not found: install Python 3.12" >&2; exit 1; }
@@ -31,13 +31,22 @@ demo: $(VENV)/.installed
 web: $(VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" MITM_TOOL=mitmweb ./entrypoint.sh
 
-## The whole test suite (unit, addon, end-to-end), after the lints: a lint failure fails it.
-test: lint
+## The whole test suite (unit, addon, end-to-end, conformance), after the lints: a lint failure fails it.
+## The conformance tests need llama-server: built once per machine (about 11 minutes on 2 cores).
+test: lint llama-server
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## The unit and addon tests only (no process started), after the lints: under a minute.
 test-fast: lint
 	$(BIN)/python -m pytest -m "not e2e" tests/unit tests/addon $(PYTEST_ARGS)
+
+## The conformance tests only: the proxy in front of a real llama-server (tests/conformance).
+conformance: llama-server
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -m conformance tests/conformance $(PYTEST_ARGS)
+
+## llama-server for CPU from the pinned llama-cpp-python source package, cached in ~/.cache/cot-proxy.
+llama-server: $(VENV)/.installed
+	PYTHON=$(BIN)/python tests/conformance/build_llama_server.sh
 
 ## ruff (check and format) and mypy over the code and tests; hadolint and shellcheck.
 lint: $(VENV)/.installed
@@ -45,7 +54,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --no-cache --check addon tests bench docker demo
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
-	$(BIN)/shellcheck entrypoint.sh .ci/run demo/run.sh
+	$(BIN)/shellcheck entrypoint.sh .ci/run demo/run.sh tests/conformance/build_llama_server.sh
 
 ## Benchmarks (see bench/README.md). They write under bench/results/ only.
 bench: $(VENV)/.bench-installed

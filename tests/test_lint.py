@@ -15,7 +15,9 @@ def test_hadolint_dockerfile():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("script", ["entrypoint.sh", ".ci/run", "demo/run.sh"])
+@pytest.mark.parametrize(
+    "script", ["entrypoint.sh", ".ci/run", "demo/run.sh", "tests/conformance/build_llama_server.sh"]
+)
 def test_shellcheck(script):
     result = subprocess.run([BIN / "shellcheck", REPO / script], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -14,10 +14,10 @@ if [ -x "$cache/bin/llama-server" ] && [ -f "$cache/.complete" ]; then
 	exit 0
 fi
 
-command -v cmake >/dev/null && command -v g++ >/dev/null || {
+if ! command -v cmake >/dev/null || ! command -v g++ >/dev/null; then
 	echo "build_llama_server: cmake and g++ are needed (apt-get install cmake g++)" >&2
 	exit 1
-}
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -36,9 +36,10 @@ cmake --build "$work/build" --target llama-server -j "$(nproc)" >&2
 
 mkdir -p "$cache/bin" "$cache/models"
 cp "$work/build/bin/llama-server" "$cache/bin/"
-cp "$src"/models/ggml-vocab-qwen2.gguf "$cache/models/"
+# The vocab-only files the suite's tiny models take their tokenizers from (Qwen2/Qwen3, Qwen3.5).
+cp "$src"/models/ggml-vocab-qwen2.gguf "$src"/models/ggml-vocab-qwen35.gguf "$cache/models/"
 cp -r "$src/models/templates" "$cache/"
-git_commit=$(sed -n 's/.*LLAMA_BUILD_COMMIT *"\{0,1\}\([0-9a-f]\{7,\}\).*/\1/p' "$work/build/CMakeCache.txt" | head -n 1)
-echo "llama-cpp-python $version ${git_commit:-}" >"$cache/VERSION"
+# e.g. "llama-cpp-python 0.3.36: version: 0.5.0-dev (build 1, commit 0c1e570)"
+echo "llama-cpp-python $version: $("$cache/bin/llama-server" --version 2>&1 | grep '^version:')" >"$cache/VERSION"
 touch "$cache/.complete"
 echo "$cache"

@@ -20,7 +20,7 @@ from typing import Any
 from cot_proxy.suffix import is_input_message
 from cot_proxy.think import BLOCK_SEPARATOR
 from cot_proxy.think import ThinkConfig
-from cot_proxy.think import remove_think_blocks
+from cot_proxy.wholetext import split_blocks
 
 # Where clients send reasoning back in assistant messages (vLLM, DeepSeek, Ollama/Anthropic-style).
 HISTORY_REASONING_FIELDS: tuple[str, ...] = ("reasoning_content", "reasoning", "thinking")
@@ -58,7 +58,7 @@ def _summary(count: int, to_field: bool, where: str) -> str:
 
 def _split(text: str, splitter: ThinkConfig) -> tuple[str, str] | None:
     """(answer, think text) of `text`, or None when it holds no think block."""
-    answer, thought = remove_think_blocks(text, splitter)
+    answer, thought = split_blocks(text, splitter)
     return None if answer == text else (answer, thought)
 
 

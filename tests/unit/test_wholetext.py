@@ -1,0 +1,79 @@
+"""split_blocks gives what the state machine gives, for every text and every config it covers."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from cot_proxy.think import ThinkConfig
+from cot_proxy.think import remove_think_blocks
+from cot_proxy.think_families import FAMILIES
+from cot_proxy.wholetext import _cutter
+from cot_proxy.wholetext import split_blocks
+
+THINK = ("<think>", "</think>")
+VOCAB = [
+    "<think>",
+    "</think>",
+    "<tool_call>",
+    "[THINK]",
+    "[/THINK]",
+    "<",
+    "</",
+    "think>",
+    "<th",
+    "a",
+    "bc",
+    " ",
+    "\n",
+    "\t",
+    "é",
+    "🙂",
+    "[[",
+    "]]",
+]
+texts = st.lists(st.sampled_from(VOCAB), max_size=40).map("".join)
+CONFIGS = [
+    ThinkConfig(mode="strip"),
+    ThinkConfig(mode="reasoning"),
+    ThinkConfig(mode="reasoning", end_markers=()),
+    ThinkConfig(mode="reasoning", tags=(THINK, ("[[", "]]"))),
+    ThinkConfig(mode="strip", tags=(("[THINK]", "[/THINK]"), THINK), end_markers=("<tool_call>",)),
+    ThinkConfig(mode="reasoning", tags=(THINK, ("<think>", "]]"))),  # a start tag listed twice
+    *(
+        ThinkConfig(mode=mode, tags=family.tags, end_markers=family.end_markers)  # type: ignore[arg-type]
+        for family in FAMILIES.values()
+        if not family.implicit_start and not family.unwrap
+        for mode in ("strip", "reasoning")
+    ),
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts, st.sampled_from(CONFIGS))
+def test_same_as_the_state_machine(text: str, config: ThinkConfig) -> None:
+    assert split_blocks(text, config) == remove_think_blocks(text, config)
+
+
+def test_every_config_above_is_cut_not_handed_on() -> None:
+    assert all(_cutter(config) is not None for config in CONFIGS)
+
+
+def test_what_it_does_not_cover_goes_to_the_state_machine() -> None:
+    for config in (
+        ThinkConfig(implicit_start=True),
+        ThinkConfig(unwrap=(("<answer>", "</answer>"),)),
+        ThinkConfig(mode="keep"),
+        ThinkConfig(mode="inline"),
+    ):
+        assert _cutter(config) is None
+        text = "plan</think> <answer>A</answer><think>x"
+        assert split_blocks(text, config) == remove_think_blocks(text, config)
+
+
+def test_agent_history_messages() -> None:
+    text = "<think>Turn 3: check the args.</think>\n\nDone with step 3: ok"
+    assert split_blocks(text, ThinkConfig()) == ("Done with step 3: ok", "")
+    reasoning = ThinkConfig(mode="reasoning")
+    assert split_blocks("<think>\na\n</think>b<think>c</think>", reasoning) == ("b", "a\n\nc")

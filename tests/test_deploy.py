@@ -275,3 +275,26 @@ def test_image_labels_carry_the_version_file() -> None:
     assert labels["org.opencontainers.image.base.name"] == f"docker.io/library/{base}"
     [copied] = re.findall(r"^COPY (.*) \./$", dockerfile, re.MULTILINE)
     assert "VERSION" in copied.split()  # /health and entrypoint.sh read it in the image
+
+
+def per_pod_tokens_per_s() -> int:
+    """What a pod carries at the HPA's target, derived as the README says: the target is a share
+    of the CPU request, and a core moves 1 s ÷ (CPU per event) events (bench/LATEST.md)."""
+    resources = container()["resources"]
+    request = resources["requests"]["cpu"]
+    cores = int(request[:-1]) / 1000 if request.endswith("m") else float(request)
+    (metric,) = manifests()["HorizontalPodAutoscaler"]["spec"]["metrics"]
+    share = metric["resource"]["target"]["averageUtilization"] / 100
+    latest = (REPO / "bench" / "LATEST.md").read_text()
+    row = re.search(r"^\| stream-256 \| CPU µs/event \|[^|]*\|[^|]*\| ([\d,.]+) \|", latest, re.M)
+    assert row, "bench/LATEST.md has no stream-256 CPU row"
+    per_core = 1e6 / float(row[1].replace(",", ""))
+    return round(share * cores * per_core, -2)
+
+
+def test_readme_sizing_follows_the_manifests_and_the_bench() -> None:
+    figure = f"{per_pod_tokens_per_s():,.0f}"
+    readme = (REPO / "README.md").read_text()
+    assert f"≈ **{figure}\ntokens/s**" in readme or f"≈ **{figure} tokens/s**" in readme, figure
+    assert f"÷ {figure}" in readme, figure
+    assert f"{figure} tokens/s" in (K8S / "deployment.yaml").read_text(), figure

@@ -57,7 +57,7 @@ lint: $(VENV)/.installed
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/shellcheck entrypoint.sh .ci/run demo/run.sh
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir "$(CURDIR)/site"
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir "$(CURDIR)/site"
 
 ## The Codex CLI and Claude Code that the docs' recipes are tried with (tests/e2e/test_docs.py),
 ## installed once with npm under $(NPM_TOOLS); installed again only when a version here changes.

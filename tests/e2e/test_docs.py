@@ -2,14 +2,16 @@
 
 A fenced block preceded by the line `<!-- runs-in-tests -->` in README.md or a page under docs/
 is extracted and run here, in its page's order, against demo/upstream.py with the proxy in
-front of it (what `make demo` starts):
+front of it (what `make demo` starts); `<!-- runs-in-tests: NAME=VALUE … -->` runs it against a
+demo whose proxy has those settings (what `NAME=VALUE … make demo` starts):
 
 - a shell block (`sh`, `bash`) whose lines start with `$ ` is a transcript: each command runs,
   and what it printed must be the lines shown under it (up to the next `$ `), where `…` stands
   for any text, whitespace does not count, and lines starting with `# ` are comments;
-- any other shell block runs as a script and must exit 0;
-- a `python` block runs with the venv's Python and must exit 0; a ```text block right after it
-  preceded by `<!-- output -->` is what it must print (matched as above).
+- any other shell block runs as a script (bash -euo pipefail) and must exit 0;
+- a `python` block runs with the venv's Python and must exit 0.
+A ```text block right after a script or a python block, preceded by `<!-- output -->`, is what it
+must print (matched as above).
 
 The demo listens on free ports, not on 5000 and 8099: `localhost:5000` and `localhost:8099`
 (and `127.0.0.1:…`) in a block are the demo's proxy and upstream. Each page's blocks share a
@@ -22,8 +24,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,7 +39,7 @@ from .conftest import Proxy
 from .conftest import free_port
 from .test_demo import wait_healthy
 
-MARK = "<!-- runs-in-tests -->"
+MARK = re.compile(r"<!-- runs-in-tests(?::((?: [A-Z_]+=\S+)+))? -->")
 OUTPUT_MARK = "<!-- output -->"
 # Where `make e2e-tools` installs the Codex CLI and Claude Code (npm install --prefix).
 NPM_PREFIX = Path(os.environ.get("COT_PROXY_NPM", Path.home() / ".cache" / "cot-proxy" / "npm"))
@@ -45,11 +50,21 @@ QUIET_CLIS = {
     "DISABLE_ERROR_REPORTING": "1",
     "DISABLE_AUTOUPDATER": "1",
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     "NO_PROXY": "127.0.0.1,localhost",
 }
 # Pages that must hold runnable blocks: were the marker or the parser broken, these would run
 # nothing and pass.
-EXPECTED = {"README.md", "docs/quick-start.md"}
+EXPECTED = {
+    "README.md",
+    "docs/quick-start.md",
+    "docs/recipes/openai-sdk.md",
+    "docs/recipes/anthropic-sdk.md",
+    "docs/recipes/ollama-sdk.md",
+    "docs/recipes/codex.md",
+    "docs/recipes/claude-code.md",
+    "docs/recipes/litellm.md",
+}
 
 
 @dataclasses.dataclass
@@ -58,7 +73,8 @@ class Block:
     line: int  # 1-based, of the opening fence
     lang: str
     code: str
-    output: str | None = None  # a python block's expected output
+    settings: tuple[str, ...]  # NAME=VALUE for the demo's proxy
+    output: str | None = None  # a script's or python block's expected output
 
     def __str__(self) -> str:
         return f"{self.page}:{self.line}"
@@ -87,19 +103,18 @@ def blocks_of(path: Path) -> list[Block]:
     found: list[Block] = []
     for line, info, body, before in fences(path.read_text()):
         lang = info.split()[0] if info else ""
-        if before == OUTPUT_MARK and lang == "text" and found and found[-1].lang == "python":
+        if before == OUTPUT_MARK and lang == "text" and found:
+            assert found[-1].lang == "python" or not transcript(found[-1].code), f"{page}:{line}"
             found[-1].output = body
-        elif before == MARK:
+        elif mark := MARK.fullmatch(before):
             assert lang in ("sh", "bash", "python"), f"{page}:{line}: cannot run a {lang!r} block"
-            found.append(Block(page, line, lang, body))
+            settings = tuple((mark[1] or "").split())
+            found.append(Block(page, line, lang, body, settings))
     return found
 
 
 def pages() -> list[Path]:
     return [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
-
-
-RUNNABLE = {str(p.relative_to(REPO)): b for p in pages() if (b := blocks_of(p))}
 
 
 def matches(expected: str, actual: str) -> bool:
@@ -129,6 +144,9 @@ def transcript(code: str) -> list[tuple[str, str]]:
     return [(command, "\n".join(output)) for command, output in steps]
 
 
+RUNNABLE = {str(p.relative_to(REPO)): b for p in pages() if (b := blocks_of(p))}
+
+
 @dataclasses.dataclass
 class DocsDemo:
     proxy: Proxy
@@ -142,20 +160,50 @@ class DocsDemo:
 
 
 @pytest.fixture(scope="module")
-def docs_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DocsDemo]:
-    home = tmp_path_factory.mktemp("docs-demo")
-    upstream_port = free_port()
-    proxy = Proxy(
-        {"DEMO_UPSTREAM_PORT": str(upstream_port)},
-        home / "demo.log",
-        entrypoint=REPO / "demo" / "run.sh",
-    )
-    try:
+def demos(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[[tuple[str, ...]], DocsDemo]]:
+    """demos(settings): the demo, its proxy with these settings. One runs at a time, always on
+    the same two ports, as `make demo` restarted with other settings would: a config file that
+    an earlier block wrote (Codex's) reaches the proxy of the later one."""
+    proxy_port, upstream_port = free_port(), free_port()
+    running: list[tuple[tuple[str, ...], DocsDemo]] = []
+
+    def demo(settings: tuple[str, ...]) -> DocsDemo:
+        if running and running[-1][0] == settings:
+            return running[-1][1]
+        if running:
+            running.pop()[1].proxy.stop()  # its process group: demo/run.sh and the upstream
+            wait_closed(upstream_port)
+        env = dict(setting.split("=", 1) for setting in settings)
+        proxy = Proxy(
+            {**env, "DEMO_UPSTREAM_PORT": str(upstream_port)},
+            tmp_path_factory.mktemp("docs-demo") / "demo.log",
+            entrypoint=REPO / "demo" / "run.sh",
+            port=proxy_port,
+        )
+        running.append((settings, DocsDemo(proxy, upstream_port)))
         proxy.wait_ready()
         wait_healthy(proxy)
-        yield DocsDemo(proxy, upstream_port)
+        return running[-1][1]
+
+    try:
+        yield demo
     finally:
-        proxy.stop()
+        for _, each in running:
+            each.proxy.stop()
+
+
+def wait_closed(port: int, timeout: float = 10.0) -> None:
+    """Until nothing listens on the port (the stopped demo's upstream has exited)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"port {port} still open after {timeout} s")
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -171,6 +219,9 @@ def test_the_transcript_reader_and_matcher() -> None:
     assert transcript(code) == [("echo a \\\n    b", "a …"), ("true", "")]
     assert matches("a …", "a b") and matches('{…"x": 1}', '{"y":2,\n  "x":1}')
     assert not matches("a …", "b a") and not matches("Hello", "Hello! more")
+    assert MARK.fullmatch("<!-- runs-in-tests -->")[1] is None
+    assert MARK.fullmatch("<!-- runs-in-tests: A=b C_D=1 -->")[1] == " A=b C_D=1"
+    assert not MARK.fullmatch("<!-- runs-in-tests: a=b -->")
 
 
 def test_the_cli_tools_are_installed() -> None:
@@ -181,7 +232,9 @@ def test_the_cli_tools_are_installed() -> None:
 
 
 @pytest.mark.parametrize("page", sorted(RUNNABLE))
-def test_the_examples_run_as_written(docs_demo: DocsDemo, page: str, tmp_path: Path) -> None:
+def test_the_examples_run_as_written(
+    demos: Callable[[tuple[str, ...]], DocsDemo], page: str, tmp_path: Path
+) -> None:
     env = {
         **os.environ,
         **QUIET_CLIS,
@@ -191,22 +244,23 @@ def test_the_examples_run_as_written(docs_demo: DocsDemo, page: str, tmp_path: P
         ),
     }
     for block in RUNNABLE[page]:
+        docs_demo = demos(block.settings)
         code = docs_demo.localise(block.code)
-        if block.lang == "python":
-            result = run([sys.executable, "-c", code], tmp_path, env)
+        steps = transcript(code) if block.lang != "python" else []
+        if not steps:
+            script = ["bash", "-euo", "pipefail", "-c", code]
+            result = run(
+                [sys.executable, "-c", code] if block.lang == "python" else script, tmp_path, env
+            )
             assert result.returncode == 0, f"{block}:\n{result.stdout}{result.stderr}"
             if block.output is not None:
                 assert matches(docs_demo.localise(block.output), result.stdout), (
-                    f"{block} printed:\n{result.stdout}"
+                    f"{block} printed:\n{result.stdout}\nthe page shows:\n{block.output}"
                 )
-        elif steps := transcript(code):
-            for command, expected in steps:
-                result = run(["bash", "-c", command], tmp_path, env)
-                shown = docs_demo.localise(expected)
-                assert matches(shown, result.stdout), (
-                    f"{block}: `{command}` printed:\n{result.stdout}{result.stderr}\n"
-                    f"the page shows:\n{shown}"
-                )
-        else:
-            result = run(["bash", "-euo", "pipefail", "-c", code], tmp_path, env)
-            assert result.returncode == 0, f"{block}:\n{result.stdout}{result.stderr}"
+        for command, expected in steps:
+            result = run(["bash", "-c", command], tmp_path, env)
+            shown = docs_demo.localise(expected)
+            assert matches(shown, result.stdout), (
+                f"{block}: `{command}` printed:\n{result.stdout}{result.stderr}\n"
+                f"the page shows:\n{shown}"
+            )

@@ -15,8 +15,8 @@ must print (matched as above).
 
 The demo listens on free ports, not on 5000 and 8099: `localhost:5000` and `localhost:8099`
 (and `127.0.0.1:…`) in a block are the demo's proxy and upstream. Each page's blocks share a
-fresh working directory and HOME (so `~/.codex/config.toml` written by one block is read by the
-next); PATH has the venv and the Codex CLI and Claude Code installed by `make e2e-tools`.
+fresh working directory and HOME (so a config file that one block writes under `~` is read by
+the next); PATH has the venv and the Codex CLI and Claude Code installed by `make e2e-tools`.
 """
 
 from __future__ import annotations
@@ -101,15 +101,19 @@ def fences(text: str) -> Iterator[tuple[int, str, str, str]]:
 def blocks_of(path: Path) -> list[Block]:
     page = str(path.relative_to(REPO))
     found: list[Block] = []
+    previous: Block | None = None  # the block of the fence before this one, if it runs
     for line, info, body, before in fences(path.read_text()):
         lang = info.split()[0] if info else ""
-        if before == OUTPUT_MARK and lang == "text" and found:
-            assert found[-1].lang == "python" or not transcript(found[-1].code), f"{page}:{line}"
-            found[-1].output = body
+        block = None
+        if before == OUTPUT_MARK:
+            assert lang == "text" and previous, f"{page}:{line}: output of no runnable block"
+            assert previous.lang == "python" or not transcript(previous.code), f"{page}:{line}"
+            previous.output = body
         elif mark := MARK.fullmatch(before):
             assert lang in ("sh", "bash", "python"), f"{page}:{line}: cannot run a {lang!r} block"
-            settings = tuple((mark[1] or "").split())
-            found.append(Block(page, line, lang, body, settings))
+            block = Block(page, line, lang, body, tuple((mark[1] or "").split()))
+            found.append(block)
+        previous = block
     return found
 
 

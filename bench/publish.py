@@ -1,5 +1,5 @@
 """Publish the latest benchmark run (`make bench-publish`): bench/LATEST.md, its pictures in
-bench/results/ and the table in the top-level README. See bench/cotbench/publish.py.
+bench/results/ and the table in docs/performance.md. See bench/cotbench/publish.py.
 
     python bench/publish.py [--run bench/results/latest.md] [--force]
 """

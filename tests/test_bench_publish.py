@@ -1,6 +1,6 @@
 """`make bench-publish` (bench/cotbench/publish.py): a saved run becomes bench/LATEST.md, its
-pictures under their committed names, and the table between the README's markers. Everything
-happens in a temporary copy: the real README and bench/ are never written.
+pictures under their committed names, and the table between the markers of the docs' Performance
+page. Everything happens in a temporary copy: the real page and bench/ are never written.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from types import ModuleType
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+PAGE = REPO / "docs" / "performance.md"
 TABLE = (
     "### cot-proxy benchmark (full, 3 rounds, medians)\n\n"
     "date: 2026-12-07 12:00 UTC · commit: abc1234\n\n"
@@ -32,7 +33,7 @@ def publish(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 @pytest.fixture
 def lab(tmp_path: Path) -> tuple[Path, Path, Path]:
-    """(the saved run's markdown, a bench/ directory, a copy of the README)."""
+    """(the saved run's markdown, a bench/ directory, a copy of docs/performance.md)."""
     bench = tmp_path / "bench"
     (bench / "results").mkdir(parents=True)
     run = bench / "results" / "latest.md"
@@ -40,18 +41,18 @@ def lab(tmp_path: Path) -> tuple[Path, Path, Path]:
     run.with_suffix(".json").write_text(json.dumps({"mode": "full", "official": True}))
     (bench / "results" / "latest-requests.png").write_bytes(b"requests picture")
     (bench / "results" / "latest-streams.png").write_bytes(b"streams picture")
-    readme = tmp_path / "README.md"
-    shutil.copyfile(REPO / "README.md", readme)
-    return run, bench, readme
+    page = tmp_path / "performance.md"
+    shutil.copyfile(PAGE, page)
+    return run, bench, page
 
 
-def test_publish_writes_latest_pictures_and_the_readme_table(
+def test_publish_writes_latest_pictures_and_the_docs_table(
     publish: ModuleType, lab: tuple[Path, Path, Path]
 ) -> None:
-    run, bench, readme = lab
-    real_readme = (REPO / "README.md").read_text()
+    run, bench, page = lab
+    real_page = PAGE.read_text()
 
-    written = publish.publish(run, bench, readme)
+    written = publish.publish(run, bench, page)
 
     latest = (bench / "LATEST.md").read_text()
     assert latest == TABLE + publish.PICTURES_NOTE
@@ -59,33 +60,31 @@ def test_publish_writes_latest_pictures_and_the_readme_table(
     assert (bench / "results" / "streams.png").read_bytes() == b"streams picture"
     assert not (bench / "results" / "soak.png").exists()  # none drawn: none copied
 
-    text = readme.read_text()
-    start = text.index(publish.README_START) + len(publish.README_START)
-    end = text.index(publish.README_END)
+    text = page.read_text()
+    start = text.index(publish.PAGE_START) + len(publish.PAGE_START)
+    end = text.index(publish.PAGE_END)
     block = text[start:end]
-    assert block.startswith("\n\n#### Latest run: cot-proxy benchmark (full, 3 rounds, medians)")
+    assert block.startswith("\n\n### Latest run: cot-proxy benchmark (full, 3 rounds, medians)")
     assert "| small-32 | req/s | 5,979 | 285 | 386 | 1.36× |" in block
-    assert "[requests](bench/results/requests.png)" in block
+    assert "[requests](assets/bench/requests.png)" in block
     assert "](results/" not in block
     # Everything outside the markers is as it was.
-    assert text[:start] == real_readme[: real_readme.index(publish.README_START)] + (
-        publish.README_START
-    )
-    assert text[end:] == real_readme[real_readme.index(publish.README_END) :]
-    assert len(written) == 4 and str(readme) in written[-1]
-    assert (REPO / "README.md").read_text() == real_readme
+    assert text[:start] == real_page[: real_page.index(publish.PAGE_START)] + (publish.PAGE_START)
+    assert text[end:] == real_page[real_page.index(publish.PAGE_END) :]
+    assert len(written) == 4 and str(page) in written[-1]
+    assert PAGE.read_text() == real_page
 
 
 def test_publish_refuses_a_run_that_is_not_official(
     publish: ModuleType, lab: tuple[Path, Path, Path]
 ) -> None:
-    run, bench, readme = lab
+    run, bench, page = lab
     run.with_suffix(".json").write_text(json.dumps({"mode": "quick", "official": False}))
-    before = readme.read_text()
+    before = page.read_text()
 
     with pytest.raises(publish.NotPublishable):
-        publish.publish(run, bench, readme)
-    assert not (bench / "LATEST.md").exists() and readme.read_text() == before
+        publish.publish(run, bench, page)
+    assert not (bench / "LATEST.md").exists() and page.read_text() == before
 
-    publish.publish(run, bench, readme, force=True)
+    publish.publish(run, bench, page, force=True)
     assert (bench / "LATEST.md").read_text() == TABLE + publish.PICTURES_NOTE

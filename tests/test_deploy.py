@@ -143,10 +143,10 @@ def test_secrets_only_by_secret_key_ref() -> None:
 
 
 def test_env_names_are_documented_settings() -> None:
-    readme = (REPO / "README.md").read_text()
+    page = (REPO / "docs" / "configuration.md").read_text()
     for name in env_of(container()):
         # the Configuration table, or (SHUTDOWN_GRACE_SECONDS, from the graceful-stop work) the text
-        assert re.search(rf"`{name}[`=]", readme), name
+        assert re.search(rf"`{name}[`=]", page), name
 
 
 def test_service_hpa_pdb_point_at_the_pods() -> None:
@@ -228,10 +228,10 @@ def test_docker_and_compose_wait_for_the_drain() -> None:
     stop = int(re.fullmatch(r"(\d+)s", proxy["stop_grace_period"])[1])
     assert "SHUTDOWN_GRACE_SECONDS" not in proxy["environment"]  # the default, as above
     assert grace < stop <= grace + 10
-    readme = (REPO / "README.md").read_text()
-    runs = re.findall(r"^docker run .*$", readme, re.MULTILINE)
+    page = (REPO / "docs" / "operations.md").read_text()  # Docker, docker-compose
+    runs = re.findall(r"^docker run .*$", page, re.MULTILINE)
     assert runs and all(f" --stop-timeout {stop} " in run for run in runs), runs
-    assert f"`stop_grace_period: {stop}s`" in readme
+    assert f"`stop_grace_period: {stop}s`" in page
 
 
 def test_image_runs_as_any_uid_in_group_zero() -> None:
@@ -292,9 +292,9 @@ def per_pod_tokens_per_s() -> int:
     return round(share * cores * per_core, -2)
 
 
-def test_readme_sizing_follows_the_manifests_and_the_bench() -> None:
+def test_sizing_follows_the_manifests_and_the_bench() -> None:
     figure = f"{per_pod_tokens_per_s():,.0f}"
-    readme = (REPO / "README.md").read_text()
-    assert f"≈ **{figure}\ntokens/s**" in readme or f"≈ **{figure} tokens/s**" in readme, figure
-    assert f"÷ {figure}" in readme, figure
+    page = (REPO / "docs" / "operations.md").read_text()
+    assert f"≈ **{figure}\ntokens/s**" in page or f"≈ **{figure} tokens/s**" in page, figure
+    assert f"÷ {figure}" in page, figure
     assert f"{figure} tokens/s" in (K8S / "deployment.yaml").read_text(), figure

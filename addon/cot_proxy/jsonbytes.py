@@ -7,7 +7,7 @@ a reused JSONEncoder 4.0 µs against encode_json 2.3 µs.
 
 `loads_body` and `dumps_body` parse and write whole bodies (a request the rules rewrite, a
 buffered answer): with orjson when it is installed, several times faster on a long request
-(figures: README, Performance), and with the same results as the `json` module (see there).
+(figures: docs/performance.md), and with the same results as the `json` module (see there).
 
 `json_spellings` and `fewest_needles` serve the stream's idle fast path: raw event bytes are
 searched for every spelling a tag's first character may have, to know without parsing that

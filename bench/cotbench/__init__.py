@@ -6,7 +6,7 @@
 - micro: the in-process benchmarks (think filter, JSON codec);
 - report, rows, tables: the report's data and one renderer per table;
 - profiling: py-spy samples, bucketed by module and function;
-- publish: bench/LATEST.md, the pictures and the README table (`make bench-publish`).
+- publish: bench/LATEST.md, the pictures and docs/performance.md's table (`make bench-publish`).
 
 The flat modules beside this package (upstream, load, client, wire, soak, plots) are also run
 as scripts or in processes of their own; bench/ is on sys.path whenever a script of bench/ runs.

@@ -74,7 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--out",
         type=Path,
         help="markdown output (default bench/results/latest.md, which `make bench-publish` "
-        "copies to bench/LATEST.md and the README after a full run)",
+        "copies to bench/LATEST.md and docs/performance.md after a full run)",
     )
     parser.add_argument("--json", type=Path, help="also write every figure as JSON here")
     parser.add_argument(
@@ -226,4 +226,6 @@ def write_report(
     out_md.write_text(text)
     print("written: " + ", ".join(written))
     if report.official:
-        print("an official run: `make bench-publish` copies it to bench/LATEST.md and the README")
+        print(
+            "an official run: `make bench-publish` copies it to bench/LATEST.md and docs/performance.md"
+        )

@@ -1,7 +1,8 @@
 """Publishing a run (`make bench-publish`, an explicit step: `make bench` writes only under
 bench/results/): its markdown to bench/LATEST.md, its pictures to the committed names in
-bench/results/, and its table into the top-level README, between the `bench:latest` markers
-of its Performance section.
+bench/results/, and its table into the documentation's Performance page (docs/performance.md),
+between the `bench:latest` markers. The page shows the committed pictures through symlinks in
+docs/assets/bench/.
 
 Only an official run is published (a full run of every scenario, written to the default
 place); `--force` publishes another.
@@ -25,17 +26,17 @@ PICTURES_NOTE = (
     "Pictures of this run: [requests](results/requests.png), [streams](results/streams.png), "
     "[soak](results/soak.png).\n"
 )
-README_START = "<!-- bench:latest:start (written by make bench-publish) -->"
-README_END = "<!-- bench:latest:end -->"
+PAGE_START = "<!-- bench:latest:start (written by make bench-publish) -->"
+PAGE_END = "<!-- bench:latest:end -->"
 
 
 class NotPublishable(Exception):
     pass
 
 
-def publish(run: Path, bench: Path, readme: Path, force: bool = False) -> list[str]:
+def publish(run: Path, bench: Path, page: Path, force: bool = False) -> list[str]:
     """Publish the run whose markdown is `run` (its JSON and pictures beside it) into `bench`
-    (LATEST.md, results/NAME.png) and `readme`; returns what was written."""
+    (LATEST.md, results/NAME.png) and the docs `page`; returns what was written."""
     if not force:
         data = _read_json(run.with_suffix(".json"))
         if not data.get("official"):
@@ -52,8 +53,8 @@ def publish(run: Path, bench: Path, readme: Path, force: bool = False) -> list[s
             written.append(str(bench / "results" / f"{name}.png"))
     (bench / "LATEST.md").write_text(text)
     written.append(str(bench / "LATEST.md"))
-    if update_readme(readme, text):
-        written.append(f"{readme} (Performance: latest run)")
+    if update_page(page, text):
+        written.append(f"{page} (latest run)")
     return written
 
 
@@ -65,25 +66,25 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def update_readme(path: Path, table: str) -> bool:
-    """Put the run's table between the markers in README.md (Performance); False if absent."""
+def update_page(path: Path, table: str) -> bool:
+    """Put the run's table between the markers of docs/performance.md; False if absent."""
     try:
         text = path.read_text()
     except OSError:
         return False
-    start, end = text.find(README_START), text.find(README_END)
+    start, end = text.find(PAGE_START), text.find(PAGE_END)
     if start < 0 or end < start:
         return False
-    body = table.replace("](results/", "](bench/results/").replace(
-        "### cot-proxy", "#### Latest run: cot-proxy", 1
+    body = table.replace("](results/", "](assets/bench/").replace(
+        "### cot-proxy", "### Latest run: cot-proxy", 1
     )
-    path.write_text(text[: start + len(README_START)] + "\n\n" + body + "\n" + text[end:])
+    path.write_text(text[: start + len(PAGE_START)] + "\n\n" + body + "\n" + text[end:])
     return True
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="publish a benchmark run: bench/LATEST.md, its pictures, the README table"
+        description="publish a benchmark run: bench/LATEST.md, its pictures, the docs' table"
     )
     parser.add_argument(
         "--run",
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="publish a run that is not official")
     args = parser.parse_args(argv)
     try:
-        written = publish(args.run, BENCH, REPO / "README.md", force=args.force)
+        written = publish(args.run, BENCH, REPO / "docs" / "performance.md", force=args.force)
     except (NotPublishable, OSError) as error:
         print(f"not published: {error}", file=sys.stderr)
         return 1

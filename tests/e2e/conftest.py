@@ -37,8 +37,9 @@ class Proxy:
         *,
         entrypoint: Path = ENTRYPOINT,
         wrapper: list[str] | None = None,
+        port: int | None = None,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()
         self.log_path = log_path
         full_env = {
             **os.environ,

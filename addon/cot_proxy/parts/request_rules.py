@@ -68,7 +68,7 @@ class RequestRules:
             "llm_params",
             str,
             "",
-            "Per-model rules: 'model=NAME,key=value,...;model=NAME2,...' (see README).",
+            "Per-model rules: 'model=NAME,key=value,...;model=NAME2,...' (see docs/rules.md).",
         )
         loader.add_option(
             "rules_file",

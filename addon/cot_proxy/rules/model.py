@@ -38,6 +38,10 @@ from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkMode
 from cot_proxy.think_families import FAMILIES
 from cot_proxy.think_families import FAMILY_NAMES
+from cot_proxy.thinking.knobs import KNOB_NAMES
+from cot_proxy.thinking.levels import LEVELS
+from cot_proxy.thinking.levels import Level
+from cot_proxy.thinking.levels import parse_level
 
 DEFAULT_PATTERN = "default"
 GLOB_CHARS = frozenset("*?[")
@@ -127,6 +131,21 @@ def _server(key: str, value: Any, lenient: bool) -> str:
     return str(value)
 
 
+def _thinking(key: str, value: Any, lenient: bool) -> Level:
+    # YAML 1.1 reads `thinking: off` as false and `on` as true: both mean the level.
+    level = parse_level(value)
+    if level is None:
+        where = "; Anthropic's thinking object goes under params" if isinstance(value, dict) else ""
+        raise Invalid(f"unknown {key} {clip(repr(value))} (use {'|'.join(LEVELS)}{where})")
+    return level
+
+
+def _knob(key: str, value: Any, lenient: bool) -> str:
+    if value not in KNOB_NAMES:
+        raise Invalid(f"unknown {key} {clip(repr(value))} (use {'|'.join(KNOB_NAMES)})")
+    return str(value)
+
+
 def _markers(key: str, value: Any, lenient: bool) -> tuple[str, ...]:
     return want_str_list(key, value)
 
@@ -174,6 +193,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("strip_think_from_history", _flag, show=show_value),
     Setting("append_to_last_user_message", _suffix, show=show_value),
     Setting("server", _server),
+    Setting("thinking", _thinking),
+    Setting("thinking_knob", _knob),
 )
 # Settings that say the same thing two ways: a rule gives one side or the other.
 CONFLICTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
@@ -182,6 +203,11 @@ CONFLICTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("history",), ("strip_think_from_history",)),
 )
 RESERVED_KEYS: tuple[str, ...] = tuple(s.name for s in SETTINGS)
+# Settings whose name is also a request field: Anthropic's `thinking` object. A rule's
+# `thinking` is the setting when it is a level; an object (or a dotted `thinking.type`) is
+# the request field, and under `params`/`defaults` it is always the field.
+ALSO_FIELDS: frozenset[str] = frozenset({"thinking"})
+FIELD_RESERVED: tuple[str, ...] = tuple(k for k in RESERVED_KEYS if k not in ALSO_FIELDS)
 TEXT_KEYS: frozenset[str] = frozenset(s.name for s in SETTINGS if s.text)
 
 
@@ -222,6 +248,10 @@ class ModelRule:
     # The server behind this model's name (targets that route models to several servers):
     # how its family is probed (cot_proxy.detect).
     server: str | None = None
+    # Thinking control (cot_proxy.thinking): the level, and the knob it is written as when
+    # not the one of the model's (server, family) row.
+    thinking: Level | None = None
+    thinking_knob: str | None = None
     variants: dict[str, ModelRule] = dataclasses.field(default_factory=dict)
     source: str = ""
 

@@ -112,7 +112,10 @@ def chat(proxy, model: str, thinking: str | None = None, **extra: Any) -> str | 
         ("vllm-gpt-oss-20b", "off", {}, {"reasoning_effort": "low"}),
         ("llamacpp-qwen3.5-9b", None, {"reasoning_effort": "none"},
          {"chat_template_kwargs": {"enable_thinking": False}}),
-        ("llamacpp-magistral-small-2509", "off", {}, {"reasoning_effort": "none"}),
+        # llama.cpp: the template switch, which --reasoning on cannot override
+        ("llamacpp-magistral-small-2509", "off", {"reasoning_effort": "high"},
+         {"chat_template_kwargs": {"enable_thinking": False}}),
+        ("llamacpp-gpt-oss-20b", None, {"reasoning_effort": "minimal"}, {"reasoning_effort": "low"}),
         ("lmstudio-gpt-oss-20b", None, {"extra_body": {"reasoning_effort": "xhigh"}},
          {"reasoning_effort": "high"}),
         ("vllm-deepseek-r1-distill-qwen-7b", None, {"reasoning_effort": "low"}, {}),
@@ -154,17 +157,26 @@ def test_an_unknown_server_keeps_the_clients_own_knob(routed, upstream):
     assert knobs(only_generation(upstream)) == {"reasoning_effort": "none"}
 
 
-def test_codex_effort_reaches_a_template_model_as_its_switch(routed, upstream):
+def test_codex_effort_on_responses(routed, upstream):
+    # vLLM's Responses API takes no chat_template_kwargs: reasoning.effort is the switch there
     upstream.reset(openai_like)
-    client = openai.OpenAI(base_url=f"{routed.url}/v1", api_key=KEY, max_retries=0, timeout=20)
+    client = openai.OpenAI(
+        base_url=f"{routed.url}/v1",
+        api_key=KEY,
+        max_retries=0,
+        timeout=20,
+        default_headers={"X-Thinking": "off"},
+    )
     answer = client.responses.create(
-        model="vllm-qwen3-32b", input="Hi", reasoning={"effort": "high", "summary": "auto"}
+        model="vllm-qwen3-32b",
+        input="Hi",
+        reasoning={"effort": "high", "summary": "auto"},
+        extra_body={"chat_template_kwargs": {"enable_thinking": True}},
     )
     assert answer.output_text == "Hello"
-    assert knobs(only_generation(upstream)) == {
-        "reasoning": {"summary": "auto"},
-        "chat_template_kwargs": {"enable_thinking": True},
-    }
+    assert knobs(only_generation(upstream)) == {"reasoning": {"summary": "auto", "effort": "none"}}
+    upstream.reset(openai_like)
+    client = openai.OpenAI(base_url=f"{routed.url}/v1", api_key=KEY, max_retries=0, timeout=20)
     upstream.reset(openai_like)
     client.responses.create(model="vllm-gpt-oss-120b", input="Hi", reasoning={"effort": "minimal"})
     assert knobs(only_generation(upstream)) == {"reasoning": {"effort": "low"}}

@@ -58,11 +58,13 @@ def client_effort(value: object) -> Level | None:
 @dataclasses.dataclass(frozen=True)
 class Shape:
     """What one model's knob can say: the efforts it takes (none: only on/off), whether the
-    model can stop thinking at all, and whether it thinks (None: not known)."""
+    model can stop thinking at all, whether it thinks (None: not known), and the effort that
+    says "on" where an effort field is the only switch (None: on is no field at all)."""
 
     efforts: tuple[str, ...] = ()
     can_off: bool = True
     thinks: bool | None = None
+    on_effort: str | None = None
 
 
 # How a level comes out for a knob: thinking off, on (at the model's default), or an effort.

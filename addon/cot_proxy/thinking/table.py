@@ -70,6 +70,7 @@ class Row:
     source: str
     endpoints: frozenset[str] | None = None  # None: every compiled endpoint
     efforts: tuple[str, ...] | None = None  # None: the family's (FAMILY_SHAPES)
+    on_effort: str | None = None  # the effort that says "on" (Shape.on_effort)
 
     def matches(self, server: str | None, family: str | None, endpoint: str) -> bool:
         return (
@@ -109,19 +110,23 @@ ROWS: tuple[Row, ...] = (
         "(decolua/9router PR #2635; BerriAI/litellm PR #36507)",
         efforts=("low", "medium", "high", "max"),
     ),
+    # llama.cpp: reasoning_effort goes to the template (gpt-oss reads it), but cannot turn
+    # thinking off against --reasoning on (ggml-org/llama.cpp PR #27221, open); measured:
+    # "chat_template_kwargs is the only parameter that reliably disables thinking on llama.cpp"
+    # (NousResearch/hermes-agent PR #64153).
     Row(
         "llamacpp",
-        _TEMPLATE_ON_OFF,
-        "enable_thinking",
-        "llama.cpp tools/server/README.md (chat_template_kwargs, enable_thinking)",
+        ("gpt_oss",),
+        "reasoning_effort",
+        'llama.cpp tools/server/README.md (reasoning_effort: "Otherwise, the value is made '
+        'available to the jinja template")',
     ),
     Row(
         "llamacpp",
         (ANY,),
-        "reasoning_effort",
-        'llama.cpp tools/server/README.md (reasoning_effort: "none" disables thinking, other '
-        "values go to the template)",
-        efforts=("low", "medium", "high"),
+        "enable_thinking",
+        "llama.cpp tools/server/README.md (chat_template_kwargs); ggml-org/llama.cpp PR #27221; "
+        "NousResearch/hermes-agent PR #64153",
     ),
     Row(
         "lmstudio",
@@ -136,7 +141,22 @@ ROWS: tuple[Row, ...] = (
         "reasoning_effort",
         "LM Studio blog v0.3.29 (reasoning effort for gpt-oss)",
     ),
-    # Any other server (vLLM, SGLang, an OpenAI-compatible one): by family.
+    # Any other server (vLLM, SGLang, an OpenAI-compatible one): by family. vLLM's Responses
+    # API takes no chat_template_kwargs (vllm/entrypoints/openai/responses/protocol.py
+    # ResponsesRequest); it hands reasoning.effort to the template and, since PR #43401, turns
+    # it into enable_thinking ("none" → false). Its /v1/messages takes chat_template_kwargs
+    # (vllm/entrypoints/anthropic/protocol.py AnthropicMessagesRequest).
+    Row(
+        ANY,
+        _TEMPLATE_ON_OFF,
+        "reasoning_effort",
+        "vLLM vllm/entrypoints/openai/responses/protocol.py (ResponsesRequest."
+        "build_chat_params: reasoning_effort); vllm-project/vllm PR #43401 (effort → "
+        "enable_thinking)",
+        endpoints=frozenset({"responses"}),
+        efforts=("low", "medium", "high"),
+        on_effort="medium",
+    ),
     Row(
         ANY,
         _TEMPLATE_ON_OFF,
@@ -171,4 +191,5 @@ def shape_for(row: Row | None, family: str | None, thinks: bool | None) -> Shape
     """What the model's knob can say, from its family and the row."""
     base = FAMILY_SHAPES.get(family or "", Shape())
     efforts = row.efforts if row is not None and row.efforts is not None else base.efforts
-    return Shape(efforts, base.can_off, thinks)
+    on_effort = row.on_effort if row is not None else None
+    return Shape(efforts, base.can_off, thinks, on_effort)

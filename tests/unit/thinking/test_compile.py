@@ -50,8 +50,9 @@ def test_every_other_knob_is_removed_and_the_line_says_so() -> None:
 
 
 def test_the_clients_knob_is_named_in_the_line() -> None:
+    # OpenRouter's reasoning object on chat
     body: dict[str, Any] = {"reasoning": {"effort": "low", "summary": "auto"}}
-    changes = compile_thinking(body, client_setting(body, "responses"), VLLM_QWEN3, "responses")  # type: ignore[arg-type]
+    changes = compile_thinking(body, client_setting(body, "chat"), VLLM_QWEN3, "chat")  # type: ignore[arg-type]
     assert changes == [
         "thinking low (from reasoning_effort) → chat_template_kwargs.enable_thinking=true, "
         "removed reasoning_effort"

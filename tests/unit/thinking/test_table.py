@@ -82,13 +82,18 @@ def compiled(
         ("llamacpp", "gemma4", "on", "chat", {"chat_template_kwargs": {"enable_thinking": True}}),
         ("llamacpp", "qwen3_5", "off", "responses",
          {"chat_template_kwargs": {"enable_thinking": False}}),
-        ("llamacpp", "mistral", "off", "chat", {"reasoning_effort": "none"}),
-        ("llamacpp", None, "max", "chat", {"reasoning_effort": "high"}),
+        ("llamacpp", "mistral", "off", "chat", {"chat_template_kwargs": {"enable_thinking": False}}),
+        ("llamacpp", None, "max", "chat", {"chat_template_kwargs": {"enable_thinking": True}}),
         ("llamacpp", "gpt_oss", "off", "chat", {"reasoning_effort": "low"}),
         # LM Studio: Qwen3's soft switch; reasoning_effort for others
         ("lmstudio", "gpt_oss", "high", "chat", {"reasoning_effort": "high"}),
         # vLLM / SGLang / others: by family
         ("vllm", "qwen3", "off", "chat", {"chat_template_kwargs": {"enable_thinking": False}}),
+        ("vllm", "qwen3", "off", "messages", {"chat_template_kwargs": {"enable_thinking": False}}),
+        # vLLM's Responses API: reasoning.effort is the switch (no chat_template_kwargs there)
+        ("vllm", "gemma4", "off", "responses", {"reasoning": {"effort": "none"}}),
+        ("vllm", "gemma4", "on", "responses", {"reasoning": {"effort": "medium"}}),
+        ("vllm", "qwen3_5", "max", "responses", {"reasoning": {"effort": "high"}}),
         ("sglang", "glm", "low", "chat", {"chat_template_kwargs": {"enable_thinking": True}}),
         ("vllm", "granite", "on", "chat", {"chat_template_kwargs": {"thinking": True}}),
         ("sglang", "deepseek_v3_1", "off", "chat", {"chat_template_kwargs": {"thinking": False}}),

@@ -6,7 +6,9 @@ reasoning-tokens docs). Ollama's /v1 reads `reasoning.effort` first, then `reaso
 "none" → think false (ollama openai/openai.go thinkFromReasoningEffort); llama.cpp: "If `none`,
 reasoning/thinking is disabled. Otherwise, the value is made available to the jinja template"
 (llama.cpp tools/server/README.md). Written as `reasoning.effort` on the Responses endpoint,
-as `reasoning_effort` elsewhere. Thinking on at the model's default effort is no field at all.
+as `reasoning_effort` elsewhere. Thinking on at the model's default effort is no field at all,
+unless the effort is the model's only switch (vLLM's Responses API: any effort turns
+`enable_thinking` on, vllm-project/vllm PR #43401), where the row names the effort for on.
 Pure logic, no mitmproxy import.
 """
 
@@ -55,7 +57,9 @@ class ReasoningEffort:
         self, body: dict[str, Any], level: Level, shape: Shape, endpoint: str | None
     ) -> str | None:
         said = express(level, shape)
-        if said is None or said == ON:
+        if said == ON:
+            said = shape.on_effort
+        if said is None:
             return None  # the model's default effort
         value = "none" if said == OFF else said
         if endpoint == "responses":

@@ -54,8 +54,8 @@ class ThinkingControl:
         if sent is None:
             return True, None
         del flow.request.headers[THINKING_HEADER]  # ours, not the target's
-        level = parse_level(sent) if sent.strip() else None
-        if level is None or sent.strip().lower() in ("true", "false"):
+        level = parse_level(sent)  # a level in any case; "true" and the like are none
+        if level is None:
             message = f"X-Thinking must be one of {', '.join(LEVELS)}, not {clip(repr(sent))}"
             answer_locally(
                 flow,

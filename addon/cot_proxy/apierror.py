@@ -13,6 +13,18 @@ def error_body(message: str, type: str, code: str | None = None) -> bytes:
     return json.dumps({"error": {"message": message, "type": type, "code": code}}).encode()
 
 
+def error_body_for(endpoint: str | None, message: str, type: str, code: str) -> bytes:
+    """An error in the shape of the endpoint's API, so its official client shows it:
+    Anthropic's `{"type": "error", "error": {"type", "message"}}`, Ollama's `{"error": message}`
+    (its client raises ResponseError with it), OpenAI's elsewhere. The code rides along."""
+    if endpoint == "messages":
+        error = {"type": type, "message": message, "code": code}
+        return json.dumps({"type": "error", "error": error}).encode()
+    if endpoint in ("ollama_chat", "ollama_generate"):
+        return json.dumps({"error": message, "code": code}).encode()
+    return error_body(message, type, code)
+
+
 # Status codes mitmproxy itself may answer with, mapped to our error type and code.
 STATUS_KINDS: dict[int, tuple[str, str]] = {
     400: ("invalid_request_error", "bad_request"),

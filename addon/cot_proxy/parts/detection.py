@@ -133,6 +133,19 @@ class Detection:
             notes(flow).changes.append(f"{name}: {decision.describe()}")
         return decision.preset()
 
+    def decision(self, flow: http.HTTPFlow, rule: ModelRule | None) -> Decision | None:
+        """What detection recorded for the flow's model when auto applies to it (never a
+        probe: None when nothing is known yet)."""
+        name = self._auto_model(flow, rule)
+        return self._detector().cached(name) if name is not None else None
+
+    def server(self) -> str | None:
+        """The target's server kind as far as it is known now (TARGET_SERVER, the host, the
+        start-up probe); None when it is not, or there is no target yet."""
+        if self.detector is None and self.router.target is None:
+            return None
+        return self._detector().server
+
     async def _wait(
         self,
         flow: http.HTTPFlow,

@@ -4,7 +4,8 @@ The rules come from LLM_PARAMS and the config file (`cot_proxy.rules`). Per requ
 endpoint the path names, the body parsed once, the rule matched on its `model`, the body
 rewritten (`cot_proxy.rewrite`), and what the later hooks need written into the flow's notes.
 `GET …/models` and Ollama's `GET …/api/tags` answers get the pseudo models of the rules added.
-A request's `X-Think-Mode` header sets its think mode (and is not forwarded). When the model's
+A request's `X-Think-Mode` header sets its think mode, its `X-Thinking` header its thinking
+level (`parts/thinking.py`, compiled into the model's knob last); neither is forwarded. When the model's
 family is to be detected (THINK_FAMILY=auto) and is not known yet, the think settings and the
 rewrite wait for it (`Detection.hold`, at most the probe timeout).
 """
@@ -30,6 +31,7 @@ from cot_proxy.jsonbytes import dumps_body
 from cot_proxy.jsonbytes import loads_body
 from cot_proxy.options import reject
 from cot_proxy.parts.think_removal import ThinkRemoval
+from cot_proxy.parts.thinking import ThinkingControl
 from cot_proxy.rewrite import OLLAMA_DEFAULT_TAG
 from cot_proxy.rewrite import merge_models_list
 from cot_proxy.rewrite import merge_ollama_tags
@@ -42,6 +44,7 @@ from cot_proxy.rules.checks import clip
 from cot_proxy.series import Series
 from cot_proxy.think import THINK_MODES
 from cot_proxy.think import ThinkMode
+from cot_proxy.thinking.levels import Level
 
 if TYPE_CHECKING:
     from cot_proxy.parts.detection import Detection
@@ -60,6 +63,7 @@ class RequestRules:
         self.think = think
         self.series = series
         self.detect = detect  # THINK_FAMILY=auto / think_family: auto (parts/detection.py)
+        self.thinking = ThinkingControl(detect)  # X-Thinking, rule thinking (parts/thinking.py)
         self.rules = RuleSet([])
         self._loaded = False  # the first load is no reload
 
@@ -139,6 +143,9 @@ class RequestRules:
                 )
                 return
             mode = wanted
+        going, thinking = self.thinking.take_header(flow, record.endpoint)
+        if not going:
+            return
         body = self._json_body(flow)
         if flow.response:
             return
@@ -149,10 +156,10 @@ class RequestRules:
             rule = self.rules.match(record.model)
             if record.endpoint in OLLAMA_ENDPOINTS and record.model:
                 rule = self._ollama_rule(record.model, rule)
-            settle = functools.partial(self._settle, flow, body, rule, mode)
+            settle = functools.partial(self._settle, flow, body, rule, mode, thinking)
             if self.detect is not None and self.detect.hold(flow, rule, settle):
                 return  # settled once the model's family is known (parts/detection.py)
-        self._settle(flow, body, rule, mode)
+        self._settle(flow, body, rule, mode, thinking)
 
     def _json_body(self, flow: http.HTTPFlow) -> dict[str, Any] | None:
         """The request's JSON object, if it sends one; a body that is not JSON is answered 400."""
@@ -175,17 +182,21 @@ class RequestRules:
         body: dict[str, Any] | None,
         rule: ModelRule | None,
         mode: ThinkMode | None,
+        thinking: Level | None = None,
     ) -> None:
-        """The think settings of the request, and its body rewritten by the rule."""
+        """The think settings of the request, and its body rewritten by the rule, its
+        thinking setting compiled last (it sees the body the rule made)."""
         record = notes(flow)
         if body is not None:
             detected = self.detect.family(flow, rule) if self.detect is not None else None
             record.think = self.think.config_for(rule, detected)
+            changes = []
             if rule is not None:
                 changes = rewrite_request(body, rule, record.think, record.endpoint)
-                if changes:
-                    flow.request.content = dumps_body(body)
-                    record.changes.extend(changes)
+            changes += self.thinking.compile(flow, body, rule, thinking, record.endpoint)
+            if changes:
+                flow.request.content = dumps_body(body)
+                record.changes.extend(changes)
         if mode is not None:
             base = record.think or self.think.defaults
             record.think = dataclasses.replace(base, mode=mode)

@@ -25,6 +25,7 @@ from cot_proxy.rules.checks import kind
 from cot_proxy.rules.checks import unknown_key
 from cot_proxy.rules.checks import want_str
 from cot_proxy.rules.model import DEFAULT_PATTERN
+from cot_proxy.rules.model import FIELD_RESERVED
 from cot_proxy.rules.model import RESERVED_KEYS
 from cot_proxy.rules.model import ModelRule
 from cot_proxy.rules.model import build_rule
@@ -78,7 +79,7 @@ def _yaml_fields(name: str, value: Any) -> dict[str, Any]:
         _check_json(item, f"{name}.{key}")
         try:
             # copy: YAML aliases share objects
-            assign(out, key, copy.deepcopy(item), reserved=RESERVED_KEYS)
+            assign(out, key, copy.deepcopy(item), reserved=FIELD_RESERVED)
         except Invalid as e:
             raise Invalid(f"{name}: {e}") from None
     return out

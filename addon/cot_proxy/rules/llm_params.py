@@ -21,6 +21,8 @@ from cot_proxy.rules.checks import clip
 from cot_proxy.rules.checks import near_miss
 from cot_proxy.rules.checks import unknown_key
 from cot_proxy.rules.checks import want_str
+from cot_proxy.rules.model import ALSO_FIELDS
+from cot_proxy.rules.model import FIELD_RESERVED
 from cot_proxy.rules.model import RESERVED_KEYS
 from cot_proxy.rules.model import TEXT_KEYS
 from cot_proxy.rules.model import ModelRule
@@ -122,7 +124,9 @@ def _parse_group(group: str, source: str) -> ModelRule:
             pattern = want_str("model", raw)
         elif key == "model":
             raise Invalid("model= given twice (missing ';' between groups?)")
-        elif key in RESERVED_KEYS:
+        elif key in RESERVED_KEYS and not (
+            key in ALSO_FIELDS and isinstance(parse_value(raw), dict)
+        ):
             if key in settings:
                 raise Invalid(f"duplicate key {key!r}")
             value = parse_value(raw)
@@ -134,7 +138,7 @@ def _parse_group(group: str, source: str) -> ModelRule:
             # Not sent as a request field: a rule setting mistyped (think_mod=…), silently ignored.
             raise unknown_key(key, slip)
         else:
-            assign(params, key, parse_value(raw), reserved=RESERVED_KEYS)
+            assign(params, key, parse_value(raw), reserved=FIELD_RESERVED)
     if pattern is None:
         raise Invalid("must start with model=NAME")
     return build_rule(pattern, settings, params=params, source=source, lenient=True)

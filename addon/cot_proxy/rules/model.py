@@ -38,6 +38,10 @@ from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkMode
 from cot_proxy.think_families import FAMILIES
 from cot_proxy.think_families import FAMILY_NAMES
+from cot_proxy.thinking.knobs import KNOB_NAMES
+from cot_proxy.thinking.levels import LEVELS
+from cot_proxy.thinking.levels import Level
+from cot_proxy.thinking.levels import parse_level
 
 DEFAULT_PATTERN = "default"
 GLOB_CHARS = frozenset("*?[")
@@ -107,10 +111,15 @@ def _responses_reasoning(key: str, value: Any, lenient: bool) -> ResponsesReason
 HISTORY_MODES: tuple[str, ...] = ("keep", "strip", "to_field")
 
 
-def _history(key: str, value: Any, lenient: bool) -> str:
-    if value not in HISTORY_MODES:
-        raise Invalid(f"unknown {key} {clip(repr(value))} (use {'|'.join(HISTORY_MODES)})")
-    return str(value)
+def _one_of(*choices: str) -> Check:
+    """The check of a setting that takes one of `choices`."""
+
+    def check(key: str, value: Any, lenient: bool) -> str:
+        if value not in choices:
+            raise Invalid(f"unknown {key} {clip(repr(value))} (use {'|'.join(choices)})")
+        return str(value)
+
+    return check
 
 
 def _family(key: str, value: Any, lenient: bool) -> str:
@@ -121,10 +130,11 @@ def _family(key: str, value: Any, lenient: bool) -> str:
     return str(value)
 
 
-def _server(key: str, value: Any, lenient: bool) -> str:
-    if value not in SERVER_NAMES and value != AUTO:
-        raise Invalid(f"unknown {key} {clip(repr(value))} (use {'|'.join((AUTO, *SERVER_NAMES))})")
-    return str(value)
+def _thinking(key: str, value: Any, lenient: bool) -> Level:
+    if (level := parse_level(value)) is None:  # YAML's false/true (off/on) are levels too
+        where = "; Anthropic's thinking object goes under params" if isinstance(value, dict) else ""
+        raise Invalid(f"unknown {key} {clip(repr(value))} (use {'|'.join(LEVELS)}{where})")
+    return level
 
 
 def _markers(key: str, value: Any, lenient: bool) -> tuple[str, ...]:
@@ -170,10 +180,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("think_implicit_start", _flag, show=show_value),
     Setting("implicit_unclosed", _unclosed),
     Setting("think_end_markers", _markers, show=_show_markers),
-    Setting("history", _history),
+    Setting("history", _one_of(*HISTORY_MODES)),
     Setting("strip_think_from_history", _flag, show=show_value),
     Setting("append_to_last_user_message", _suffix, show=show_value),
-    Setting("server", _server),
+    Setting("server", _one_of(AUTO, *SERVER_NAMES)),
+    Setting("thinking", _thinking),
+    Setting("thinking_knob", _one_of(*KNOB_NAMES)),
 )
 # Settings that say the same thing two ways: a rule gives one side or the other.
 CONFLICTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
@@ -182,6 +194,10 @@ CONFLICTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("history",), ("strip_think_from_history",)),
 )
 RESERVED_KEYS: tuple[str, ...] = tuple(s.name for s in SETTINGS)
+# A setting that is also a request field (Anthropic's `thinking` object): an object, a dotted
+# key or a `params` entry is the field.
+ALSO_FIELDS: frozenset[str] = frozenset({"thinking"})
+FIELD_RESERVED: tuple[str, ...] = tuple(k for k in RESERVED_KEYS if k not in ALSO_FIELDS)
 TEXT_KEYS: frozenset[str] = frozenset(s.name for s in SETTINGS if s.text)
 
 
@@ -222,6 +238,9 @@ class ModelRule:
     # The server behind this model's name (targets that route models to several servers):
     # how its family is probed (cot_proxy.detect).
     server: str | None = None
+    # cot_proxy.thinking: the level, and the knob by hand (else the model's row)
+    thinking: Level | None = None
+    thinking_knob: str | None = None
     variants: dict[str, ModelRule] = dataclasses.field(default_factory=dict)
     source: str = ""
 

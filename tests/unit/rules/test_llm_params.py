@@ -286,7 +286,7 @@ def test_a_slip_of_a_rule_setting_is_refused(key: str, setting: str) -> None:
 
 REQUEST_FIELDS = [
     "temperature", "top_p", "top_k", "min_p", "max_tokens", "max_completion_tokens", "seed",
-    "stop", "n", "think", "thinking", "reasoning", "reasoning_effort", "chat_template_kwargs",
+    "stop", "n", "think", "reasoning", "reasoning_effort", "chat_template_kwargs",
     "options", "presence_penalty", "frequency_penalty", "repetition_penalty", "response_format",
     "tool_choice", "tools", "logit_bias", "logprobs", "top_logprobs", "user", "store",
     "metadata", "include", "verbosity", "keep_alive", "stream_options", "parallel_tool_calls",
@@ -297,6 +297,17 @@ REQUEST_FIELDS = [
 @pytest.mark.parametrize("field", REQUEST_FIELDS)
 def test_real_request_fields_still_pass(field: str) -> None:
     assert one(f"model=a,{field}=1").params == {field: 1}
+
+
+def test_thinking_is_the_setting_unless_it_is_anthropics_object() -> None:
+    # issue 21: `thinking` became a rule setting; Anthropic's thinking object stays a field
+    assert one("model=a,thinking=off").thinking == "off"
+    rule = one('model=a,thinking={"type":"enabled","budget_tokens":2048}')
+    assert rule.thinking is None
+    assert rule.params == {"thinking": {"type": "enabled", "budget_tokens": 2048}}
+    assert one("model=a,thinking.type=disabled").params == {"thinking": {"type": "disabled"}}
+    with pytest.raises(ConfigError, match=r"unknown thinking 'hgih' \(use off\|on\|low"):
+        one("model=a,thinking=hgih")
 
 
 def test_error_message_is_one_line_naming_the_group():

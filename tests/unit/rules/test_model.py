@@ -13,6 +13,7 @@ from cot_proxy.rules import RuleSet
 from cot_proxy.rules import parse_config
 from cot_proxy.rules import parse_llm_params
 from cot_proxy.rules.checks import Invalid
+from cot_proxy.rules.model import ALSO_FIELDS
 from cot_proxy.rules.model import CONFLICTS
 from cot_proxy.rules.model import SETTINGS
 from cot_proxy.rules.model import TEXT_KEYS
@@ -157,6 +158,8 @@ SAMPLES = {
     "history": "to_field",
     "append_to_last_user_message": "\n/no_think",
     "server": "llamacpp",
+    "thinking": "low",
+    "thinking_knob": "think",
 }
 STRUCTURE_FIELDS = {"pattern", "params", "defaults", "drop", "variants", "source"}
 
@@ -186,6 +189,8 @@ def test_reserved_and_text_keys_come_from_the_table():
         "history",
         "think_family",
         "server",
+        "thinking",
+        "thinking_knob",
     }
     assert TEXT_KEYS == {
         "think_family",
@@ -216,6 +221,8 @@ def test_every_setting_works_in_both_grammars_and_is_shown(setting):
     # LLM_PARAMS takes the same value as JSON and builds the same rule
     (from_env,) = parse_llm_params(f"model=a,{setting.name}={json.dumps(sample)}")
     assert dataclasses.replace(from_env, source=from_file.source) == from_file
+    if setting.name in ALSO_FIELDS:  # Anthropic's thinking object: a field (test_llm_params)
+        return
     # a setting is never a request field, in either grammar
     with pytest.raises(ConfigError, match="is a rule setting, not a request field"):
         parse_llm_params(f"model=a,{setting.name}.x=1")

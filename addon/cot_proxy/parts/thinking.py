@@ -1,0 +1,131 @@
+"""ThinkingControl: one thinking setting per request, compiled into the knob its model takes.
+
+The request rules call it (`parts/request_rules.py`): `take_header` before the rule is matched
+(a bad `X-Thinking` is answered 400 at once, and the header is never forwarded), `compile`
+once the body is rewritten by the rule and the model's detection has settled, so that it sees
+the body the upstream gets and what detection recorded. It never probes: the server comes from
+the rule's `server`, else what the detector knows (TARGET_SERVER, the host, the start-up probe);
+the family and whether the model thinks from the detection of the flow's model, the configured
+family, or the name tables (`cot_proxy.thinking.table`, `cot_proxy.detect.names`).
+
+Why a helper of RequestRules and not a part of its own: the setting needs the body the rule
+made and the detection the rule's settle step waits for; a part of its own would parse the body
+again and repeat that wait.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from typing import Any
+
+from mitmproxy import ctx
+from mitmproxy import http
+
+from cot_proxy.apierror import error_body_for
+from cot_proxy.detect.names import NameVerdict
+from cot_proxy.detect.names import read_name
+from cot_proxy.detect.servers import AUTO
+from cot_proxy.flow import answer_locally
+from cot_proxy.rules import ModelRule
+from cot_proxy.rules.checks import clip
+from cot_proxy.thinking.compile import Target
+from cot_proxy.thinking.compile import choose
+from cot_proxy.thinking.compile import compile_thinking
+from cot_proxy.thinking.levels import LEVELS
+from cot_proxy.thinking.levels import Level
+from cot_proxy.thinking.levels import parse_level
+from cot_proxy.thinking.table import OLLAMA_NATIVE
+from cot_proxy.thinking.table import knob_family
+
+if TYPE_CHECKING:
+    from cot_proxy.parts.detection import Detection
+
+THINKING_HEADER = "x-thinking"
+
+
+class ThinkingControl:
+    def __init__(self, detect: Detection | None = None) -> None:
+        self.detect = detect
+
+    def take_header(self, flow: http.HTTPFlow, endpoint: str | None) -> tuple[bool, Level | None]:
+        """(whether the request goes on, the header's level). The header is removed; a value
+        that is no level is answered 400 `invalid_thinking` in the endpoint's error shape."""
+        sent = flow.request.headers.get(THINKING_HEADER)
+        if sent is None:
+            return True, None
+        del flow.request.headers[THINKING_HEADER]  # ours, not the target's
+        level = parse_level(sent)  # a level in any case; "true" and the like are none
+        if level is None:
+            message = f"X-Thinking must be one of {', '.join(LEVELS)}, not {clip(repr(sent))}"
+            answer_locally(
+                flow,
+                400,
+                error_body_for(endpoint, message, "invalid_request_error", "invalid_thinking"),
+            )
+            return False, None
+        return True, level
+
+    def compile(
+        self,
+        flow: http.HTTPFlow,
+        body: dict[str, Any],
+        rule: ModelRule | None,
+        header: Level | None,
+        endpoint: str | None,
+    ) -> list[str]:
+        """Compile the request's setting into `body` (in place); what changed."""
+        setting = choose(header, rule.thinking if rule else None, body, endpoint)
+        if setting is None:
+            return []
+        return compile_thinking(body, setting, self.target(flow, body, rule, endpoint), endpoint)
+
+    def target(
+        self,
+        flow: http.HTTPFlow,
+        body: dict[str, Any],
+        rule: ModelRule | None,
+        endpoint: str | None,
+    ) -> Target:
+        model = body.get("model")
+        name = model if isinstance(model, str) else None
+        decision = self.detect.decision(flow, rule) if self.detect is not None else None
+        family = knob_family(name)
+        if family is None and decision is not None:
+            family = decision.family
+        if family is None:
+            family = self._configured_family(rule)
+        named = read_name(name) if family is None or decision is None else None
+        if family is None and named is not None:
+            family = named.family
+        return Target(
+            self._server(rule, endpoint),
+            family,
+            _thinks(family, decision.thinks if decision and not decision.failed else None, named),
+            rule.thinking_knob if rule else None,
+        )
+
+    def _configured_family(self, rule: ModelRule | None) -> str | None:
+        family = rule.think_family if rule is not None else None
+        if family is None:
+            family = ctx.options.think_family.strip() or None
+        return family if family != AUTO else None
+
+    def _server(self, rule: ModelRule | None, endpoint: str | None) -> str | None:
+        if rule is not None and rule.server not in (None, AUTO):
+            return rule.server
+        # TARGET_SERVER, the host, or the start-up probe: what the detector knows now
+        known = self.detect.server() if self.detect is not None else None
+        if known is None and endpoint in OLLAMA_NATIVE:
+            return "ollama"  # only Ollama speaks its native API
+        return known
+
+
+def _thinks(family: str | None, detected: bool | None, named: NameVerdict | None) -> bool | None:
+    """Whether the model thinks: what detection found (Ollama's capabilities, a template), or
+    gpt-oss; a name says only that a model does not (a name that says it does may be a build
+    whose template cannot, and Ollama answers a think to that with a 400)."""
+    if detected is not None:
+        return detected
+    if family == "gpt_oss":
+        return True
+    return False if named is not None and not named.thinks else None

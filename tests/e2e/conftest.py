@@ -26,6 +26,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _default_sighup() -> None:
+    # A suite started under nohup (or by a runner that ignores SIGHUP) would hand the proxy an
+    # ignored SIGHUP, which bash cannot trap: entrypoint.sh could not pass reloads to its workers.
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 class Proxy:
     """One ./entrypoint.sh process, its port and its log."""
 
@@ -57,6 +63,7 @@ class Proxy:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_default_sighup,
         )
 
     @property

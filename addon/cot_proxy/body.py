@@ -11,13 +11,12 @@ import logging
 from cot_proxy.channel import Change
 from cot_proxy.channel import ChannelStep
 from cot_proxy.events import EventFormat
+from cot_proxy.filters import Filters
 from cot_proxy.formats import WireFormat
 from cot_proxy.jsonbytes import dumps_body
 from cot_proxy.jsonbytes import loads_body
 from cot_proxy.think import ThinkConfig
-from cot_proxy.think import ThinkFilter
 from cot_proxy.transcript import Transcript
-from cot_proxy.transcript import channel_filter
 
 logger = logging.getLogger(__name__)
 
@@ -61,19 +60,18 @@ def _filter_body(
     if containers is None:
         return None, 0
     step = ChannelStep(config, fmt)
+    filters = Filters(config, transcript)
     changed = False
-    think_chars = 0
     for channel, (container, reason) in enumerate(containers):
         if transcript is not None:
             transcript.add_dropped(channel, container, step.drop_keys)
-        think_filter = channel_filter(config, channel, transcript)
+        think_filter = filters(channel)
         # The whole text is here: each channel is fed and finished at once (a missing
         # finish_reason still finishes it: its text is complete).
         finish = "" if reason is None else reason
         if step.apply(think_filter, container, finish) is not Change.NONE:
             changed = True
-        think_chars += think_filter.think_chars
-    return (dumps_body(obj) if changed else None), think_chars
+    return (dumps_body(obj) if changed else None), filters.think_chars
 
 
 def filter_event_body_counted(
@@ -83,19 +81,13 @@ def filter_event_body_counted(
     with `"stream": false`): the format rewrites the decoded answer. Never raises."""
     if config.mode == "keep":
         return None, 0
-    filters: list[ThinkFilter] = []
-
-    def make_filter(channel: int) -> ThinkFilter:
-        made = channel_filter(config, channel, transcript)
-        filters.append(made)
-        return made
-
+    filters = Filters(config, transcript)
     try:
         obj = loads_body(body)
     except (ValueError, RecursionError):
         return None, 0
     try:
-        changed = fmt.filter_body(obj, config, make_filter)
+        changed = fmt.filter_body(obj, config, filters)
         new_body = dumps_body(obj) if changed else None
     except Exception as exc:  # the addon must never break a response over this
         logger.error(
@@ -105,4 +97,4 @@ def filter_event_body_counted(
         )
         logger.debug("think filter failure", exc_info=True)
         return None, 0
-    return new_body, sum(f.think_chars for f in filters)
+    return new_body, filters.think_chars

@@ -15,7 +15,7 @@ A format module satisfies `EventFormat` with module-level names, like the choice
 think text for the log and the metrics and, under mitmweb, records their text. Reasoning the
 upstream split off itself and strip mode deletes (Responses `reasoning` items, Anthropic
 `thinking` blocks, Ollama's `thinking`) never passes through a filter's `feed`: the format hands
-its text, streamed and buffered, to `ThinkFilter.note_dropped` of the filter of the channel it
+its text, streamed and buffered, to `note_dropped` of the filter of the channel it
 belongs with (or of one made for it), so that mitmweb's transcript shows it as think text, as
 it does the chat formats' `reasoning_content`. Not counted in `think_chars`, like theirs.
 
@@ -24,13 +24,12 @@ Stdlib only, no mitmproxy import.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from typing import Literal
 from typing import Protocol
 
-from cot_proxy.think import ThinkConfig
-from cot_proxy.think import ThinkFilter
+from cot_proxy.filters import Filters
+from cot_proxy.think_config import ThinkConfig
 
 Framing = Literal["sse", "ndjson"]
 
@@ -49,9 +48,9 @@ def failure_message(reason: str) -> str:
     )
 
 
-# The filter of one channel (a text block, an output item, the one answer of an Ollama stream),
-# given its number: ThinkFilter or, in inline mode, InlineFilter (`cot_proxy.inline.new_filter`).
-NewFilter = Callable[[int], ThinkFilter]
+# The filters of one answer's channels (a text block, an output item, the one answer of an
+# Ollama stream): called with a channel's number, the filter of the mode (`cot_proxy.filters`).
+NewFilter = Filters
 
 
 class EventRewriter(Protocol):

@@ -21,6 +21,7 @@ from cot_proxy.events import SAME
 from cot_proxy.events import EventFormat
 from cot_proxy.events import EventRewriter
 from cot_proxy.events import failure_message
+from cot_proxy.filters import Filters
 from cot_proxy.jsonbytes import decode_json
 from cot_proxy.jsonbytes import encode_json
 from cot_proxy.ndjson import NDJSONFramer
@@ -32,9 +33,7 @@ from cot_proxy.sse import SSEFramer
 from cot_proxy.sse import read_event
 from cot_proxy.think import DEFAULT_MAX_HELD_CHARS
 from cot_proxy.think import ThinkConfig
-from cot_proxy.think import ThinkFilter
 from cot_proxy.transcript import Transcript
-from cot_proxy.transcript import channel_filter
 
 logger = logging.getLogger(__name__)
 
@@ -85,13 +84,12 @@ class EventStream:
         self._record = transcript is not None
         self._clock = clock
         self._heartbeat_seconds = heartbeat_seconds
-        self._max_held_chars = max_held_chars
         self._sse = fmt.framing == "sse"
         self._framer = SSEFramer(max_event_bytes) if self._sse else NDJSONFramer(max_event_bytes)
-        self._filters: list[ThinkFilter] = []
+        self._filters = Filters(config, transcript, max_held_chars)
         self._raw = config.mode == "keep"
         self._rewriter: EventRewriter | None = (
-            None if self._raw else fmt.rewriter(config, self._new_filter)
+            None if self._raw else fmt.rewriter(config, self._filters)
         )
         self._named: bool | None = None  # the stream's SSE events have an `event:` line
         self._ending = b"\n"  # the line ending of the stream's events, for new ones
@@ -106,16 +104,11 @@ class EventStream:
 
     @property
     def think_chars(self) -> int:
-        return sum(f.think_chars for f in self._filters)
+        return self._filters.think_chars
 
     @property
     def think_blocks(self) -> int:
-        return sum(f.blocks for f in self._filters)
-
-    def _new_filter(self, channel: int) -> ThinkFilter:
-        made = channel_filter(self.config, channel, self.transcript, self._max_held_chars)
-        self._filters.append(made)
-        return made
+        return self._filters.blocks
 
     # -- mitmproxy entry point -----------------------------------------------------------------
 

@@ -17,11 +17,12 @@ from typing import Any
 from cot_proxy.channel import Change
 from cot_proxy.channel import ChannelStep
 from cot_proxy.events import failure_message
+from cot_proxy.filters import ChannelFilter
+from cot_proxy.filters import Filters
 from cot_proxy.formats import WireFormat
 from cot_proxy.jsonbytes import decode_json
 from cot_proxy.jsonbytes import encode_json
-from cot_proxy.jsonbytes import fewest_needles
-from cot_proxy.jsonbytes import json_spellings
+from cot_proxy.jsonbytes import needles_for
 from cot_proxy.sse import DEFAULT_MAX_EVENT_BYTES
 from cot_proxy.sse import EventSource
 from cot_proxy.sse import OversizedChunk
@@ -30,9 +31,7 @@ from cot_proxy.sse import read_event
 from cot_proxy.tags import TagMatcher
 from cot_proxy.think import DEFAULT_MAX_HELD_CHARS
 from cot_proxy.think import ThinkConfig
-from cot_proxy.think import ThinkFilter
 from cot_proxy.transcript import Transcript
-from cot_proxy.transcript import channel_filter
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +86,6 @@ class ThinkStream:
         self.format = fmt
         self._clock = clock
         self._heartbeat_seconds = heartbeat_seconds
-        self._max_held_chars = max_held_chars
         self._framer = SSEFramer(max_event_bytes)
         self._step = ChannelStep(config, fmt)
         # What may open a block or an answer wrapper (whitespace after it may be dropped).
@@ -95,7 +93,8 @@ class ThinkStream:
         self._implicit = config.implicit_start and config.mode != "inline"
         self._inline = config.mode == "inline"
         self._done = fmt.done_payload
-        self._filters: dict[int, ThinkFilter] = {}  # by channel
+        self._filters: dict[int, ChannelFilter] = {}  # by channel
+        self._made = Filters(config, transcript, max_held_chars)
         # The last event of each channel, parsed: the template for events released for it.
         self._last: dict[int, tuple[dict[str, Any], EventSource]] = {}
         self._needles = self._fast_path_needles()
@@ -133,11 +132,8 @@ class ThinkStream:
 
     def _fast_path_needles(self) -> tuple[bytes | int, ...]:
         # Inline mode leaves the text alone: only reasoning fields can change an event.
-        pairs = (*self.config.tags, *self.config.unwrap)
-        first_chars = {tag[0] for pair in pairs for tag in pair if tag and not self._inline}
-        needles = [spelling for char in sorted(first_chars) for spelling in json_spellings(char)]
         # An opening quote and the key: '"reasoning' then covers "reasoning_content" too.
-        needles += [b'"' + key.encode("utf-8") for key in self._step.drop_keys]
+        needles = [b'"' + key.encode("utf-8") for key in self._step.drop_keys]
         needles += [b'"' + key.encode("utf-8") for key in self._step.inline_keys]
         # Reasoning mode: another field to rename (exact key: '"reasoning"' must not catch
         # '"reasoning_content"'), or with "both" any reasoning, to copy.
@@ -147,9 +143,7 @@ class ThinkStream:
         needles += [b'"' + key.encode("utf-8") + b'"' for key in self._step.upstream_keys]
         if len(self._step.think_keys) > 1:
             needles += [b'"' + key.encode("utf-8") for key in self._step.think_keys]
-        # A one-byte needle as an int: `int in bytes` is a bare memchr, `bytes in bytes` costs
-        # a buffer export and a general search (about 15 times as long on a chunk, CPython 3.12).
-        return tuple(n[0] if len(n) == 1 else n for n in fewest_needles(needles))
+        return needles_for(self.config, tuple(needles))
 
     # -- mitmproxy entry point -----------------------------------------------------------------
 
@@ -373,11 +367,11 @@ class ThinkStream:
             out.append(source.with_data(encode_json(obj)))
         # else dropped: nothing left to say, and no sign of life due
 
-    def _new_filter(self, channel: int) -> ThinkFilter:
-        return channel_filter(self.config, channel, self.transcript, self._max_held_chars)
+    def _new_filter(self, channel: int) -> ChannelFilter:
+        return self._made(channel)
 
     def _catch_up(
-        self, channel: int, think_filter: ThinkFilter, container: dict[str, Any], out: list[bytes]
+        self, channel: int, think_filter: ChannelFilter, container: dict[str, Any], out: list[bytes]
     ) -> None:
         """Before text that may open a block, tell the filter how the answer sent so far ends:
         events passed unparsed (fast paths) never reached it."""
@@ -425,7 +419,7 @@ class ThinkStream:
         self._idle = self._all_idle()
 
     def _release(
-        self, channel: int, think_filter: ThinkFilter, out: list[bytes], finish: object = None
+        self, channel: int, think_filter: ChannelFilter, out: list[bytes], finish: object = None
     ) -> None:
         answer, think = think_filter.finish(finish)
         if answer and self.first_answer_at is None:

@@ -1,8 +1,8 @@
-"""Think-block removal: a per-choice incremental state machine over answer text.
+"""Think-block removal: a per-channel incremental state machine over answer text.
 
 Pure logic, no mitmproxy import.
 
-`ThinkFilter.feed()` takes the next piece of one choice's text and returns the (answer, think)
+`ThinkFilter.feed()` takes the next piece of one channel's text and returns the (answer, think)
 text it can decide now; `finish()` ends the text. Text is held back only while it could still be
 the beginning of a tag (or, with `implicit_start`, until the first end tag shows whether the model
 thought at all), so answer text normally leaves in the same feed that brought it.
@@ -11,66 +11,53 @@ thought at all), so answer text normally leaves in the same feed that brought it
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import functools
 import logging
-from typing import Literal
+from typing import Protocol
 
 from cot_proxy.tags import TagMatcher
+from cot_proxy.think_config import BLOCK_SEPARATOR
+from cot_proxy.think_config import DEFAULT_END_MARKERS
+from cot_proxy.think_config import DEFAULT_MAX_HELD_CHARS
+from cot_proxy.think_config import IMPLICIT_UNCLOSED
+from cot_proxy.think_config import RESPONSES_REASONING
+from cot_proxy.think_config import THINK_MODES
+from cot_proxy.think_config import ImplicitUnclosed
+from cot_proxy.think_config import ResponsesReasoning
+from cot_proxy.think_config import ThinkConfig
+from cot_proxy.think_config import ThinkMode
+
+# The config's names, for the modules that import them from here.
+__all__ = [
+    "BLOCK_SEPARATOR",
+    "DEFAULT_END_MARKERS",
+    "DEFAULT_MAX_HELD_CHARS",
+    "IMPLICIT_UNCLOSED",
+    "RESPONSES_REASONING",
+    "THINK_MODES",
+    "FilterObserver",
+    "ImplicitUnclosed",
+    "ResponsesReasoning",
+    "ThinkConfig",
+    "ThinkFilter",
+    "ThinkMode",
+    "remove_think_blocks",
+]
 
 logger = logging.getLogger(__name__)
 
-# inline: reasoning the upstream split off goes into the answer text (`cot_proxy.inline`).
-ThinkMode = Literal["strip", "reasoning", "keep", "inline"]
-THINK_MODES: tuple[str, ...] = ("strip", "reasoning", "keep", "inline")
-# implicit_start with no end tag by the finish: what the held text is.
-ImplicitUnclosed = Literal["auto", "answer", "think"]
-IMPLICIT_UNCLOSED: tuple[str, ...] = ("auto", "answer", "think")
-# The reasoning items reasoning mode writes on the Responses API (`cot_proxy.formats.responses`):
-# `content` of reasoning_text, `summary` of summary_text (what Codex shows), or both.
-ResponsesReasoning = Literal["text", "summary", "both"]
-RESPONSES_REASONING: tuple[str, ...] = ("text", "summary", "both")
-# Markers that end a block opened by these start tags and stay in the answer, when a config
-# sets none: Qwen3 and Kimi-style models may open a tool call before closing the think block.
-# A marker ends the block only when no end tag follows it: vLLM
-# vllm/reasoning/qwen3_reasoning_parser.py partitions at "</think>" whenever one follows ("Bare
-# <tool_call> mentions in reasoning text must not prematurely terminate reasoning"), and
-# llama.cpp keeps such a mention in the reasoning too.
-DEFAULT_END_MARKERS: dict[str, tuple[str, ...]] = {"<think>": ("<tool_call>",)}
-# Between the reasoning of two blocks of one choice (reasoning mode), so words stay apart.
-BLOCK_SEPARATOR = "\n\n"
 
-DEFAULT_MAX_HELD_CHARS = 1_000_000
+class FilterObserver(Protocol):
+    """Told what a channel's filter decided, as it decides it (mitmweb's transcript,
+    `cot_proxy.transcript`): the answer text, the think text (strip mode included, as
+    reasoning mode would give it), and reasoning the upstream split off that the format drops."""
 
+    def on_answer(self, text: str) -> None: ...
 
-@dataclasses.dataclass(frozen=True)
-class ThinkConfig:
-    """How think content is treated for one request (global defaults overlaid by a model rule)."""
+    def on_think(self, text: str) -> None: ...
 
-    mode: ThinkMode = "strip"
-    # (start_tag, end_tag) pairs, matched together; literal and case-sensitive.
-    tags: tuple[tuple[str, str], ...] = (("<think>", "</think>"),)
-    # The prompt template already opened the block: all text before the first end tag is think
-    # content.
-    implicit_start: bool = False
-    # Where reasoning mode puts the think text (message/delta field name).
-    reasoning_field: str = "reasoning_content"
-    # Markers that end any block and stay in the answer; None: DEFAULT_END_MARKERS per start tag.
-    end_markers: tuple[str, ...] | None = None
-    # implicit_start, no end tag by the finish: "auto" = think when the choice finished with
-    # finish_reason "length" (cut off while thinking), else answer.
-    implicit_unclosed: ImplicitUnclosed = "auto"
-    # Answer wrappers, (start_tag, end_tag) pairs: outside think blocks their tags are removed
-    # and what they hold stays answer (Hunyuan's <answer>…</answer>). Literal, like the tags.
-    unwrap: tuple[tuple[str, str], ...] = ()
-    # Responses API, reasoning mode: which family of reasoning item text and events is written.
-    responses_reasoning: ResponsesReasoning = "text"
-
-    def markers_for(self, start_tag: str) -> tuple[str, ...]:
-        if self.end_markers is not None:
-            return self.end_markers
-        return DEFAULT_END_MARKERS.get(start_tag, ())
+    def on_dropped(self, text: str) -> None: ...
 
 
 @functools.lru_cache(maxsize=128)
@@ -119,13 +106,31 @@ class ThinkFilter:
     only (Qwen3's thinking-off `<think>\n\n</think>`) gives no reasoning at all, as in
     llama.cpp; the reasoning of a later block of the same choice starts with BLOCK_SEPARATOR.
 
+    With an `observer`, each feed and finish tells it the answer and think text decided (in
+    strip mode the think text as reasoning mode would give it), and `note_dropped` the
+    upstream's reasoning; the caller gets exactly what it gets without one.
+
     After `finish()` the filter is back in its initial state; counters accumulate.
     """
 
-    def __init__(self, config: ThinkConfig, max_held_chars: int = DEFAULT_MAX_HELD_CHARS) -> None:
+    def __init__(
+        self,
+        config: ThinkConfig,
+        max_held_chars: int = DEFAULT_MAX_HELD_CHARS,
+        *,
+        observer: FilterObserver | None = None,
+    ) -> None:
         self.config = config
         self.max_held_chars = max_held_chars
-        self._strip = config.mode == "strip"
+        # An observer sees the think text strip mode drops: the filter makes it, the caller
+        # does not get it (`_observed`).
+        self._strip = config.mode == "strip" and observer is None
+        self._drops_think = config.mode == "strip"
+        self._observer = observer
+        if observer is not None:
+            # Bound here, so that a filter without an observer (mitmdump) pays nothing for it.
+            self.feed = self._observed_feed  # type: ignore[method-assign]
+            self.finish = self._observed_finish  # type: ignore[method-assign]
         # Inline mode leaves the text the model wrote as it is (`cot_proxy.inline`).
         self._keep = config.mode in ("keep", "inline")
         starts = tuple(start for start, _ in config.tags)
@@ -242,8 +247,25 @@ class ThinkFilter:
 
     def note_dropped(self, text: str) -> None:
         """Reasoning of this channel that the upstream split off itself and the format deletes
-        (strip mode): nothing to do here, and not counted in `think_chars` (the upstream's
-        reasoning fields never are); a recording filter (`cot_proxy.transcript`) keeps it."""
+        (strip mode): not counted in `think_chars` (the upstream's reasoning fields never are);
+        the observer, if any, is told (mitmweb's transcript keeps it)."""
+        if self._observer is not None:
+            self._observer.on_dropped(text)
+
+    def _observed_feed(self, text: str) -> tuple[str, str]:
+        return self._observed(*ThinkFilter.feed(self, text))
+
+    def _observed_finish(self, reason: object = None) -> tuple[str, str]:
+        return self._observed(*ThinkFilter.finish(self, reason))
+
+    def _observed(self, answer: str, think: str) -> tuple[str, str]:
+        observer = self._observer
+        assert observer is not None
+        if answer:
+            observer.on_answer(answer)
+        if think:
+            observer.on_think(think)
+        return answer, "" if self._drops_think else think
 
     def finish(self, reason: object = None) -> tuple[str, str]:
         """End of text → (answer_text, think_text) still held. Resets the filter.

@@ -17,8 +17,8 @@ from cot_proxy.events import NewFilter
 from cot_proxy.events import failure_message
 from cot_proxy.eventstream import SSE_PING
 from cot_proxy.eventstream import EventStream
+from cot_proxy.filters import ChannelFilter
 from cot_proxy.think import ThinkConfig
-from cot_proxy.think import ThinkFilter
 from cot_proxy.transcript import Transcript
 
 
@@ -26,7 +26,7 @@ class ToyRewriter:
     """Text in `{"type": "delta", "text"}` events, one channel; `{"type": "end"}` ends it."""
 
     def __init__(self, new_filter: NewFilter, fail_on: str | None = None) -> None:
-        self.filter: ThinkFilter = new_filter(0)
+        self.filter: ChannelFilter = new_filter(0)
         self.fail_on = fail_on
         self.answered = False
         self.finished = False

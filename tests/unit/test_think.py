@@ -28,8 +28,10 @@ def config(
     return ThinkConfig(mode=mode, tags=tags, implicit_start=implicit)  # type: ignore[arg-type]
 
 
-def feed_pieces(cfg: ThinkConfig, pieces: list[str], **kwargs: int) -> tuple[str, str]:
-    think_filter = ThinkFilter(cfg, **kwargs)
+def feed_pieces(
+    cfg: ThinkConfig, pieces: list[str], max_held_chars: int = 1_000_000
+) -> tuple[str, str]:
+    think_filter = ThinkFilter(cfg, max_held_chars)
     answer, think = [], []
     for piece in pieces:
         a, t = think_filter.feed(piece)

@@ -14,7 +14,6 @@ from cot_proxy.formats import FORMATS
 from cot_proxy.stream import ThinkStream
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
-from cot_proxy.transcript import RecordingFilter
 from cot_proxy.transcript import Tee
 from cot_proxy.transcript import Transcript
 from cot_proxy.transcript import render
@@ -46,7 +45,8 @@ def test_recording_changes_no_byte_the_client_gets(mode, points):
 @pytest.mark.parametrize("mode", ["strip", "reasoning"])
 def test_recording_filter_answers_like_a_plain_one(mode):
     config = ThinkConfig(mode=mode)  # type: ignore[arg-type]
-    plain, recording = ThinkFilter(config), RecordingFilter(config, Transcript(mode, "r"), 0)
+    plain = ThinkFilter(config)
+    recording = ThinkFilter(config, observer=Transcript(mode, "r").observer(0))
     for piece in PIECES:
         assert recording.feed(piece) == plain.feed(piece)
     assert recording.finish() == plain.finish()

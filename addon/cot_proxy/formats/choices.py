@@ -16,17 +16,6 @@ from cot_proxy.events import FAILURE_CODE
 
 # Reasoning that servers with a reasoning parser already split off (vLLM, SGLang, llama.cpp, ...).
 UPSTREAM_REASONING_FIELDS: tuple[str, ...] = ("reasoning_content", "reasoning")
-# reasoning_field "both": the same text in the two fields clients read (vLLM ≥ 0.16 and Ollama
-# send `reasoning`; llama.cpp, DeepSeek and LM Studio send `reasoning_content`).
-BOTH = "both"
-BOTH_FIELDS: tuple[str, ...] = ("reasoning_content", "reasoning")
-
-
-def reasoning_keys(reasoning_field: str) -> tuple[str, ...]:
-    """The container keys reasoning mode writes think text to."""
-    return BOTH_FIELDS if reasoning_field == BOTH else (reasoning_field,)
-
-
 # The data of the event that ends an OpenAI stream.
 DONE_PAYLOAD = b"[DONE]"
 

@@ -11,7 +11,7 @@ from typing import Any
 from cot_proxy.formats import choices
 from cot_proxy.formats.choices import DONE_PAYLOAD
 from cot_proxy.formats.choices import UPSTREAM_REASONING_FIELDS
-from cot_proxy.formats.choices import reasoning_keys
+from cot_proxy.think_config import reasoning_keys
 
 name = "completions"
 text_key = "text"

@@ -24,18 +24,17 @@ from typing import Any
 
 from cot_proxy.events import SAME
 from cot_proxy.events import NewFilter
+from cot_proxy.filters import ChannelFilter
 from cot_proxy.formats.textparts import TEXT
 from cot_proxy.formats.textparts import THINKING
 from cot_proxy.formats.textparts import Part
 from cot_proxy.formats.textparts import TextSplitter
-from cot_proxy.inline import InlineFilter
+from cot_proxy.inline import InlineBlock
 from cot_proxy.jsonbytes import decode_json
-from cot_proxy.jsonbytes import fewest_needles
-from cot_proxy.jsonbytes import json_spellings
+from cot_proxy.jsonbytes import needles_for
 from cot_proxy.sse import read_event
 from cot_proxy.think import BLOCK_SEPARATOR
 from cot_proxy.think import ThinkConfig
-from cot_proxy.think import ThinkFilter
 
 THINKING_TYPES = ("thinking", "redacted_thinking")
 _ANSWER_BLOCKS = ("tool_use", "server_tool_use")  # a tool call counts as an answer (TTFA)
@@ -73,8 +72,8 @@ class _Block:
         self.client: int | None = None  # the client index of its (last) client block
         self.shown: str | None = None  # CHANNEL, INLINE: TEXT or THINKING while one is open
         self.template = template or {}  # the content_block a late start is made of
-        self.filter: ThinkFilter | None = None  # CHANNEL; DROP: for `note_dropped` only
-        self.inline: InlineFilter | None = None
+        self.filter: ChannelFilter | None = None  # CHANNEL; DROP: for `note_dropped` only
+        self.inline: InlineBlock | None = None
         self.stop: dict[str, Any] | None = None  # CHANNEL: its stop, waiting for the reason
 
 
@@ -98,15 +97,12 @@ class MessagesRewriter:
         # The stop reason comes in message_delta, after the blocks' stops; a block that
         # implicit_start holds whole waits for it ("auto": cut off by max_tokens = thinking).
         self._needs_reason = config.implicit_start and config.implicit_unclosed == "auto"
-        chars = {tag[0] for pair in (*config.tags, *config.unwrap) for tag in pair}
-        spellings = [s for char in sorted(chars) for s in json_spellings(char)]
-        # Inline mode leaves the model's text alone: no text delta needs parsing.
-        self._needles = fewest_needles(spellings) if spellings and self._mode != "inline" else ()
-        if self._mode == "strip":  # while plain, thinking is of no block of ours: to drop
-            self._needles += (b'"thinking_delta"',)
+        # Inline mode leaves the model's text alone: no text delta needs parsing. Strip mode:
+        # while plain, thinking is of no block of ours, to drop.
+        self._needles = needles_for(config, (b'"thinking_delta"',) if self._mode == "strip" else ())
         self._plain = True  # every open block shown as it came, at its own index
         # Strip mode: the filters of text the stream has no place for (`_unplaced`), by index.
-        self._unplaced_filters: dict[object, ThinkFilter] = {}
+        self._unplaced_filters: dict[object, ChannelFilter] = {}
         self._passed: bytes | None = None  # the last text delta passed raw (`_catch_up`)
         self.answered = False
         self.finished = False
@@ -176,12 +172,10 @@ class MessagesRewriter:
                 self._note_dropped(block, content.get("thinking"))
             return out
         if kind == "thinking" and self._mode == "inline":
-            think_filter = self._new_filter(index)
-            if isinstance(think_filter, InlineFilter):
-                block = self._blocks[index] = _Block(INLINE, {"type": "text", "text": ""})
-                block.inline = think_filter
-                self._inline(block, content.get("thinking"), out)
-                return out
+            block = self._blocks[index] = _Block(INLINE, {"type": "text", "text": ""})
+            block.inline = self._new_filter.inline(index)
+            self._inline(block, content.get("thinking"), out)
+            return out
         block = self._blocks[index] = _Block(PASS)
         block.client = self._open_index()
         if kind in _ANSWER_BLOCKS:
@@ -292,7 +286,7 @@ class MessagesRewriter:
         holder["text"] = answer
         return [obj]
 
-    def _unplaced_filter(self, index: object) -> ThinkFilter:
+    def _unplaced_filter(self, index: object) -> ChannelFilter:
         slot = index if type(index) in (int, str) else None
         think_filter = self._unplaced_filters.get(slot)
         if think_filter is None:
@@ -380,7 +374,7 @@ class MessagesRewriter:
                 break
         return None if out == [SAME] else out
 
-    def _catch_up(self, index: int, think_filter: ThinkFilter, text: str) -> None:
+    def _catch_up(self, index: int, think_filter: ChannelFilter, text: str) -> None:
         """Before text that may hold a tag, tell the filter how the answer it did not see (text
         deltas passed raw) ends: the whitespace rule after a block depends on it."""
         passed, self._passed = self._passed, None

@@ -28,7 +28,6 @@ from cot_proxy.formats.responses_stream import ITEM_DONE
 from cot_proxy.formats.responses_stream import REASONING_DELTAS
 from cot_proxy.formats.responses_stream import ResponsesRewriter
 from cot_proxy.formats.responses_stream import nothing
-from cot_proxy.inline import InlineFilter
 from cot_proxy.think import BLOCK_SEPARATOR
 from cot_proxy.think import ThinkConfig
 
@@ -37,9 +36,7 @@ class ReasoningRewriter(ResponsesRewriter):
     def __init__(self, config: ThinkConfig, new_filter: NewFilter) -> None:
         super().__init__(config, new_filter)
         # The first characters of every tag and end marker (see `_pieces`).
-        tags = [tag for pair in (*config.tags, *config.unwrap) for tag in pair]
-        tags += [m for start, _ in config.tags for m in config.markers_for(start)]
-        self._tag_starts = frozenset(tag[0] for tag in tags if tag)
+        self._tag_starts = config.split_first_chars
 
     def _reasoning_added(self, item: StreamItem) -> bool:
         return False  # the upstream's own reasoning: as it came
@@ -152,8 +149,8 @@ class InlineRewriter(ResponsesRewriter):
         for reasoning in self._waiting:
             self._register(reasoning, nothing)
         self._waiting = []
-        block = self._new_filter(next(self._channel_numbers))  # counts the moved text
-        if not text or not isinstance(block, InlineFilter):
+        block = self._new_filter.inline(next(self._channel_numbers))  # counts the moved text
+        if not text:
             return ""
         return block.open_block(text) + block.close_block()
 

@@ -18,6 +18,8 @@ from typing import Any
 from typing import TypeAlias
 
 from cot_proxy.events import NewFilter
+from cot_proxy.filters import ChannelFilter
+from cot_proxy.filters import Numbered
 from cot_proxy.formats.responses_items import Channel
 from cot_proxy.formats.responses_items import Replacement
 from cot_proxy.formats.responses_items import StreamItem
@@ -25,7 +27,6 @@ from cot_proxy.formats.responses_items import is_text_part
 from cot_proxy.formats.responses_items import reasoning_text_of
 from cot_proxy.formats.responses_output import rewrite_response
 from cot_proxy.think import ThinkConfig
-from cot_proxy.think import ThinkFilter
 
 LIFECYCLE = frozenset({"response.created", "response.queued", "response.in_progress"})
 TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -172,7 +173,7 @@ class ResponsesRewriter:
 
     def _collect(self, item: StreamItem, kind: str, obj: dict[str, Any]) -> None:
         """An event of a dropped item. Strip mode: its reasoning text goes to a filter of its
-        own (`ThinkFilter.note_dropped`, recorded under mitmweb) as it streams, from one family
+        own (`note_dropped`, recorded under mitmweb) as it streams, from one family
         of deltas (the first to come), else whole from its `output_item.done`."""
         family = REASONING_DELTAS.get(kind)
         if family is not None and type(obj.get("delta")) is str:
@@ -183,7 +184,7 @@ class ResponsesRewriter:
             item.noted = "done"
             self._sink(item).note_dropped(reasoning_text_of(obj["item"]))
 
-    def _sink(self, item: StreamItem) -> ThinkFilter:
+    def _sink(self, item: StreamItem) -> ChannelFilter:
         if item.sink is None:
             item.sink = self._new_filter(next(self._channel_numbers))
         return item.sink
@@ -413,9 +414,7 @@ class ResponsesRewriter:
         return out + self._leftover()
 
     def _rewrite_response(self, obj: dict[str, Any]) -> None:
-        def make_filter() -> ThinkFilter:
-            return self._new_filter(next(self._channel_numbers))
-
+        make_filter = Numbered(self._new_filter, self._channel_numbers)
         if rewrite_response(obj.get("response"), self.config, make_filter, self._replaced):
             self._touched = True
 

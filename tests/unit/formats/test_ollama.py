@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from cot_proxy.events import SAME
 from cot_proxy.eventstream import EventStream
+from cot_proxy.filters import Filters
 from cot_proxy.formats import EVENT_FORMATS
 from cot_proxy.formats import ollama as fmt_ollama
-from cot_proxy.inline import new_filter
 from cot_proxy.jsonbytes import encode_json
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import remove_think_blocks
@@ -43,7 +43,7 @@ def run(
     endpoint: str, config: ThinkConfig, lines: list[bytes]
 ) -> tuple[list[bytes], fmt_ollama.OllamaRewriter]:
     """The lines a client gets (what the conductor would send), and the rewriter."""
-    rewriter = FORMAT[endpoint].rewriter(config, lambda channel: new_filter(config))
+    rewriter = FORMAT[endpoint].rewriter(config, Filters(config))
     out: list[bytes] = []
     for raw in lines:
         if rewriter.passes(raw):
@@ -179,7 +179,7 @@ def test_tool_calls_inside_a_dropped_block_are_kept() -> None:
 
 
 def test_answered_means_answer_text_or_a_tool_call_went_out() -> None:
-    rewriter = fmt_ollama.chat.rewriter(STRIP, lambda channel: new_filter(STRIP))
+    rewriter = fmt_ollama.chat.rewriter(STRIP, Filters(STRIP))
     assert rewriter.event(chat_line("<think>hm")) == [] and not rewriter.answered
     assert rewriter.event(chat_line("</think>")) == [] and not rewriter.answered
     assert rewriter.event(chat_line("", tool_calls=[tool_call("f")])) is None
@@ -233,7 +233,7 @@ def test_held_text_goes_out_before_a_done_line_of_another_shape() -> None:
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_heartbeat_is_an_empty_chunk_the_client_accepts(endpoint: str) -> None:
-    rewriter = FORMAT[endpoint].rewriter(STRIP, lambda channel: new_filter(STRIP))
+    rewriter = FORMAT[endpoint].rewriter(STRIP, Filters(STRIP))
     assert rewriter.heartbeat() is None  # nothing seen yet
     line = line_of(endpoint, "<think>long", step=4, remote_model="qwen3:235b")
     assert rewriter.event(line) == []
@@ -263,7 +263,7 @@ def test_end_without_a_done_line_releases_held_text(endpoint: str) -> None:
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_plain_lines_pass_unparsed_once_answered(endpoint: str) -> None:
-    rewriter = FORMAT[endpoint].rewriter(STRIP, lambda channel: new_filter(STRIP))
+    rewriter = FORMAT[endpoint].rewriter(STRIP, Filters(STRIP))
     plain, tagged, done = ndjson(
         [line_of(endpoint, "Hi"), line_of(endpoint, "a<b"), line_of(endpoint, done_reason="stop")]
     )
@@ -303,7 +303,7 @@ def test_filter_body(
     endpoint: str, config: ThinkConfig, expected_text: str, expected_thinking: str | None
 ) -> None:
     obj = buffered(endpoint, "<think>inline</think>\n\nAnswer", thinking="upstream. ")
-    assert FORMAT[endpoint].filter_body(obj, config, lambda channel: new_filter(config))
+    assert FORMAT[endpoint].filter_body(obj, config, Filters(config))
     key = FORMAT[endpoint].text_key
     assert body(endpoint, obj)[key] == expected_text
     assert body(endpoint, obj).get("thinking") == expected_thinking
@@ -312,7 +312,7 @@ def test_filter_body(
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_filter_body_leaves_other_bodies_alone(endpoint: str) -> None:
-    new = lambda channel: new_filter(STRIP)  # noqa: E731
+    new = Filters(STRIP)  # noqa: E731
     plain = buffered(endpoint, "no tags here")
     assert not FORMAT[endpoint].filter_body(plain, STRIP, new)
     others: list[Any] = [{"error": "model 'x' not found"}, {"models": []}, [1], "text"]
@@ -320,7 +320,7 @@ def test_filter_body_leaves_other_bodies_alone(endpoint: str) -> None:
         assert not FORMAT[endpoint].filter_body(other, STRIP, new)
     cut = buffered(endpoint, "thinking, cut off", reason="length")
     implicit = ThinkConfig(implicit_start=True)
-    assert FORMAT[endpoint].filter_body(cut, implicit, lambda channel: new_filter(implicit))
+    assert FORMAT[endpoint].filter_body(cut, implicit, Filters(implicit))
     assert body(endpoint, cut)[FORMAT[endpoint].text_key] == ""
 
 

@@ -19,7 +19,7 @@ from cot_proxy.formats import FORMATS
 from cot_proxy.formats import chat
 from cot_proxy.formats import completions
 from cot_proxy.inline import InlineBlock
-from cot_proxy.stream import ThinkStream
+from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
 from cot_proxy.transcript import Transcript
@@ -37,8 +37,8 @@ from tests.unit.test_stream import usage_chunk
 INLINE = ThinkConfig(mode="inline")
 
 
-def inline_stream(config: ThinkConfig = INLINE, endpoint: str = "chat") -> ThinkStream:
-    return ThinkStream(config, FORMATS[endpoint])
+def inline_stream(config: ThinkConfig = INLINE, endpoint: str = "chat") -> FilterStream:
+    return FilterStream(config, FORMATS[endpoint])
 
 
 def cmpl_choice(fields: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
@@ -280,7 +280,7 @@ def test_first_answer_time_waits_for_the_answer() -> None:
 
 def test_transcript_records_the_models_text_and_the_moved_reasoning() -> None:
     transcript = Transcript("inline", "reasoning_content")
-    stream = ThinkStream(INLINE, chat, transcript=transcript)
+    stream = FilterStream(INLINE, chat, transcript=transcript)
     run(stream, [sse([chat_chunk({"reasoning_content": "r"}), chat_chunk({"content": "A"})])])
     assert transcript.summary()["channels"] == [{"channel": 0, "answer": "A", "think": "r"}]
     assert "reasoning moved into the text" in render(transcript.summary())

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cot_proxy.events import Framing
-from cot_proxy.events import NewFilter
+from cot_proxy.formats._api import Framing
+from cot_proxy.formats._api import NewFilter
 from cot_proxy.formats.messages_stream import THINKING_TYPES
 from cot_proxy.formats.messages_stream import MessagesRewriter
 from cot_proxy.formats.messages_stream import finish_reason
@@ -27,6 +27,7 @@ from cot_proxy.think import ThinkConfig
 
 name = "messages"
 framing: Framing = "sse"
+done_payload: bytes | None = None  # message_stop: the rewriter finds it
 
 
 def failure(message: str) -> dict[str, Any]:

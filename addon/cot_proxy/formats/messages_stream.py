@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from cot_proxy.events import SAME
-from cot_proxy.events import NewFilter
 from cot_proxy.filters import ChannelFilter
+from cot_proxy.formats._api import SAME
+from cot_proxy.formats._api import NewFilter
 from cot_proxy.formats.textparts import TEXT
 from cot_proxy.formats.textparts import THINKING
 from cot_proxy.formats.textparts import Part
@@ -86,7 +86,7 @@ def _delta_event(index: int | None, kind: str, text: str) -> dict[str, Any]:
 
 
 class MessagesRewriter:
-    """One streamed Messages answer: an `cot_proxy.events.EventRewriter`."""
+    """One streamed Messages answer: a `cot_proxy.formats._api.Rewriter`."""
 
     def __init__(self, config: ThinkConfig, new_filter: NewFilter) -> None:
         self._mode = config.mode
@@ -118,7 +118,10 @@ class MessagesRewriter:
         self._passed = raw
         return True
 
-    def event(self, obj: Any) -> list[Any] | None:
+    def passes_tail(self, raw: bytes) -> bool:
+        return self.passes(raw)
+
+    def event(self, obj: Any, source: Any = None) -> list[Any] | None:
         if type(obj) is not dict:
             return None
         kind = obj.get("type")

@@ -21,13 +21,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-# The module, not its names: cot_proxy.channel imports this package (formats.choices), so it
-# may still be loading when this module is.
 from cot_proxy import channel
-from cot_proxy.events import SAME
-from cot_proxy.events import Framing
-from cot_proxy.events import NewFilter
 from cot_proxy.filters import ChannelFilter
+from cot_proxy.formats._api import SAME
+from cot_proxy.formats._api import Framing
+from cot_proxy.formats._api import NewFilter
 from cot_proxy.jsonbytes import decode_json
 from cot_proxy.jsonbytes import needles_for
 from cot_proxy.think import ThinkConfig
@@ -51,6 +49,7 @@ class OllamaFormat:
     text_key: str
     framing: Framing = "ndjson"
     upstream_reasoning_fields: tuple[str, ...] = (THINKING,)
+    done_payload: bytes | None = None  # the done line is JSON: the rewriter finds it
 
     def container(self, obj: Any) -> dict[str, Any] | None:
         """The dict holding a line's text, thinking and tool calls; None: not an answer line
@@ -175,7 +174,10 @@ class OllamaRewriter:
             self._passed = raw
         return True
 
-    def event(self, obj: Any) -> list[Any] | None:
+    def passes_tail(self, raw: bytes) -> bool:
+        return self.passes(raw)
+
+    def event(self, obj: Any, source: Any = None) -> list[Any] | None:
         container = self._fmt.container(obj)
         if container is None:
             if type(obj) is not dict or not ("error" in obj or obj.get("done") is True):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cot_proxy.events import NewFilter
+from cot_proxy.formats._api import NewFilter
 from cot_proxy.formats.responses_items import INLINE_JOIN
 from cot_proxy.formats.responses_items import NewReasoning
 from cot_proxy.formats.responses_items import Replacement

@@ -16,8 +16,8 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
-from cot_proxy.events import NewFilter
 from cot_proxy.filters import Numbered
+from cot_proxy.formats._api import NewFilter
 from cot_proxy.formats.responses_items import INLINE_JOIN
 from cot_proxy.formats.responses_items import Replacement
 from cot_proxy.formats.responses_items import is_text_part

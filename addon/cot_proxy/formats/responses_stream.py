@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from typing import Any
 from typing import TypeAlias
 
-from cot_proxy.events import NewFilter
 from cot_proxy.filters import ChannelFilter
 from cot_proxy.filters import Numbered
+from cot_proxy.formats._api import NewFilter
 from cot_proxy.formats.responses_items import Channel
 from cot_proxy.formats.responses_items import Replacement
 from cot_proxy.formats.responses_items import StreamItem
@@ -86,7 +86,7 @@ def nothing(upstream: dict[str, Any]) -> list[Any]:
 
 
 class ResponsesRewriter:
-    """One streamed Responses answer's rewriting (`cot_proxy.events.EventRewriter`)."""
+    """One streamed Responses answer's rewriting (`cot_proxy.formats._api.Rewriter`)."""
 
     def __init__(self, config: ThinkConfig, new_filter: NewFilter) -> None:
         self.config = config
@@ -123,7 +123,10 @@ class ResponsesRewriter:
     def heartbeat(self) -> Any | None:
         return None  # an SSE comment: openai-python's SSE decoder skips lines starting with ":"
 
-    def event(self, obj: Any) -> list[Any] | None:
+    def passes_tail(self, raw: bytes) -> bool:
+        return self.passes(raw)
+
+    def event(self, obj: Any, source: Any = None) -> list[Any] | None:
         if type(obj) is not dict or type(obj.get("type")) is not str:
             return None
         seq = obj.get("sequence_number")

@@ -16,12 +16,12 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from cot_proxy.events import SAME
-from cot_proxy.eventstream import EventStream
 from cot_proxy.filters import Filters
 from cot_proxy.formats import EVENT_FORMATS
 from cot_proxy.formats import ollama as fmt_ollama
+from cot_proxy.formats._api import SAME
 from cot_proxy.jsonbytes import encode_json
+from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import remove_think_blocks
 from tests.e2e.ollama_fixtures import chat_line
@@ -354,11 +354,11 @@ def test_any_split_into_lines_gives_the_whole_text_answer(
     assert all(o["done"] is False for o in objs[:-1])
 
 
-# -- through the conductor (EventStream): network chunks cut anywhere ---------------------------
+# -- through the conductor (FilterStream): network chunks cut anywhere ---------------------------
 
 
 def conducted(endpoint: str, config: ThinkConfig, data: bytes, cuts: list[int]) -> bytes:
-    stream = EventStream(config, EVENT_FORMATS[f"ollama_{endpoint}"])
+    stream = FilterStream(config, EVENT_FORMATS[f"ollama_{endpoint}"])
     out: list[bytes] = []
     start = 0
     for cut in sorted(set(cuts)) + [len(data)]:
@@ -410,7 +410,7 @@ def test_keep_mode_is_byte_identical(endpoint: str, data: Any) -> None:
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_a_long_dropped_block_sends_a_valid_chunk_every_5_s(endpoint: str) -> None:
     now = [0.0]
-    stream = EventStream(STRIP, EVENT_FORMATS[f"ollama_{endpoint}"], clock=lambda: now[0])
+    stream = FilterStream(STRIP, EVENT_FORMATS[f"ollama_{endpoint}"], clock=lambda: now[0])
     lines = streamed(endpoint, ["<think>"] + ["thinking "] * 20 + ["</think>Done"])
     out: list[bytes] = []
     for line in lines:

@@ -12,10 +12,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from openai._streaming import SSEDecoder
 
-from cot_proxy.eventstream import EventStream
 from cot_proxy.filters import Filters
 from cot_proxy.formats import EVENT_FORMATS
 from cot_proxy.formats import responses
+from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from tests.e2e.fixtures_responses import ollama_body
 from tests.e2e.fixtures_responses import ollama_sse
@@ -407,7 +407,7 @@ STREAMS = {
 
 
 def through(config: ThinkConfig, chunks: list[bytes]) -> bytes:
-    stream = EventStream(config, responses)
+    stream = FilterStream(config, responses)
     out: list[bytes] = []
     for chunk in chunks:
         out += stream(chunk)

@@ -22,6 +22,18 @@ from cot_proxy.think_config import ThinkConfig
 from cot_proxy.transcript import Transcript
 
 
+class FilterObserver(Protocol):
+    """Told what a channel's filter decided, as it decides it (mitmweb's transcript,
+    `cot_proxy.transcript`): the answer text, the think text (strip mode included, as
+    reasoning mode would give it), and reasoning the upstream split off that the format drops."""
+
+    def on_answer(self, text: str) -> None: ...
+
+    def on_think(self, text: str) -> None: ...
+
+    def on_dropped(self, text: str) -> None: ...
+
+
 class ChannelFilter(Protocol):
     """What a stream or a format asks of one channel's filter, whatever the mode."""
 

@@ -18,9 +18,9 @@ import dataclasses
 from typing import Any
 
 from cot_proxy.suffix import is_input_message
-from cot_proxy.think import BLOCK_SEPARATOR
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import remove_think_blocks
+from cot_proxy.think_config import BLOCK_SEPARATOR
 
 # Where clients send reasoning back in assistant messages (vLLM, DeepSeek, Ollama/Anthropic-style).
 HISTORY_REASONING_FIELDS: tuple[str, ...] = ("reasoning_content", "reasoning", "thinking")

@@ -11,8 +11,12 @@ Stdlib only, no mitmproxy import.
 
 from __future__ import annotations
 
-from cot_proxy.think import FilterObserver
+from typing import TYPE_CHECKING
+
 from cot_proxy.think_config import ThinkConfig
+
+if TYPE_CHECKING:
+    from cot_proxy.filters import FilterObserver
 
 
 class InlineBlock:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 from cot_proxy.filters import Filters
 from cot_proxy.formats._api import SAME
@@ -22,15 +21,12 @@ from cot_proxy.formats._api import Format
 from cot_proxy.formats._api import Framer
 from cot_proxy.formats._api import Rewriter
 from cot_proxy.formats._api import failure_message
+from cot_proxy.framing import EventStyle
+from cot_proxy.framing import framer_for
 from cot_proxy.jsonbytes import decode_json
 from cot_proxy.jsonbytes import encode_json
-from cot_proxy.ndjson import NDJSONFramer
 from cot_proxy.sse import DEFAULT_MAX_EVENT_BYTES
-from cot_proxy.sse import EventSource
 from cot_proxy.sse import OversizedChunk
-from cot_proxy.sse import SSEEvent
-from cot_proxy.sse import SSEFramer
-from cot_proxy.sse import read_event
 from cot_proxy.think import DEFAULT_MAX_HELD_CHARS
 from cot_proxy.think import ThinkConfig
 from cot_proxy.transcript import Transcript
@@ -95,9 +91,8 @@ class FilterStream:
         self._clock = clock
         self._heartbeat_seconds = heartbeat_seconds
         self._sse = fmt.framing == "sse"
-        self._framer: Framer = (
-            SSEFramer(max_event_bytes) if self._sse else NDJSONFramer(max_event_bytes)
-        )
+        self._framer = framer_for(fmt.framing, max_event_bytes)
+        self._style = EventStyle(fmt.framing)
         self._filters = Filters(config, transcript, max_held_chars)
         self._raw = config.mode == "keep"
         self._rewriter: Rewriter | None = None if self._raw else fmt.rewriter(config, self._filters)
@@ -117,8 +112,6 @@ class FilterStream:
             else ()
         )
         self._done_lines = (b"data:" + (self._done or b""), b"data: " + (self._done or b""))
-        self._named: bool | None = None  # the stream's SSE events have an `event:` line
-        self._ending = b"\n"  # the line ending of the stream's events, for new ones
         self._ended = False  # the rewriter's end() was called
         self._last_output_at = clock()
         self.passthrough = False  # fell back to raw pass-through
@@ -281,21 +274,18 @@ class FilterStream:
         except Exception as exc:
             logger.error("could not flush held think-filter text (%s)", type(exc).__name__)
         failure = self.format.failure(failure_message(reason))
-        if type(failure) is bytes:
-            out.append(failure)
-        else:
-            out.append(self._new_event(failure, named=self._named is not False))
+        out.append(self._style.new_event(failure, named=self._style.named is not False))
 
     # -- per event ------------------------------------------------------------------------------
 
     def _event(self, rewriter: Rewriter, raw: bytes, out: list[bytes]) -> None:
-        payload, source = self._read(raw)
+        payload, source = self._style.read(raw)
         if payload is None:
             out.append(raw)
             return
         if payload == self._done:
             # Held text goes out before the done event (again at the end, if more came).
-            out.extend(self._framed(rewriter.end()))
+            out.extend(map(self._style.new_event, rewriter.end()))
             out.append(raw)
             return
         try:
@@ -315,11 +305,9 @@ class FilterStream:
             if item is SAME:
                 out.append(raw)
             elif item is obj:
-                out.append(self._in_place(raw, source, encode_json(obj)))
-            elif type(item) is bytes:
-                out.append(item)
+                out.append(self._style.in_place(raw, source, encode_json(obj)))
             else:
-                out.append(self._new_event(item))
+                out.append(self._style.new_event(item))
 
     def _last_line(self, rewriter: Rewriter, line: bytes, out: list[bytes]) -> None:
         """An NDJSON line cut off at end of stream, as a line; what follows it gets an LF
@@ -330,44 +318,10 @@ class FilterStream:
             if not out[index].endswith(b"\n"):
                 out[index] += b"\n"
 
-    def _read(self, raw: bytes) -> tuple[bytes | None, EventSource | None]:
-        """The event's JSON text and, for SSE, its source (to rebuild it in place)."""
-        if not self._sse:
-            line = raw.rstrip(b"\r\n")
-            self._ending = raw[len(line) :] or b"\n"
-            return (line if line.strip() else None), None
-        payload, source = read_event(raw)
-        if self._named is None and payload is not None:
-            event = source if isinstance(source, SSEEvent) else SSEEvent.parse(raw)
-            self._named = any(line.name == b"event" for line in event.lines)
-            self._ending = event.line_ending
-        return payload, source
-
-    def _in_place(self, raw: bytes, source: EventSource | None, payload: bytes) -> bytes:
-        if source is None:  # NDJSON: the line with its own ending
-            return payload + raw[len(raw.rstrip(b"\r\n")) :]
-        return source.with_data(payload)
-
-    def _new_event(self, obj: Any, named: bool | None = None) -> bytes:
-        """A new event in the stream's framing; SSE: with an `event:` line when the stream's
-        events have one (`named`: unless told otherwise)."""
-        payload = encode_json(obj)
-        ending = self._ending
-        if not self._sse:
-            return payload + ending
-        kind = obj.get("type") if type(obj) is dict else None
-        named = self._named if named is None else named
-        head = b"event: " + kind.encode("utf-8") + ending if named and type(kind) is str else b""
-        return head + b"data: " + payload + ending + ending
-
-    def _framed(self, items: list[Any]) -> list[bytes]:
-        """New events, in the stream's framing (`bytes`: framed by the rewriter already)."""
-        return [item if type(item) is bytes else self._new_event(item) for item in items]
-
     def _heartbeat(self, rewriter: Rewriter, out: list[bytes]) -> None:
         beat = rewriter.heartbeat()
         if beat is not None:
-            out.extend(self._framed([beat]))
+            out.append(self._style.new_event(beat))
         elif self._sse:
             out.append(SSE_PING)
 
@@ -375,4 +329,4 @@ class FilterStream:
         """The rewriter's held text, once (before an unterminated tail, or at the very end)."""
         if self._rewriter is not None and not self._ended:
             self._ended = True
-            out.extend(self._framed(self._rewriter.end()))
+            out.extend(map(self._style.new_event, self._rewriter.end()))

@@ -12,10 +12,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from cot_proxy.tags import TagMatcher
-from cot_proxy.think import DEFAULT_END_MARKERS
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
 from cot_proxy.think import remove_think_blocks
+from cot_proxy.think_config import DEFAULT_END_MARKERS
 
 THINK = ("<think>", "</think>")
 THOUGHT = ("<|begin_of_thought|>", "<|end_of_thought|>")

@@ -16,14 +16,14 @@ from typing import Any
 
 from cot_proxy.formats._api import Framing
 from cot_proxy.formats._api import NewFilter
-from cot_proxy.formats.messages_stream import THINKING_TYPES
+from cot_proxy.formats.messages_blocks import THINKING_TYPES
+from cot_proxy.formats.messages_blocks import finish_reason
+from cot_proxy.formats.messages_blocks import thinking_block
 from cot_proxy.formats.messages_stream import MessagesRewriter
-from cot_proxy.formats.messages_stream import finish_reason
-from cot_proxy.formats.messages_stream import thinking_block
 from cot_proxy.formats.textparts import TEXT
 from cot_proxy.formats.textparts import TextSplitter
-from cot_proxy.think import BLOCK_SEPARATOR
 from cot_proxy.think import ThinkConfig
+from cot_proxy.think_config import BLOCK_SEPARATOR
 
 name = "messages"
 framing: Framing = "sse"

@@ -174,8 +174,7 @@ class OllamaRewriter:
             self._passed = raw
         return True
 
-    def passes_tail(self, raw: bytes) -> bool:
-        return self.passes(raw)
+    passes_tail = passes
 
     def event(self, obj: Any, source: Any = None) -> list[Any] | None:
         container = self._fmt.container(obj)

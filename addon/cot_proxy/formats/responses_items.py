@@ -238,3 +238,18 @@ class StreamItem:
             if self.texts[key]:
                 return "".join(self.texts[key])
         return ""
+
+    def replacement(self, upstream: dict[str, Any]) -> list[Any]:
+        """What stands for this message in the final output: its text parts as the client got
+        them (`Replacement`)."""
+        content = upstream.get("content")
+        if not isinstance(content, list):
+            return [upstream]
+        texts = [
+            self.channels[k].text if is_text_part(part) and k in self.channels else None
+            for k, part in enumerate(content)
+        ]
+        if all(t is None or t == part["text"] for t, part in zip(texts, content)):
+            return [upstream]
+        parts = [p if t is None else {**p, "text": t} for t, p in zip(texts, content)]
+        return [{**upstream, "content": parts}]

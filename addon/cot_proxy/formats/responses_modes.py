@@ -17,6 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 from cot_proxy.formats._api import NewFilter
+from cot_proxy.formats.responses_events import ITEM_DONE
+from cot_proxy.formats.responses_events import REASONING_DELTAS
+from cot_proxy.formats.responses_events import nothing
 from cot_proxy.formats.responses_items import INLINE_JOIN
 from cot_proxy.formats.responses_items import NewReasoning
 from cot_proxy.formats.responses_items import Replacement
@@ -24,12 +27,9 @@ from cot_proxy.formats.responses_items import StreamItem
 from cot_proxy.formats.responses_items import message_events
 from cot_proxy.formats.responses_items import message_item
 from cot_proxy.formats.responses_items import reasoning_text_of
-from cot_proxy.formats.responses_stream import ITEM_DONE
-from cot_proxy.formats.responses_stream import REASONING_DELTAS
 from cot_proxy.formats.responses_stream import ResponsesRewriter
-from cot_proxy.formats.responses_stream import nothing
-from cot_proxy.think import BLOCK_SEPARATOR
 from cot_proxy.think import ThinkConfig
+from cot_proxy.think_config import BLOCK_SEPARATOR
 
 
 class ReasoningRewriter(ResponsesRewriter):
@@ -162,5 +162,5 @@ class InlineRewriter(ResponsesRewriter):
             return []
         item_id = f"msg_{first.id or first.index}"
         self._register(first, lambda upstream: [message_item(item_id, text)])
-        self._answered = True
+        self.answered = True
         return message_events(item_id, self._take_index(), text)

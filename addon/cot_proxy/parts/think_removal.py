@@ -28,9 +28,9 @@ from cot_proxy.options import env_name
 from cot_proxy.options import reject
 from cot_proxy.rules import ModelRule
 from cot_proxy.stream import FilterStream
-from cot_proxy.think import RESPONSES_REASONING
 from cot_proxy.think import THINK_MODES
 from cot_proxy.think import ThinkConfig
+from cot_proxy.think_config import RESPONSES_REASONING
 from cot_proxy.think_families import FAMILIES
 from cot_proxy.think_families import FAMILY_NAMES
 from cot_proxy.transcript import Tee

@@ -1,4 +1,4 @@
-"""ThinkRemoval with an event format (Responses, Messages, Ollama): which answers get an
+"""ThinkRemoval with an event format (Responses, Messages, Ollama): which answers get a
 FilterStream, which are buffered for filter_body, which pass untouched. A toy format stands in
 for the real ones (tests/unit/test_eventstream.py), registered under the "responses" endpoint."""
 

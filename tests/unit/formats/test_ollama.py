@@ -1,7 +1,7 @@
 """Ollama's native API: the rewriter of /api/chat and /api/generate lines, and buffered answers.
 
 The lines are Go's bytes (tests/e2e/ollama_fixtures.py says where each shape comes from); `run`
-plays the conductor's part of the contract (cot_proxy.events): passes, event, end.
+plays the conductor's part of the contract (cot_proxy.formats._api): passes, event, end.
 """
 
 from __future__ import annotations

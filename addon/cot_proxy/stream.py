@@ -38,6 +38,10 @@ SSE_PING = b": ping\n\n"
 _DONE_LOOKBACK = 64  # bytes at a chunk's end searched for the done event
 
 
+def _nothing_passes(raw: bytes) -> bool:
+    return False
+
+
 class FilterStream:
     """Per-flow stream callable (`flow.response.stream`): framing, pass-through, encoding,
     fall-back, for the rewriter of the answer's format.
@@ -50,7 +54,7 @@ class FilterStream:
     never raises.
 
     An event the rewriter says `passes` goes out as it came, unparsed (a rewriter may also pass
-    a whole chunk, unframed: `passes_chunk`). Otherwise it is decoded and given to the
+    a whole chunk, unframed: `ChoicesRewriter.chunk`). Otherwise it is decoded and given to the
     rewriter, whose answer is sent in its place (`cot_proxy.formats._api.Rewriter.event`). Not
     JSON, or no data: sent as it came. An event that produced nothing, when nothing went out
     for `heartbeat_seconds`, is replaced by the rewriter's heartbeat (an SSE comment if it has
@@ -96,14 +100,16 @@ class FilterStream:
         self._filters = Filters(config, transcript, max_held_chars)
         self._raw = config.mode == "keep"
         self._rewriter: Rewriter | None = None if self._raw else fmt.rewriter(config, self._filters)
-        # The rewriter's optional hooks (chat and completions): the whole-chunk fast path, and
-        # a look at each chunk it frames and at what goes out.
-        self._passes_chunk: Callable[[bytes], bool] | None = getattr(
-            self._rewriter, "passes_chunk", None
+        # The rewriter's optional hook (chat and completions): a look at each chunk first,
+        # which may let it pass whole (`ChoicesRewriter.chunk`). None: keep mode, mitmweb.
+        self._chunk: Callable[[bytes, list[bytes], Framer], bool] | None = (
+            None if self._record else getattr(self._rewriter, "chunk", None)
         )
-        self._begin: Callable[[bytes, list[bytes], Framer], None] | None = getattr(
-            self._rewriter, "begin", None
+        # Bound once: asked for every event.
+        self._passes: Callable[[bytes], bool] = (
+            self._rewriter.passes if self._rewriter is not None else _nothing_passes
         )
+        self._read = self._style.read
         self._done = fmt.done_payload
         # How a chunk ending in the done event ends, per line-ending style (none: no done event).
         self._done_ends: tuple[bytes, ...] = (
@@ -135,26 +141,21 @@ class FilterStream:
         if self.cut:
             owed, self._owed = self._owed, []
             return owed
-        rewriter = self._rewriter
-        if self._raw or rewriter is None:
-            return self._raw_chunk(data)
-        if (
-            self._passes_chunk is not None
-            and not self._record
-            and self._framer.at_event_start
-            and self._passes_chunk(data)
-        ):
+        out: list[bytes] = []
+        chunk = self._chunk
+        if chunk is not None and chunk(data, out, self._framer):
             # The usual chunk mid-answer: `_sent` inlined, this runs once per network chunk.
             self._last_output_at = self._clock()
             if not self.done_sent and data.endswith(self._done_ends):
                 self._note_done(data)
-            return [data]
-        out: list[bytes] = []
+            out.append(data)
+            return out
+        rewriter = self._rewriter
+        if self._raw or rewriter is None:
+            return self._raw_chunk(data)
         events: list[bytes] = []
         position = 0
         try:
-            if self._begin is not None:
-                self._begin(data, out, self._framer)
             events = self._framer.feed(data) if data else self._framer.flush()
             for position, raw in enumerate(events):
                 if type(raw) is not bytes:  # Unframed: not one complete event
@@ -178,7 +179,7 @@ class FilterStream:
                         # filtered, and no SSE client dispatches an event never ended.
                         out.append(raw)
                     continue
-                if not self._record and rewriter.passes(raw):
+                if not self._record and self._passes(raw):
                     out.append(raw)
                 else:
                     self._event(rewriter, raw, out)
@@ -248,6 +249,7 @@ class FilterStream:
             self._cut(out, reason)
             return
         self._raw = self.passthrough = True
+        self._chunk = None
         try:
             self._end(out)
         except Exception as exc:
@@ -279,7 +281,7 @@ class FilterStream:
     # -- per event ------------------------------------------------------------------------------
 
     def _event(self, rewriter: Rewriter, raw: bytes, out: list[bytes]) -> None:
-        payload, source = self._style.read(raw)
+        payload, source = self._read(raw)
         if payload is None:
             out.append(raw)
             return

@@ -58,7 +58,25 @@ class ChoiceShape:
         container None when the choice has none (held text then goes out in an event of its own
         if it finishes). None: no choices list, not an answer event. A streamed choice with no
         container but a buffered one is read there: strip mode must not pass its text."""
-        return _choices(obj, self.stream_key, self.body_key)
+        choices = obj.get("choices") if type(obj) is dict else None
+        if type(choices) is not list:
+            return None
+        key, fallback_key = self.stream_key, self.body_key
+        found: Channels = []
+        for position, choice in enumerate(choices):
+            if type(choice) is dict:
+                index = choice.get("index")
+                container = choice if key is None else choice.get(key)
+                if type(container) is not dict and fallback_key is not None:
+                    container = choice.get(fallback_key)
+                found.append(
+                    (
+                        index if type(index) is int else position,  # bool is no index either
+                        container if type(container) is dict else None,
+                        choice.get("finish_reason"),
+                    )
+                )
+        return found
 
     def body_containers(self, obj: Any) -> list[tuple[dict[str, Any], Any]] | None:
         """(text container, finish reason) of each choice of a buffered answer that has a
@@ -76,22 +94,18 @@ class ChoiceShape:
         choices = obj.get("choices")
         if not choices:
             return False
+        stream_key, text_key = self.stream_key, self.text_key
         for choice in choices:
             if type(choice) is not dict:
                 return False
             for key, value in choice.items():
-                if key != "index" and value is not None and not self._empty(key, value):
+                if key == "index" or value is None:
+                    continue
+                if stream_key is None:  # the choice is the container: only its empty text
+                    if key != text_key or value != "":
+                        return False
+                elif key != stream_key or type(value) is not dict or not _empty(value, text_key):
                     return False
-        return True
-
-    def _empty(self, key: str, value: Any) -> bool:
-        if self.stream_key is None:
-            return key == self.text_key and value == ""
-        if key != self.stream_key or type(value) is not dict:
-            return False
-        for field, field_value in value.items():
-            if field_value is not None and not (field == self.text_key and field_value == ""):
-                return False
         return True
 
     def released_event(
@@ -170,6 +184,14 @@ class ChoiceShape:
 
 chat = ChoiceShape(name="chat", text_key="content", stream_key="delta", body_key="message")
 completions = ChoiceShape(name="completions", text_key="text", stream_key=None, body_key=None)
+
+
+def _empty(container: dict[str, Any], text_key: str) -> bool:
+    """A container with no text in it (null fields, or an empty text): nothing to say."""
+    for field, value in container.items():
+        if value is not None and not (field == text_key and value == ""):
+            return False
+    return True
 
 
 def _choices(obj: Any, key: str | None, fallback_key: str | None) -> Channels | None:

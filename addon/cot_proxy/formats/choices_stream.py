@@ -10,7 +10,7 @@ of the stream, in a new event built from the channel's last event (`event:` line
 not). A modified event left with no text and nothing else worth sending is dropped; when a sign
 of life is due, it goes out with its empty text instead (`heartbeat`).
 
-Two fast paths keep the usual mid-answer chunk cheap: `passes_chunk` lets a whole chunk out
+Two fast paths keep the usual mid-answer chunk cheap: `chunk` lets a whole chunk out
 unframed when nothing is held and no byte of it can change state; `passes` does the same per
 event. Events that passed unparsed never reached the filters: before text that may open a block,
 a filter is told how the answer sent so far ends (`_catch_up`), for the whitespace rule.
@@ -108,11 +108,10 @@ class ChoicesRewriter:
         # text the filters did not see (fast paths) is looked up there when a block starts.
         self._recent: list[bytes] = []
         self._out: list[bytes] = []
-        self._max_event_bytes = DEFAULT_MAX_EVENT_BYTES
+        self._max_event_bytes = DEFAULT_MAX_EVENT_BYTES  # the framer's, for `_last_text`
         # This call's chunk: when nothing was held before it, every event lies inside it, and
         # one scan of it answers `passes` for all of them.
-        self._chunk = b""
-        self._chunk_whole = False
+        self._chunk = b""  # b"" also when the framer held bytes before it
         self._chunk_clean: bool | None = None
         self._dropped: tuple[dict[str, Any], EventSource] | None = None  # for `heartbeat`
         self.answered = False  # answer text (or a tool call) went out, after any think block
@@ -134,34 +133,38 @@ class ChoicesRewriter:
 
     # -- what the conductor asks -----------------------------------------------------------------
 
-    def begin(self, data: bytes, out: list[bytes], framer: Framer) -> None:
-        """A chunk the conductor frames: `out`, what this call sends, filled as it goes."""
+    def chunk(self, data: bytes, out: list[bytes], framer: Framer) -> bool:
+        """A chunk arrives (b"": the end). True: it can go out as it came, not even framed, as
+        `out` (the usual chunk mid-answer): nothing is held (filters idle, the framer at an event
+        start), it ends on an event boundary and no byte of it can change state (no needle);
+        never with implicit_start, where any event may open a new channel, nor before the first
+        answer text (it is noted). Else the conductor frames it, and `out` is what this call
+        sends, filled as it goes (`_catch_up` looks there)."""
         if self._out:
             self._recent = self._out
         self._out = out
+        if (
+            self._idle
+            and self.answered
+            and not self._implicit
+            and framer.at_event_start
+            and data.endswith(b"\n\n")
+        ):
+            for needle in self._needles:
+                if needle in data:
+                    break
+            else:
+                return True
         self._max_event_bytes = framer.max_event_bytes
-        self._chunk = data
-        self._chunk_whole = bool(data) and not framer.buffered_bytes
+        self._chunk = b"" if framer.buffered_bytes else data
         self._chunk_clean = None
-
-    def passes_chunk(self, data: bytes) -> bool:
-        """Whether the chunk can go out as it came, not even framed (the framer holds nothing):
-        the usual chunk mid-answer. Yes when nothing is held, the chunk ends on an event boundary
-        and no byte of it can change state (no needle). Never with implicit_start, where any
-        event may open a new channel; nor before the first answer text (it is noted)."""
-        if not (self._idle and self.answered and not self._implicit and data.endswith(b"\n\n")):
-            return False
-        for needle in self._needles:
-            if needle in data:
-                return False
-        self._recent, self._out = [data], []
-        return True
+        return False
 
     def passes(self, raw: bytes) -> bool:
         # Idle fast path: an event in which nothing can change goes out unparsed.
         if not (self._idle and self.answered):
             return False
-        if self._chunk_whole:
+        if self._chunk:
             clean = self._chunk_clean
             if clean is None:
                 clean = self._chunk_clean = self.passes_tail(self._chunk)
@@ -187,13 +190,14 @@ class ChoicesRewriter:
         released: list[Any] = []
         changes = _NO_CHANGE
         transcript = self._make.transcript
+        last = (obj, source)
         for channel, container, finish in channels:
             think_filter = self._filters.get(channel)
             if think_filter is None:
                 think_filter = self._filters[channel] = self._make(channel)
             if self._idle and container is not None and think_filter.idle:
                 self._catch_up(channel, think_filter, container, released)
-            self._last[channel] = (obj, source)
+            self._last[channel] = last
             if container is not None:
                 if transcript is not None:
                     transcript.add_dropped(channel, container, self._step.drop_keys)
@@ -211,7 +215,7 @@ class ChoicesRewriter:
         if Change.GAVE_TEXT in changes or not self._shape.carries_nothing(obj):
             released.append(obj)
         elif not released:
-            self._dropped = (obj, source)  # nothing left to say: a heartbeat, if one is due
+            self._dropped = last  # nothing left to say: a heartbeat, if one is due
         return released
 
     def heartbeat(self) -> Any | None:

@@ -88,9 +88,14 @@ class Filters:
         self.made: list[ChannelFilter] = []
 
     def __call__(self, channel: int) -> ChannelFilter:
+        observer = self.transcript.observer(channel) if self.transcript is not None else None
+        made: ChannelFilter
         if self.config.mode == "inline":
-            return self.inline(channel)
-        return self.think(channel)
+            made = InlineBlock(self.config, observer)
+        else:
+            made = ThinkFilter(self.config, self.max_held_chars, observer=observer)
+        self.made.append(made)
+        return made
 
     def think(self, channel: int) -> ThinkFilter:
         observer = self.transcript.observer(channel) if self.transcript is not None else None
@@ -106,7 +111,10 @@ class Filters:
 
     @property
     def think_chars(self) -> int:
-        return sum(f.think_chars for f in self.made)
+        total = 0
+        for made in self.made:
+            total += made.think_chars
+        return total
 
     @property
     def blocks(self) -> int:

@@ -1,7 +1,7 @@
 """The channel step: what happens to one channel's text container, streamed or buffered alike.
 
 A channel is one independent text stream of an answer (an OpenAI choice; see `cot_proxy.formats`)
-with its own `ThinkFilter`. Each piece of its text passes through `ChannelStep.apply`: answer
+with its own filter (`cot_proxy.filters.ChannelFilter`). Each piece of its text passes through `ChannelStep.apply`: answer
 text goes back where the text was, think text is appended to the reasoning field (reasoning
 mode) or dropped (strip mode, which also deletes reasoning the server split off itself).
 Inline mode goes the other way: reasoning fields into the text, between tags.
@@ -15,10 +15,10 @@ import enum
 from typing import Any
 from typing import Protocol
 
-from cot_proxy.formats.choices import reasoning_keys
-from cot_proxy.inline import InlineFilter
-from cot_proxy.think import ThinkConfig
-from cot_proxy.think import ThinkFilter
+from cot_proxy.filters import ChannelFilter
+from cot_proxy.inline import InlineBlock
+from cot_proxy.think_config import ThinkConfig
+from cot_proxy.think_config import reasoning_keys
 
 
 class Change(enum.Flag):
@@ -58,10 +58,12 @@ class ChannelStep:
         "gathers",
         "upstream_keys",
         "inline_keys",
+        "inline",
     )
 
     def __init__(self, config: ThinkConfig, fmt: TextPlace) -> None:
         self.text_key = fmt.text_key
+        self.inline = config.mode == "inline"
         self.reasoning_field = config.reasoning_field
         self.think_keys = reasoning_keys(config.reasoning_field)
         # Strip mode deletes reasoning however it came: split off upstream or in our own field.
@@ -92,12 +94,13 @@ class ChannelStep:
         )
 
     def apply(
-        self, think_filter: ThinkFilter, container: dict[str, Any], finish: object = None
+        self, think_filter: ChannelFilter, container: dict[str, Any], finish: object = None
     ) -> Change:
         """Filter the container's text in place. `finish`: the channel's finish_reason when it
         ends here (not None), so the text `think_filter` still holds is released into this same
-        container (before the finish); the reason decides what unclosed implicit text is."""
-        if self.inline_keys and isinstance(think_filter, InlineFilter):
+        container (before the finish); the reason decides what unclosed implicit text is.
+        Inline mode: the filter is an `InlineBlock` (`cot_proxy.filters.Filters` makes one)."""
+        if self.inline_keys and type(think_filter) is InlineBlock:
             return self._inline(think_filter, container, finish)
         for key in self.upstream_keys:  # before this container's text, in the same field
             value = container.get(key)
@@ -130,7 +133,7 @@ class ChannelStep:
                     change = _CHANGED
         return change
 
-    def _inline(self, block: InlineFilter, container: dict[str, Any], finish: object) -> Change:
+    def _inline(self, block: InlineBlock, container: dict[str, Any], finish: object) -> Change:
         """Inline mode: the reasoning fields' text into the container's text, after the start
         tag when it opens a block; the end tag before the first answer text, tool call or the
         finish. The reasoning fields are deleted (null ones, which moved nothing, stay)."""

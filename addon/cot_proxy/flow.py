@@ -17,9 +17,8 @@ from typing import Any
 
 from mitmproxy import http
 
-from cot_proxy.eventstream import EventStream
 from cot_proxy.formats import Endpoint
-from cot_proxy.stream import ThinkStream
+from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from cot_proxy.transcript import Tee
 from cot_proxy.transcript import Transcript
@@ -41,7 +40,7 @@ class FlowNotes:
     """Answered by the proxy itself (/health, 400, 401, 413): no other part touches it."""
     timed_out: bool = False
     """The target stayed silent past api_request_timeout."""
-    stream: ThinkStream | EventStream | None = None
+    stream: FilterStream | None = None
     """The stream filter installed on the response, if any."""
     transcript: Transcript | None = None
     """Under mitmweb: the answer's text as the client got it and the think text taken out."""

@@ -18,8 +18,8 @@ import dataclasses
 from typing import Any
 
 from cot_proxy.suffix import is_input_message
-from cot_proxy.think import BLOCK_SEPARATOR
 from cot_proxy.think import ThinkConfig
+from cot_proxy.think_config import BLOCK_SEPARATOR
 from cot_proxy.wholetext import split_blocks
 
 # Where clients send reasoning back in assistant messages (vLLM, DeepSeek, Ollama/Anthropic-style).

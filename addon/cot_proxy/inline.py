@@ -11,33 +11,58 @@ Stdlib only, no mitmproxy import.
 
 from __future__ import annotations
 
-import dataclasses
+from typing import TYPE_CHECKING
 
-from cot_proxy.think import DEFAULT_MAX_HELD_CHARS
-from cot_proxy.think import ThinkConfig
-from cot_proxy.think import ThinkFilter
+from cot_proxy.think_config import ThinkConfig
+
+if TYPE_CHECKING:
+    from cot_proxy.filters import FilterObserver
 
 
-class InlineFilter(ThinkFilter):
-    """One channel in inline mode: a keep-mode filter for the answer text, plus whether a block
-    of moved reasoning is open (`open_block` / `close_block`; `finish` closes it too).
+class InlineBlock:
+    """One channel in inline mode: the text the model wrote passes as it is (`feed`), and a
+    block of moved reasoning opens (`open_block`) and closes (`close_block`; `finish` too).
 
-    Not idle while a block is open, so that the stream parses the event that must close it.
+    A channel filter like `cot_proxy.think.ThinkFilter` (`cot_proxy.filters.ChannelFilter`):
+    not idle while a block is open, so that the stream parses the event that must close it.
     """
 
-    def __init__(self, config: ThinkConfig, max_held_chars: int = DEFAULT_MAX_HELD_CHARS) -> None:
-        # The text the model wrote is left as it is: keep mode for it.
-        super().__init__(dataclasses.replace(config, mode="keep"), max_held_chars)
+    def __init__(self, config: ThinkConfig, observer: FilterObserver | None = None) -> None:
+        self.config = config
         self.start_tag, self.end_tag = config.tags[0]
         self.in_block = False
+        self._observer = observer
+        self.think_chars = 0  # reasoning moved into the text
+        self.blocks = 0  # blocks opened
 
     @property
     def idle(self) -> bool:
         return not self.in_block
 
+    def feed(self, text: str) -> tuple[str, str]:
+        """The model's own text: unchanged, all answer."""
+        if self._observer is not None and text:
+            self._observer.on_answer(text)
+        return text, ""
+
+    def finish(self, reason: object = None) -> tuple[str, str]:
+        return self.close_block(), ""
+
+    def note_answer(self, text: str) -> None:
+        """Nothing to do: the model's text changes nothing here."""
+
+    def note_reasoning(self, text: str) -> None:
+        """Nothing to do: inline mode writes no reasoning field."""
+
+    def note_dropped(self, text: str) -> None:
+        if self._observer is not None:
+            self._observer.on_dropped(text)
+
     def open_block(self, reasoning: str) -> str:
         """The answer text that carries `reasoning`: after the start tag if no block is open."""
         self.think_chars += len(reasoning)
+        if self._observer is not None and reasoning:
+            self._observer.on_think(reasoning)
         if self.in_block:
             return reasoning
         self.in_block = True
@@ -50,13 +75,3 @@ class InlineFilter(ThinkFilter):
             return ""
         self.in_block = False
         return self.end_tag
-
-    def finish(self, reason: object = None) -> tuple[str, str]:
-        return self.close_block(), ""
-
-
-def new_filter(config: ThinkConfig, max_held_chars: int = DEFAULT_MAX_HELD_CHARS) -> ThinkFilter:
-    """The filter for one channel of an answer under `config`."""
-    if config.mode == "inline":
-        return InlineFilter(config, max_held_chars)
-    return ThinkFilter(config, max_held_chars)

@@ -18,11 +18,14 @@ Stdlib only, no mitmproxy import.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
 from collections.abc import Callable
 from typing import Any
+
+from cot_proxy.think_config import ThinkConfig
 
 try:
     import orjson
@@ -181,3 +184,20 @@ def fewest_needles(needles: list[bytes]) -> tuple[bytes, ...]:
     shrunk = {_common_prefix(group) for group in groups.values()}
     kept = sorted(shrunk, key=len)
     return tuple(n for i, n in enumerate(kept) if not any(k in n for k in kept[:i]))
+
+
+@functools.lru_cache(maxsize=256)
+def needles_for(config: ThinkConfig, keys: tuple[bytes, ...] = ()) -> tuple[bytes | int, ...]:
+    """A stream's fast-path needles under `config`: a raw event holding none of them cannot
+    change while its filters are idle. Every JSON spelling of a character a think or wrapper
+    tag begins with (none in inline mode, which leaves the model's text alone), and `keys`
+    (the format's own: quoted field names, event types), shrunk by `fewest_needles`.
+
+    A one-byte needle is an int: `int in bytes` is a bare memchr, `bytes in bytes` costs a
+    buffer export and a general search (about 15 times as long on a chunk, CPython 3.12).
+    Computed once per config and keys.
+    """
+    chars = () if config.mode == "inline" else sorted(config.tag_first_chars)
+    needles = [spelling for char in chars for spelling in json_spellings(char)]
+    needles += keys
+    return tuple(n[0] if len(n) == 1 else n for n in fewest_needles(needles))

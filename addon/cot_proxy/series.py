@@ -137,7 +137,7 @@ def model_label(model: str | None, known: Iterable[str]) -> str:
 
 
 def fallback_label(reason: str | None) -> str:
-    """`ThinkStream.fallback_reason` ("oversized event", "error: KeyError", "encoding") as a label."""
+    """`FilterStream.fallback_reason` ("oversized event", "error: KeyError", "encoding") as a label."""
     if reason is None or reason.startswith("error"):
         return "error"
     return "oversized" if reason.startswith("oversized") else "encoding"

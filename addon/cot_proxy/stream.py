@@ -1,8 +1,10 @@
-"""Think-block removal on a Server-Sent Events answer: the per-flow mitmproxy stream callable.
+"""Think-block removal on a streamed answer: the per-flow mitmproxy stream callable, for every
+wire format (`cot_proxy.formats`).
 
-Only answer text changes (its wire format says where it is: `cot_proxy.formats`). Every other
-field, line and event passes through unchanged and in order; events left unmodified keep their
-original bytes. Buffered JSON answers go through `cot_proxy.body` instead.
+The format's rewriter decides what each event becomes; this conductor does the rest: frames the
+bytes (SSE or NDJSON), lets events the rewriter does not need pass as they came (their exact
+bytes), decodes and encodes JSON, keeps a sign of life going while think text is dropped, and
+holds the mitmproxy stream contract. Buffered JSON answers go through `cot_proxy.body` instead.
 
 Stdlib only, no mitmproxy import.
 """
@@ -12,71 +14,73 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
-from cot_proxy.channel import Change
-from cot_proxy.channel import ChannelStep
-from cot_proxy.events import failure_message
-from cot_proxy.formats import WireFormat
+from cot_proxy.filters import Filters
+from cot_proxy.formats._api import SAME
+from cot_proxy.formats._api import Format
+from cot_proxy.formats._api import Framer
+from cot_proxy.formats._api import Rewriter
+from cot_proxy.formats._api import failure_message
+from cot_proxy.framing import EventStyle
+from cot_proxy.framing import framer_for
 from cot_proxy.jsonbytes import decode_json
 from cot_proxy.jsonbytes import encode_json
-from cot_proxy.jsonbytes import fewest_needles
-from cot_proxy.jsonbytes import json_spellings
 from cot_proxy.sse import DEFAULT_MAX_EVENT_BYTES
-from cot_proxy.sse import EventSource
 from cot_proxy.sse import OversizedChunk
-from cot_proxy.sse import SSEFramer
-from cot_proxy.sse import read_event
-from cot_proxy.tags import TagMatcher
 from cot_proxy.think import DEFAULT_MAX_HELD_CHARS
 from cot_proxy.think import ThinkConfig
-from cot_proxy.think import ThinkFilter
 from cot_proxy.transcript import Transcript
-from cot_proxy.transcript import channel_filter
 
 logger = logging.getLogger(__name__)
 
-_NO_CHANGE = Change.NONE  # a plain name: compared by identity once or more per event
+# A comment line is valid SSE that every client skips (WHATWG event-stream interpretation).
+SSE_PING = b": ping\n\n"
 _DONE_LOOKBACK = 64  # bytes at a chunk's end searched for the done event
 
 
-class ThinkStream:
-    """Per-flow stream callable (`flow.response.stream`): frames SSE, runs each event's channels
-    through their think filters, re-emits the events.
+def _nothing_passes(raw: bytes) -> bool:
+    return False
+
+
+class FilterStream:
+    """Per-flow stream callable (`flow.response.stream`): framing, pass-through, encoding,
+    fall-back, for the rewriter of the answer's format.
 
     The contract, set by mitmproxy (`Message.stream` in mitmproxy/http.py; the example
     examples/addons/http-stream-modify.py): the callable gets every body chunk as it arrives, cut
     anywhere (inside an event, a tag, a UTF-8 character), then once b"" at the end of the body,
     to flush. It returns a list of chunks, never b"" and never a list containing b"": on HTTP/1
     an empty chunk goes out as the chunked terminator, and the client stops reading there. It
-    never raises. After an unexpected error, or an event bigger than `max_event_bytes`, the
-    stream cannot be filtered any more: strip mode fails closed (`cut`: the text the filters
-    hold, which is filtered, best effort; then the format's error event, `data: {"error": …}`;
-    then nothing, the rest of the upstream's body is dropped); the other modes hide nothing and
-    switch to raw pass-through (held text flushed first, best effort).
+    never raises.
 
-    Held text at the end of a channel (a cut-off tag, an open block, implicit-start text): when
-    the event that finishes the channel arrives, the filter is finished and the released text
-    merged into that same event (answer text appended, think text in the reasoning field), so it
-    reaches the client before the finish. Channels never finished are released when the stream's
-    done event (`[DONE]`) arrives, or at end of stream (before any unterminated tail, which strip
-    mode drops unless no byte of it can change: not a whole event, it cannot be filtered), in a new
-    event built by the format from the channel's last event (`event:` lines kept, `id:` not).
+    An event the rewriter says `passes` goes out as it came, unparsed (a rewriter may also pass
+    a whole chunk, unframed: `ChoicesRewriter.chunk`). Otherwise it is decoded and given to the
+    rewriter, whose answer is sent in its place (`cot_proxy.formats._api.Rewriter.event`). Not
+    JSON, or no data: sent as it came. An event that produced nothing, when nothing went out
+    for `heartbeat_seconds`, is replaced by the rewriter's heartbeat (an SSE comment if it has
+    none). Before the format's done event (`[DONE]`), and at end of stream, the rewriter's held
+    text goes out (`end`), before any unterminated tail (bytes after the last blank line),
+    which strip mode drops unless no byte of it can change (`passes_tail`): not a whole event,
+    it cannot be filtered.
 
-    A modified event left with no text and nothing else worth sending is dropped, unless nothing
-    was emitted for `heartbeat_seconds`; then it goes out with its empty text as a sign of life.
+    Any exception, or an event over `max_event_bytes`, means the stream can no longer be
+    filtered. Strip mode then fails closed (`cut`): the text the filters hold goes out (it is
+    filtered; best effort), then the format's error event (`Format.failure`), and nothing
+    more: the rest of the upstream's body is read and dropped, so no think text can follow.
+    The other modes hide nothing: they switch to raw pass-through (held text flushed first,
+    best effort). Keep mode passes every byte from the start.
 
-    For the log line and the metrics it records, at little cost: `first_answer_at`, when the
-    first answer text (or tool call) went out, after any think block (until then the fast paths
-    stay shut, so those few events are parsed; in keep mode and pass-through, the first byte);
-    and `done_sent`, whether the format's done event went out (one look at the end of each
-    returned chunk), after which the client has the whole answer.
+    Read by the log line and the metrics: `think_chars`, `first_answer_at` (time.time() of the
+    first answer text sent; keep mode: the first byte), `done_sent` (the client has the whole
+    answer: the done event went out, for a format that has one, which the bytes are watched for
+    even unfiltered; else the terminal event, or in keep mode the end of the body),
+    `passthrough`, `cut`, `fallback_reason`.
     """
 
     def __init__(
         self,
         config: ThinkConfig,
-        fmt: WireFormat,
+        fmt: Format,
         clock: Callable[[], float] = time.monotonic,
         heartbeat_seconds: float = 5.0,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
@@ -85,36 +89,28 @@ class ThinkStream:
     ) -> None:
         self.config = config
         self.format = fmt
+        self.transcript = transcript
+        # mitmweb's view: every event is parsed (no pass-through) so that its text is recorded.
+        self._record = transcript is not None
         self._clock = clock
         self._heartbeat_seconds = heartbeat_seconds
-        self._max_held_chars = max_held_chars
-        self._framer = SSEFramer(max_event_bytes)
-        self._step = ChannelStep(config, fmt)
-        # What may open a block or an answer wrapper (whitespace after it may be dropped).
-        self._starts = TagMatcher(start for start, _ in (*config.tags, *config.unwrap))
-        self._implicit = config.implicit_start and config.mode != "inline"
-        self._inline = config.mode == "inline"
-        self._done = fmt.done_payload
-        self._filters: dict[int, ThinkFilter] = {}  # by channel
-        # The last event of each channel, parsed: the template for events released for it.
-        self._last: dict[int, tuple[dict[str, Any], EventSource]] = {}
-        self._needles = self._fast_path_needles()
-        self._idle = True  # every channel filter idle: the fast paths are open
-        # What the previous call sent: answer text the filters did not see (fast paths) is
-        # looked up there when a block starts, for the whitespace rule (`_catch_up`).
-        self._recent: list[bytes] = []
-        self._last_output_at = clock()
-        # Bytes pass as they come: keep mode changes nothing; then also after a fall-back.
+        self._sse = fmt.framing == "sse"
+        self._framer = framer_for(fmt.framing, max_event_bytes)
+        self._style = EventStyle(fmt.framing)
+        self._filters = Filters(config, transcript, max_held_chars)
         self._raw = config.mode == "keep"
-        self.passthrough = False  # fell back to raw pass-through
-        self.cut = False  # strip mode failed closed: the answer ended with an error event
-        self._owed: list[bytes] = []  # `refuse`: what the first call sends
-        # mitmweb's view: every event is parsed (no fast paths) so that its text is recorded.
-        self.transcript = transcript
-        self._record = transcript is not None
-        self.fallback_reason: str | None = None
-        self.first_answer_at: float | None = None  # time.time() of the first answer text sent
-        self.done_sent = False  # the done event (`[DONE]`) went out: the client has it all
+        self._rewriter: Rewriter | None = None if self._raw else fmt.rewriter(config, self._filters)
+        # The rewriter's optional hook (chat and completions): a look at each chunk first,
+        # which may let it pass whole (`ChoicesRewriter.chunk`). None: keep mode, mitmweb.
+        self._chunk: Callable[[bytes, list[bytes], Framer], bool] | None = (
+            None if self._record else getattr(self._rewriter, "chunk", None)
+        )
+        # Bound once: asked for every event.
+        self._passes: Callable[[bytes], bool] = (
+            self._rewriter.passes if self._rewriter is not None else _nothing_passes
+        )
+        self._read = self._style.read
+        self._done = fmt.done_payload
         # How a chunk ending in the done event ends, per line-ending style (none: no done event).
         self._done_ends: tuple[bytes, ...] = (
             tuple(self._done + end for end in (b"\n\n", b"\r\n\r\n", b"\r\r"))
@@ -122,34 +118,22 @@ class ThinkStream:
             else ()
         )
         self._done_lines = (b"data:" + (self._done or b""), b"data: " + (self._done or b""))
+        self._ended = False  # the rewriter's end() was called
+        self._last_output_at = clock()
+        self.passthrough = False  # fell back to raw pass-through
+        self.cut = False  # strip mode failed closed: the answer ended with an error event
+        self._owed: list[bytes] = []  # `refuse`: what the first call sends
+        self.fallback_reason: str | None = None
+        self.first_answer_at: float | None = None
+        self.done_sent = False
 
     @property
     def think_chars(self) -> int:
-        return sum(f.think_chars for f in self._filters.values())
+        return self._filters.think_chars
 
     @property
     def think_blocks(self) -> int:
-        return sum(f.blocks for f in self._filters.values())
-
-    def _fast_path_needles(self) -> tuple[bytes | int, ...]:
-        # Inline mode leaves the text alone: only reasoning fields can change an event.
-        pairs = (*self.config.tags, *self.config.unwrap)
-        first_chars = {tag[0] for pair in pairs for tag in pair if tag and not self._inline}
-        needles = [spelling for char in sorted(first_chars) for spelling in json_spellings(char)]
-        # An opening quote and the key: '"reasoning' then covers "reasoning_content" too.
-        needles += [b'"' + key.encode("utf-8") for key in self._step.drop_keys]
-        needles += [b'"' + key.encode("utf-8") for key in self._step.inline_keys]
-        # Reasoning mode: another field to rename (exact key: '"reasoning"' must not catch
-        # '"reasoning_content"'), or with "both" any reasoning, to copy.
-        needles += [b'"' + key.encode("utf-8") + b'"' for key in self._step.rename_keys]
-        # Reasoning mode: the upstream's own reasoning, which a later block of ours is set apart
-        # from (`ThinkFilter.note_reasoning`).
-        needles += [b'"' + key.encode("utf-8") + b'"' for key in self._step.upstream_keys]
-        if len(self._step.think_keys) > 1:
-            needles += [b'"' + key.encode("utf-8") for key in self._step.think_keys]
-        # A one-byte needle as an int: `int in bytes` is a bare memchr, `bytes in bytes` costs
-        # a buffer export and a general search (about 15 times as long on a chunk, CPython 3.12).
-        return tuple(n[0] if len(n) == 1 else n for n in fewest_needles(needles))
+        return self._filters.blocks
 
     # -- mitmproxy entry point -----------------------------------------------------------------
 
@@ -157,104 +141,87 @@ class ThinkStream:
         if self.cut:
             owed, self._owed = self._owed, []
             return owed
-        if self._raw:
-            if not data:
-                return []
-            if self.first_answer_at is None:
-                self.first_answer_at = time.time()
-            if not self.done_sent:
-                self._note_done(data)
-            return [data]
-        if not self._record and self._passes_whole(data):
+        out: list[bytes] = []
+        chunk = self._chunk
+        if chunk is not None and chunk(data, out, self._framer):
             # The usual chunk mid-answer: `_sent` inlined, this runs once per network chunk.
             self._last_output_at = self._clock()
-            self._recent = whole = [data]
             if not self.done_sent and data.endswith(self._done_ends):
                 self._note_done(data)
-            return whole
-        out: list[bytes] = []
+            out.append(data)
+            return out
+        rewriter = self._rewriter
+        if self._raw or rewriter is None:
+            return self._raw_chunk(data)
         events: list[bytes] = []
         position = 0
         try:
-            held_before = self._framer.buffered_bytes
             events = self._framer.feed(data) if data else self._framer.flush()
-            data_clean: bool | None = None
             for position, raw in enumerate(events):
-                if type(raw) is not bytes:  # sse.Unframed: not one complete event
+                if type(raw) is not bytes:  # Unframed: not one complete event
                     if isinstance(raw, OversizedChunk):
                         logger.warning(
-                            "SSE event larger than %d bytes; %s",
+                            "%s event larger than %d bytes; %s",
+                            self.format.name,
                             self._framer.max_event_bytes,
                             self._giving_up,
                         )
                         self._fall_back(out, events[position:], "oversized event")
                         return self._sent(out)
-                    self._release_all(out)  # before the unterminated tail, not after it
-                    if self.config.mode != "strip" or self._clean(raw):
+                    if not self._sse and raw.strip():
+                        # A last NDJSON line without its LF is still a whole line to clients
+                        # (line readers yield it): it may be the terminal one.
+                        self._last_line(rewriter, bytes(raw), out)
+                        continue
+                    self._end(out)  # held text before the unterminated tail, not after it
+                    if self.config.mode != "strip" or rewriter.passes_tail(bytes(raw)):
                         # Strip drops one that may hold think text: not a whole event, so not
                         # filtered, and no SSE client dispatches an event never ended.
                         out.append(raw)
                     continue
-                if self._idle and not self._record and self.first_answer_at is not None:
-                    # Idle fast path: an event in which nothing can change goes out unparsed.
-                    # All events but the first lie wholly inside `data`, and so does the first
-                    # unless the framer held bytes of it: one scan of `data` answers for them.
-                    if data and (position or not held_before):
-                        if data_clean is None:
-                            data_clean = self._clean(data)
-                        clean = data_clean or self._clean(raw)
-                    else:
-                        clean = self._clean(raw)
-                    if clean and (
-                        not self._implicit or self.format.channels_known(raw, self._filters)
-                    ):
-                        out.append(raw)
-                        continue
-                self._filter_event(raw, out)
+                if not self._record and self._passes(raw):
+                    out.append(raw)
+                else:
+                    self._event(rewriter, raw, out)
             if not data:
-                self._release_all(out)
+                self._end(out)
         except Exception as exc:  # never raise into mitmproxy: fall back instead
             # No body content in the log: only the exception type; traceback at debug level.
-            logger.error("think filter failed (%s); %s", type(exc).__name__, self._giving_up)
+            logger.error(
+                "%s think filter failed (%s); %s",
+                self.format.name,
+                type(exc).__name__,
+                self._giving_up,
+            )
             logger.debug("think filter failure", exc_info=True)
             self._fall_back(out, events[position:], f"error: {type(exc).__name__}")
         return self._sent(out)
 
-    def _passes_whole(self, data: bytes) -> bool:
-        """Whether the chunk can go out as it came, not even framed: the usual chunk mid-answer.
-
-        Yes when nothing is held (filters idle, the framer at an event start), the chunk ends on
-        an event boundary and no byte of it can change state (no needle). Never with
-        implicit_start, where any event may open a new channel.
-        """
-        if not (
-            self._idle
-            and self.first_answer_at is not None
-            and not self._implicit
-            and data.endswith(b"\n\n")
-            and self._framer.at_event_start
-        ):
-            return False
-        for needle in self._needles:
-            if needle in data:
-                return False
-        return True
-
-    def _clean(self, raw: bytes) -> bool:
-        """True when `raw` holds no tag start character (in any JSON spelling) and, in strip
-        mode, no reasoning key: such an event cannot change while the filters are idle."""
-        for needle in self._needles:
-            if needle in raw:
-                return False
-        return True
+    def _raw_chunk(self, data: bytes) -> list[bytes]:
+        """Keep mode, or after a fall-back: every byte as it came, watched for the first byte
+        and the done event (a format without one is done when the filtered body ends)."""
+        if not data:
+            if self._done is None:
+                self.done_sent = self.done_sent or not self.passthrough
+            return []
+        if self.first_answer_at is None and (self._done is not None or not self.passthrough):
+            self.first_answer_at = time.time()
+        if not self.done_sent and self._done is not None:
+            self._note_done(data)
+        return [data]
 
     def _sent(self, out: list[bytes]) -> list[bytes]:
         if out:
             self._last_output_at = self._clock()
-            self._recent = out
             # One C call per chunk in the common case: the full check only at a likely end.
-            if not self.done_sent and out[-1].endswith(self._done_ends):
+            if self._done is not None and not self.done_sent and out[-1].endswith(self._done_ends):
                 self._note_done(out[-1])
+        rewriter = self._rewriter
+        if rewriter is not None:
+            if self.first_answer_at is None and rewriter.answered:
+                self.first_answer_at = time.time()
+            if rewriter.finished:
+                self.done_sent = True
         return out
 
     def _note_done(self, chunk: bytes) -> None:
@@ -266,18 +233,6 @@ class ThinkStream:
         if line_start == 0 and len(chunk) > _DONE_LOOKBACK:
             return  # a line longer than the lookback: not the done event
         self.done_sent = tail[line_start:] in self._done_lines
-
-    def _answered(self, container: dict[str, Any] | None) -> None:
-        """Note the time of the first answer text (or tool call) this stream sends."""
-        if container is None:
-            return
-        text = container.get(self._step.text_key)
-        if (
-            (type(text) is str and text)
-            or container.get("tool_calls")
-            or container.get("function_call")
-        ):
-            self.first_answer_at = time.time()
 
     @property
     def _giving_up(self) -> str:
@@ -294,15 +249,16 @@ class ThinkStream:
             self._cut(out, reason)
             return
         self._raw = self.passthrough = True
+        self._chunk = None
         try:
-            self._release_all(out)
+            self._end(out)
         except Exception as exc:
             logger.error("could not flush held think-filter text (%s)", type(exc).__name__)
         out.extend(unsent)
         try:
             out.extend(self._framer.flush())
         except Exception as exc:  # pragma: no cover - the framer only slices bytes
-            logger.error("could not flush the SSE framer (%s)", type(exc).__name__)
+            logger.error("could not flush the framer (%s)", type(exc).__name__)
 
     def refuse(self, reason: str) -> None:
         """Strip mode, before the first byte: the body cannot be filtered (a content encoding
@@ -316,21 +272,22 @@ class ThinkStream:
         then the format's error event; every later byte of the upstream's is dropped."""
         self.cut = True
         try:
-            self._release_all(out)
+            self._end(out)
         except Exception as exc:
             logger.error("could not flush held think-filter text (%s)", type(exc).__name__)
-        out.append(b"data: " + encode_json(self.format.failure(failure_message(reason))) + b"\n\n")
+        failure = self.format.failure(failure_message(reason))
+        out.append(self._style.new_event(failure, named=self._style.named is not False))
 
     # -- per event ------------------------------------------------------------------------------
 
-    def _filter_event(self, raw: bytes, out: list[bytes]) -> None:
-        """One event through the filters of its channels: sent as it came, rebuilt, or dropped."""
-        payload, source = read_event(raw)
+    def _event(self, rewriter: Rewriter, raw: bytes, out: list[bytes]) -> None:
+        payload, source = self._read(raw)
         if payload is None:
             out.append(raw)
             return
         if payload == self._done:
-            self._release_all(out)
+            # Held text goes out before the done event (again at the end, if more came).
+            out.extend(map(self._style.new_event, rewriter.end()))
             out.append(raw)
             return
         try:
@@ -338,101 +295,40 @@ class ThinkStream:
         except (ValueError, RecursionError):  # not JSON, not UTF-8: not ours to touch
             out.append(raw)
             return
-        channels = self.format.event_channels(obj)
-        if channels is None:
+        result = rewriter.event(obj, source)
+        if result is None:
             out.append(raw)
             return
-        changes = _NO_CHANGE
-        for channel, container, finish in channels:
-            think_filter = self._filters.get(channel)
-            if think_filter is None:
-                think_filter = self._new_filter(channel)
-                self._filters[channel] = think_filter
-            if self._idle and container is not None and think_filter.idle:
-                self._catch_up(channel, think_filter, container, out)
-            self._last[channel] = (obj, source)
-            if container is not None:
-                if self.transcript is not None:
-                    self.transcript.add_dropped(channel, container, self._step.drop_keys)
-                change = self._step.apply(think_filter, container, finish)
-                if change is not _NO_CHANGE:  # a Flag's "|" runs Python code: not for one channel
-                    changes = change if changes is _NO_CHANGE else changes | change
-                if self.first_answer_at is None and (not self._inline or think_filter.idle):
-                    self._answered(container)  # inline: not while the text is reasoning
-            elif finish is not None:
-                # Nowhere to merge held text into: send it in its own event just before.
-                self._release(channel, think_filter, out, finish)
-        self._idle = self._all_idle()
-        if changes is _NO_CHANGE:
-            out.append(raw)
-        elif (
-            Change.GAVE_TEXT in changes
-            or not self.format.carries_nothing(obj)
-            or self._heartbeat_due(out)
-        ):
-            out.append(source.with_data(encode_json(obj)))
-        # else dropped: nothing left to say, and no sign of life due
-
-    def _new_filter(self, channel: int) -> ThinkFilter:
-        return channel_filter(self.config, channel, self.transcript, self._max_held_chars)
-
-    def _catch_up(
-        self, channel: int, think_filter: ThinkFilter, container: dict[str, Any], out: list[bytes]
-    ) -> None:
-        """Before text that may open a block, tell the filter how the answer sent so far ends:
-        events passed unparsed (fast paths) never reached it."""
-        text = container.get(self._step.text_key)
-        if type(text) is not str or self._starts.absent_from(text):
+        if not result:
+            if not out and self._clock() - self._last_output_at >= self._heartbeat_seconds:
+                self._heartbeat(rewriter, out)
             return
-        for raw in reversed(self._recent + out):  # this call's events, then the previous call's
-            last = self._last_text(raw, channel)
-            if last:
-                think_filter.note_answer(last)
-                return
+        for item in result:
+            if item is SAME:
+                out.append(raw)
+            elif item is obj:
+                out.append(self._style.in_place(raw, source, encode_json(obj)))
+            else:
+                out.append(self._style.new_event(item))
 
-    def _last_text(self, raw: bytes, channel: int) -> str | None:
-        """The last non-empty text of `channel` in `raw` (one event or a chunk of whole ones)."""
-        found = None
-        for event in SSEFramer(self._framer.max_event_bytes).feed(raw):
-            payload, _ = read_event(event) if type(event) is bytes else (None, None)
-            try:
-                obj = decode_json(payload) if payload and payload != self._done else None
-            except (ValueError, RecursionError):
-                continue
-            for index, container, _ in self.format.event_channels(obj) or ():
-                text = container.get(self._step.text_key) if container is not None else None
-                if index == channel and type(text) is str and text:
-                    found = text
-        return found
+    def _last_line(self, rewriter: Rewriter, line: bytes, out: list[bytes]) -> None:
+        """An NDJSON line cut off at end of stream, as a line; what follows it gets an LF
+        before it, so that no two lines run together."""
+        start = len(out)
+        self._event(rewriter, line, out)
+        for index in range(start, len(out) - 1):
+            if not out[index].endswith(b"\n"):
+                out[index] += b"\n"
 
-    def _all_idle(self) -> bool:
-        for think_filter in self._filters.values():
-            if not think_filter.idle:
-                return False
-        return True
+    def _heartbeat(self, rewriter: Rewriter, out: list[bytes]) -> None:
+        beat = rewriter.heartbeat()
+        if beat is not None:
+            out.append(self._style.new_event(beat))
+        elif self._sse:
+            out.append(SSE_PING)
 
-    def _heartbeat_due(self, out: list[bytes]) -> bool:
-        if out:  # this call already sends something
-            return False
-        return self._clock() - self._last_output_at >= self._heartbeat_seconds
-
-    # -- end of channels ------------------------------------------------------------------------
-
-    def _release_all(self, out: list[bytes]) -> None:
-        """Release what every channel still holds (at the done event or end of stream)."""
-        for channel in sorted(self._filters):
-            self._release(channel, self._filters[channel], out)
-        self._idle = self._all_idle()
-
-    def _release(
-        self, channel: int, think_filter: ThinkFilter, out: list[bytes], finish: object = None
-    ) -> None:
-        answer, think = think_filter.finish(finish)
-        if answer and self.first_answer_at is None:
-            self.first_answer_at = time.time()
-        if answer or think:
-            last, source = self._last[channel]
-            event = self.format.released_event(
-                last, channel, answer, think, self.config.reasoning_field
-            )
-            out.append(source.derive(encode_json(event)))
+    def _end(self, out: list[bytes]) -> None:
+        """The rewriter's held text, once (before an unterminated tail, or at the very end)."""
+        if self._rewriter is not None and not self._ended:
+            self._ended = True
+            out.extend(map(self._style.new_event, self._rewriter.end()))

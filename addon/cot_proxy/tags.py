@@ -6,6 +6,7 @@ Pure logic, no mitmproxy import.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 
@@ -64,3 +65,10 @@ class TagMatcher:
                     break
                 pos = text.find(char, pos + 1, best)
         return best
+
+
+@functools.lru_cache(maxsize=128)
+def matcher_for(tags: tuple[str, ...]) -> TagMatcher:
+    """The matcher of `tags`, shared: matchers are immutable, and every filter of a config
+    (one per channel per flow) uses the same."""
+    return TagMatcher(tags)

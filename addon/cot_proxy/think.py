@@ -1,92 +1,36 @@
-"""Think-block removal: a per-choice incremental state machine over answer text.
+"""Think-block removal: a per-channel incremental state machine over answer text.
 
-Pure logic, no mitmproxy import.
-
-`ThinkFilter.feed()` takes the next piece of one choice's text and returns the (answer, think)
+`ThinkFilter.feed()` takes the next piece of one channel's text and returns the (answer, think)
 text it can decide now; `finish()` ends the text. Text is held back only while it could still be
 the beginning of a tag (or, with `implicit_start`, until the first end tag shows whether the model
 thought at all), so answer text normally leaves in the same feed that brought it.
 `remove_think_blocks()` is the whole-text equivalent (feed everything, then finish).
+`ThinkConfig` and the modes are also importable from here. Pure logic, no mitmproxy import.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import functools
 import logging
-from typing import Literal
+from typing import TYPE_CHECKING
 
 from cot_proxy.tags import TagMatcher
+from cot_proxy.tags import matcher_for
+from cot_proxy.think_config import BLOCK_SEPARATOR
+from cot_proxy.think_config import DEFAULT_MAX_HELD_CHARS as DEFAULT_MAX_HELD_CHARS
+from cot_proxy.think_config import THINK_MODES as THINK_MODES
+from cot_proxy.think_config import ThinkConfig as ThinkConfig
+from cot_proxy.think_config import ThinkMode as ThinkMode
+from cot_proxy.think_held import HeldText
+from cot_proxy.think_held import State
+
+if TYPE_CHECKING:
+    from cot_proxy.filters import FilterObserver
 
 logger = logging.getLogger(__name__)
 
-# inline: reasoning the upstream split off goes into the answer text (`cot_proxy.inline`).
-ThinkMode = Literal["strip", "reasoning", "keep", "inline"]
-THINK_MODES: tuple[str, ...] = ("strip", "reasoning", "keep", "inline")
-# implicit_start with no end tag by the finish: what the held text is.
-ImplicitUnclosed = Literal["auto", "answer", "think"]
-IMPLICIT_UNCLOSED: tuple[str, ...] = ("auto", "answer", "think")
-# The reasoning items reasoning mode writes on the Responses API (`cot_proxy.formats.responses`):
-# `content` of reasoning_text, `summary` of summary_text (what Codex shows), or both.
-ResponsesReasoning = Literal["text", "summary", "both"]
-RESPONSES_REASONING: tuple[str, ...] = ("text", "summary", "both")
-# Markers that end a block opened by these start tags and stay in the answer, when a config
-# sets none: Qwen3 and Kimi-style models may open a tool call before closing the think block.
-# A marker ends the block only when no end tag follows it: vLLM
-# vllm/reasoning/qwen3_reasoning_parser.py partitions at "</think>" whenever one follows ("Bare
-# <tool_call> mentions in reasoning text must not prematurely terminate reasoning"), and
-# llama.cpp keeps such a mention in the reasoning too.
-DEFAULT_END_MARKERS: dict[str, tuple[str, ...]] = {"<think>": ("<tool_call>",)}
-# Between the reasoning of two blocks of one choice (reasoning mode), so words stay apart.
-BLOCK_SEPARATOR = "\n\n"
 
-DEFAULT_MAX_HELD_CHARS = 1_000_000
-
-
-@dataclasses.dataclass(frozen=True)
-class ThinkConfig:
-    """How think content is treated for one request (global defaults overlaid by a model rule)."""
-
-    mode: ThinkMode = "strip"
-    # (start_tag, end_tag) pairs, matched together; literal and case-sensitive.
-    tags: tuple[tuple[str, str], ...] = (("<think>", "</think>"),)
-    # The prompt template already opened the block: all text before the first end tag is think
-    # content.
-    implicit_start: bool = False
-    # Where reasoning mode puts the think text (message/delta field name).
-    reasoning_field: str = "reasoning_content"
-    # Markers that end any block and stay in the answer; None: DEFAULT_END_MARKERS per start tag.
-    end_markers: tuple[str, ...] | None = None
-    # implicit_start, no end tag by the finish: "auto" = think when the choice finished with
-    # finish_reason "length" (cut off while thinking), else answer.
-    implicit_unclosed: ImplicitUnclosed = "auto"
-    # Answer wrappers, (start_tag, end_tag) pairs: outside think blocks their tags are removed
-    # and what they hold stays answer (Hunyuan's <answer>…</answer>). Literal, like the tags.
-    unwrap: tuple[tuple[str, str], ...] = ()
-    # Responses API, reasoning mode: which family of reasoning item text and events is written.
-    responses_reasoning: ResponsesReasoning = "text"
-
-    def markers_for(self, start_tag: str) -> tuple[str, ...]:
-        if self.end_markers is not None:
-            return self.end_markers
-        return DEFAULT_END_MARKERS.get(start_tag, ())
-
-
-@functools.lru_cache(maxsize=128)
-def _matcher(tags: tuple[str, ...]) -> TagMatcher:
-    # Matchers are immutable; every filter of a config shares them (one per choice per flow).
-    return TagMatcher(tags)
-
-
-class _State(enum.Enum):
-    ANSWER = "answer"  # outside any block
-    INSIDE = "inside"  # in a block, waiting for its own end tag
-    MARKED = "marked"  # in a block after an end marker: held until its end tag or the finish
-    IMPLICIT = "implicit"  # implicit_start, first end tag not seen yet: everything is held
-
-
-class ThinkFilter:
+class ThinkFilter(HeldText):
     """Separates think blocks from answer text for one choice, fed piece by piece.
 
     Modes: "strip" drops blocks (think text is counted, not returned); "reasoning" returns the
@@ -97,60 +41,69 @@ class ThinkFilter:
     whitespace stays, so words never run together. A block still open at `finish()` is think
     text. An end tag with no block open (an orphan) is removed; the text around it is answer.
     An end marker (`config.markers_for`) inside a block closes it and stays in the answer, but
-    only when the block's end tag does not follow: from the marker on, the text is held until
-    that end tag (then it was all think text, the marker a mention) or the finish (then the
-    marker and what follows are answer). Past `max_held_chars` held after a marker, the held
-    text is think text (fail closed) and the block goes on.
+    only when the block's end tag does not follow (`HeldText`).
     Outside a block, the tags of `config.unwrap` are removed and their content stays answer;
     after a wrapper's start tag, whitespace is dropped as after a block (the end tag changes
     nothing about whitespace). Think tags win over a wrapper tag spelled the same.
 
     implicit_start: everything before the first end tag (of any pair) is think text, so all text
-    is held until that tag. Leading whitespace followed by a start tag opens the block
-    explicitly instead (the text then flows progressively as think text). With no end tag by
-    `finish()`, or once more than `max_held_chars` are held (warning), the held text is handed
-    back as if implicit_start were off: it is answer, except that explicit tag pairs inside it
-    are still honoured, and filtering continues with explicit tags. With no end tag at
-    `finish(reason)`, the held text is think text instead when `config.implicit_unclosed` is
-    "think", or "auto" and `reason` is "length" (the model was cut off while thinking).
+    is held until that tag (`HeldText`).
 
     Reasoning mode delivers each block's think text without the whitespace at its edges
     (trailing whitespace is held until more think text follows), so a block of whitespace
     only (Qwen3's thinking-off `<think>\n\n</think>`) gives no reasoning at all, as in
     llama.cpp; the reasoning of a later block of the same choice starts with BLOCK_SEPARATOR.
 
+    With an `observer`, each feed and finish tells it the answer and think text decided (in
+    strip mode the think text as reasoning mode would give it), and `note_dropped` the
+    upstream's reasoning; the caller gets exactly what it gets without one.
+
     After `finish()` the filter is back in its initial state; counters accumulate.
     """
 
-    def __init__(self, config: ThinkConfig, max_held_chars: int = DEFAULT_MAX_HELD_CHARS) -> None:
+    def __init__(
+        self,
+        config: ThinkConfig,
+        max_held_chars: int = DEFAULT_MAX_HELD_CHARS,
+        *,
+        observer: FilterObserver | None = None,
+    ) -> None:
         self.config = config
         self.max_held_chars = max_held_chars
-        self._strip = config.mode == "strip"
+        # An observer sees the think text strip mode drops: the filter makes it, the caller
+        # does not get it (`_observed`).
+        self._strip = config.mode == "strip" and observer is None
+        self._drops_think = config.mode == "strip"
+        self._observer = observer
+        if observer is not None:
+            # Bound here, so that a filter without an observer (mitmdump) pays nothing for it.
+            self.feed = self._observed_feed  # type: ignore[method-assign]
+            self.finish = self._observed_finish  # type: ignore[method-assign]
         # Inline mode leaves the text the model wrote as it is (`cot_proxy.inline`).
         self._keep = config.mode in ("keep", "inline")
         starts = tuple(start for start, _ in config.tags)
         ends = tuple(end for _, end in config.tags)
         self._start_tags = frozenset(starts)
-        self._starts = _matcher(starts)
+        self._starts = matcher_for(starts)
         self._wrap_starts = frozenset(start for start, _ in config.unwrap)
         wrappers = tuple(tag for pair in config.unwrap for tag in pair)
         self._wrappers = frozenset(wrappers) - self._start_tags - frozenset(ends)
         # Outside a block: start tags open one, end tags are orphans (removed), wrapper tags go.
-        self._answer_tags = _matcher(starts + ends + wrappers)
+        self._answer_tags = matcher_for(starts + ends + wrappers)
         self._markers = frozenset(m for start in starts for m in config.markers_for(start))
         # Implicit start: the first end tag of any pair ends the implicit block (an end marker
         # only at the finish, when no end tag came: `_finish_implicit`).
-        self._any_end = _matcher(ends)
-        self._any_marker = _matcher(tuple(self._markers)) if self._markers else None
+        self._any_end = matcher_for(ends)
+        self._any_marker = matcher_for(tuple(self._markers)) if self._markers else None
         # A start tag listed twice closes with its first end tag.
         self._end_of: dict[str, TagMatcher] = {}
         self._close_of: dict[str, TagMatcher] = {}
         for start, end in reversed(config.tags):
-            self._end_of[start] = _matcher((end, *config.markers_for(start)))
-            self._close_of[start] = _matcher((end,))
+            self._end_of[start] = matcher_for((end, *config.markers_for(start)))
+            self._close_of[start] = matcher_for((end,))
         self._end: TagMatcher = self._any_end
         self._close: TagMatcher = self._any_end  # the open block's end tag, without markers
-        self._state = _State.ANSWER
+        self._state = State.ANSWER
         self._pending = ""  # text that may be the beginning of a tag
         self._trim = False  # dropping whitespace after a removed block
         self._spaced = True  # the answer so far is empty or ends in whitespace
@@ -173,7 +126,7 @@ class ThinkFilter:
 
     def _reset(self) -> None:
         self._state = (
-            _State.IMPLICIT if self.config.implicit_start and not self._keep else _State.ANSWER
+            State.IMPLICIT if self.config.implicit_start and not self._keep else State.ANSWER
         )
         self._pending = ""
         self._trim = False
@@ -184,15 +137,10 @@ class ThinkFilter:
         self._block_fresh = True
         self._think_sent = False
 
-    def _clear_held(self) -> None:
-        self._held = []
-        self._held_len = 0
-        self._held_tail = ""
-
     @property
     def idle(self) -> bool:
         """True when the next text cannot be affected by anything seen so far."""
-        return (self._state is _State.ANSWER and not self._pending and not self._trim) or self._keep
+        return (self._state is State.ANSWER and not self._pending and not self._trim) or self._keep
 
     @property
     def held_chars(self) -> int:
@@ -204,7 +152,7 @@ class ThinkFilter:
             return text, ""
         if not self._pending:
             # Shortcuts for the common pieces that cannot contain (part of) a tag.
-            if self._state is _State.INSIDE and self._end.absent_from(text):
+            if self._state is State.INSIDE and self._end.absent_from(text):
                 if self._strip:
                     self.think_chars += len(text)
                     return "", ""
@@ -212,7 +160,7 @@ class ThinkFilter:
                 self._emit_think(text, edges)
                 return "", "".join(edges)
             if (
-                self._state is _State.ANSWER
+                self._state is State.ANSWER
                 and not self._trim
                 and self._answer_tags.absent_from(text)
             ):
@@ -221,9 +169,9 @@ class ThinkFilter:
         answer: list[str] = []
         think: list[str] = []
         rest: str | None = text
-        if self._state is _State.IMPLICIT:
+        if self._state is State.IMPLICIT:
             rest = self._feed_implicit(text, think)
-        elif self._state is _State.MARKED:
+        elif self._state is State.MARKED:
             rest = self._feed_marked(text, think)
         if rest:
             self._run(rest, answer, think)
@@ -231,7 +179,7 @@ class ThinkFilter:
 
     def note_answer(self, text: str) -> None:
         """Answer text of this choice that reached the client without passing through `feed`."""
-        if text and self._state is _State.ANSWER and not self._pending:
+        if text and self._state is State.ANSWER and not self._pending:
             self._spaced = text[-1].isspace()
 
     def note_reasoning(self, text: str) -> None:
@@ -242,8 +190,25 @@ class ThinkFilter:
 
     def note_dropped(self, text: str) -> None:
         """Reasoning of this channel that the upstream split off itself and the format deletes
-        (strip mode): nothing to do here, and not counted in `think_chars` (the upstream's
-        reasoning fields never are); a recording filter (`cot_proxy.transcript`) keeps it."""
+        (strip mode): not counted in `think_chars` (the upstream's reasoning fields never are);
+        the observer, if any, is told (mitmweb's transcript keeps it)."""
+        if self._observer is not None:
+            self._observer.on_dropped(text)
+
+    def _observed_feed(self, text: str) -> tuple[str, str]:
+        return self._observed(*ThinkFilter.feed(self, text))
+
+    def _observed_finish(self, reason: object = None) -> tuple[str, str]:
+        return self._observed(*ThinkFilter.finish(self, reason))
+
+    def _observed(self, answer: str, think: str) -> tuple[str, str]:
+        observer = self._observer
+        assert observer is not None
+        if answer:
+            observer.on_answer(answer)
+        if think:
+            observer.on_think(think)
+        return answer, "" if self._drops_think else think
 
     def finish(self, reason: object = None) -> tuple[str, str]:
         """End of text → (answer_text, think_text) still held. Resets the filter.
@@ -253,17 +218,17 @@ class ThinkFilter:
             return "", ""
         answer: list[str] = []
         think: list[str] = []
-        if self._state is _State.IMPLICIT:
+        if self._state is State.IMPLICIT:
             self._finish_implicit(reason, answer, think)
-        while self._state is _State.MARKED:
+        while self._state is State.MARKED:
             # No end tag after the marker: it ended the block, and it and what followed are answer
             # (which may open another block and hold after its marker again).
             held = "".join(self._held)
             self._clear_held()
             self._end_think()
-            self._state = _State.ANSWER
+            self._state = State.ANSWER
             self._run(held, answer, think)
-        if self._state is _State.ANSWER:
+        if self._state is State.ANSWER:
             self._emit_answer(self._pending, answer)
         else:
             self._emit_think(self._pending, think)
@@ -277,7 +242,7 @@ class ThinkFilter:
             text = self._pending + text
             self._pending = ""
         while text:
-            if self._state is _State.ANSWER:
+            if self._state is State.ANSWER:
                 pos, tag = self._answer_tags.search(text)
                 self._emit_answer(text[:pos], answer)
                 if tag is None:
@@ -301,7 +266,7 @@ class ThinkFilter:
                 if tag in self._markers:
                     # Maybe the end of the block and the start of the answer (a tool call, say):
                     # the block's end tag still to come would make it a mention in the reasoning.
-                    self._state = _State.MARKED
+                    self._state = State.MARKED
                     rest = self._feed_marked(text[pos:], think)
                     if rest is None:
                         return
@@ -311,14 +276,14 @@ class ThinkFilter:
             text = text[pos + len(tag) :]
 
     def _open_block(self, start_tag: str) -> None:
-        self._state = _State.INSIDE
+        self._state = State.INSIDE
         self._end = self._end_of[start_tag]
         self._close = self._close_of[start_tag]
         self.blocks += 1
 
     def _close_block(self) -> None:
         self._end_think()
-        self._state = _State.ANSWER
+        self._state = State.ANSWER
         # Mid-sentence ("a<think>x</think> b") the space after the block separates words.
         self._trim = self._spaced
 
@@ -360,108 +325,6 @@ class ThinkFilter:
         self._think_ws = text[len(body) :]
         if body:
             think.append(body)
-
-    # -- after an end marker ------------------------------------------------------------------
-
-    def _feed_marked(self, text: str, think: list[str]) -> str | None:
-        """Hold text from an end marker on until the block's end tag; return the text after
-        that tag (the held text was think text), or None while still holding."""
-        window = self._held_tail + text
-        offset = self._held_len - len(self._held_tail)
-        self._held.append(text)
-        self._held_len += len(text)
-        pos, tag = self._close.search(window)
-        if tag is not None:
-            held = "".join(self._held)
-            cut = offset + pos
-            self._clear_held()
-            self._emit_think(held[:cut], think)
-            self._close_block()
-            return held[cut + len(tag) :]
-        keep = self._close.max_len - 1
-        self._held_tail = window[-keep:] if keep else ""
-        if self._held_len > self.max_held_chars:
-            logger.warning(
-                "think block: no end tag within %d chars after an end marker; the marker stays "
-                "in the think text",
-                self.max_held_chars,
-            )
-            held = "".join(self._held)
-            self._clear_held()
-            self._state = _State.INSIDE
-            self._emit_think(held, think)
-        return None
-
-    # -- implicit start -----------------------------------------------------------------------
-
-    def _finish_implicit(self, reason: object, answer: list[str], think: list[str]) -> None:
-        held = "".join(self._held)
-        self._clear_held()
-        unclosed = self.config.implicit_unclosed
-        if unclosed == "think" or (unclosed == "auto" and reason == "length"):
-            if held:
-                self.blocks += 1
-            self._emit_think(held, think)
-            return
-        self._state = _State.ANSWER
-        pos, marker = self._any_marker.search(held) if self._any_marker else (0, None)
-        if marker is not None:
-            # The model thought, then opened a tool call without closing the block.
-            self.blocks += 1
-            self._emit_think(held[:pos], think)
-            self._end_think()
-            held = held[pos:]
-        self._run(held, answer, think)
-
-    def _feed_implicit(self, text: str, think: list[str]) -> str | None:
-        """Hold text until the first end tag; return text for the explicit machine, if any."""
-        self._held.append(text)
-        self._held_len += len(text)
-        if not self._opener_checked:
-            held = "".join(self._held)
-            body = held.lstrip()
-            pos, tag = self._starts.search(body) if body else (0, None)
-            if pos == 0 and tag is not None:
-                # The model opened the block itself: think text can flow progressively.
-                self._clear_held()
-                self._emit_think(held[: len(held) - len(body)], think)
-                self._open_block(tag)
-                return body[len(tag) :]
-            if not body or pos == 0:
-                # Only whitespace, or the beginning of a start tag, so far: still undecided.
-                self._held = [held]
-                return self._check_cap()
-            self._opener_checked = True
-            return self._search_implicit_end(held, 0, think)
-        window = self._held_tail + text
-        return self._search_implicit_end(window, self._held_len - len(window), think)
-
-    def _search_implicit_end(self, window: str, offset: int, think: list[str]) -> str | None:
-        pos, tag = self._any_end.search(window)
-        if tag is not None:
-            held = "".join(self._held)
-            cut = offset + pos
-            self._clear_held()
-            self._emit_think(held[:cut], think)
-            self.blocks += 1
-            self._close_block()
-            return held[cut + len(tag) :]
-        keep = self._any_end.max_len - 1
-        self._held_tail = window[-keep:] if keep else ""
-        return self._check_cap()
-
-    def _check_cap(self) -> str | None:
-        if self._held_len <= self.max_held_chars:
-            return None
-        logger.warning(
-            "implicit think start: no end tag within %d chars; releasing them as answer and "
-            "continuing with explicit tags",
-            self.max_held_chars,
-        )
-        held = "".join(self._held)
-        self._clear_held()
-        self._state = _State.ANSWER
-        return held
 
 
 def remove_think_blocks(

@@ -1,7 +1,8 @@
 """What one filtered answer looked like: the text the client got and the think text taken out.
 
 Kept only under mitmweb, for its `cot-proxy` content view; under mitmdump nothing here is built,
-so the filters run as they always do. Bounded: `TEXT_LIMIT` characters of text per flow
+so the filters run as they always do. The filters tell it their text through an observer each
+(`ChannelRecord`, given them by `cot_proxy.filters.Filters`). Bounded: `TEXT_LIMIT` characters of text per flow
 (answer and think together) and `OUTPUT_LIMIT` bytes of the streamed body the client got
 (mitmproxy keeps no streamed body, and its content views show nothing without one).
 
@@ -13,12 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
-
-from cot_proxy.inline import InlineFilter
-from cot_proxy.inline import new_filter
-from cot_proxy.think import DEFAULT_MAX_HELD_CHARS
-from cot_proxy.think import ThinkConfig
-from cot_proxy.think import ThinkFilter
 
 TEXT_LIMIT = 1 << 20  # characters of answer and think text per flow
 OUTPUT_LIMIT = 1 << 20  # bytes of streamed body per flow
@@ -60,10 +55,9 @@ class Transcript:
             if isinstance(value, str):
                 self.add_think(channel, value)
 
-    def new_filter(self, channel: int, config: ThinkConfig, max_held_chars: int) -> ThinkFilter:
-        if config.mode == "inline":
-            return RecordingInlineFilter(config, self, channel, max_held_chars)
-        return RecordingFilter(config, self, channel, max_held_chars)
+    def observer(self, channel: int) -> ChannelRecord:
+        """What a channel's filter tells what it decided (`cot_proxy.filters.Filters`)."""
+        return ChannelRecord(self, channel)
 
     def summary(self) -> dict[str, Any]:
         """Plain values, for saved flows and the content view."""
@@ -83,77 +77,23 @@ class Transcript:
         }
 
 
-def channel_filter(
-    config: ThinkConfig,
-    channel: int,
-    transcript: Transcript | None,
-    max_held_chars: int = DEFAULT_MAX_HELD_CHARS,
-) -> ThinkFilter:
-    """The filter of one channel: recording into `transcript` under mitmweb, plain elsewhere."""
-    if transcript is not None:
-        return transcript.new_filter(channel, config, max_held_chars)
-    return new_filter(config, max_held_chars)
+class ChannelRecord:
+    """The observer of one channel's filter (`cot_proxy.think.FilterObserver`): what it decided
+    goes into the transcript, under the channel's number."""
 
+    __slots__ = ("_transcript", "_channel")
 
-class RecordingFilter(ThinkFilter):
-    """A ThinkFilter that also tells the transcript what it decided.
-
-    In strip mode a ThinkFilter counts think text and forgets it; this one has the filter hand
-    all think text back (its strip flag off), records it, and then drops it itself, so the
-    client gets exactly what a plain filter would give.
-    """
-
-    def __init__(
-        self,
-        config: ThinkConfig,
-        transcript: Transcript,
-        channel: int,
-        max_held_chars: int = DEFAULT_MAX_HELD_CHARS,
-    ) -> None:
-        super().__init__(config, max_held_chars)
-        self._drops_think = self._strip
-        self._strip = False
+    def __init__(self, transcript: Transcript, channel: int) -> None:
         self._transcript = transcript
         self._channel = channel
 
-    def feed(self, text: str) -> tuple[str, str]:
-        return self._recorded(*super().feed(text))
+    def on_answer(self, text: str) -> None:
+        self._transcript.add_answer(self._channel, text)
 
-    def finish(self, reason: object = None) -> tuple[str, str]:
-        return self._recorded(*super().finish(reason))
-
-    def note_dropped(self, text: str) -> None:
+    def on_think(self, text: str) -> None:
         self._transcript.add_think(self._channel, text)
 
-    def _recorded(self, answer: str, think: str) -> tuple[str, str]:
-        self._transcript.add_answer(self._channel, answer)
-        self._transcript.add_think(self._channel, think)
-        return answer, "" if self._drops_think else think
-
-
-class RecordingInlineFilter(InlineFilter):
-    """An InlineFilter that also tells the transcript the model's text and the reasoning moved."""
-
-    def __init__(
-        self,
-        config: ThinkConfig,
-        transcript: Transcript,
-        channel: int,
-        max_held_chars: int = DEFAULT_MAX_HELD_CHARS,
-    ) -> None:
-        super().__init__(config, max_held_chars)
-        self._transcript = transcript
-        self._channel = channel
-
-    def feed(self, text: str) -> tuple[str, str]:
-        self._transcript.add_answer(self._channel, text)
-        return super().feed(text)
-
-    def open_block(self, reasoning: str) -> str:
-        self._transcript.add_think(self._channel, reasoning)
-        return super().open_block(reasoning)
-
-    def note_dropped(self, text: str) -> None:
+    def on_dropped(self, text: str) -> None:
         self._transcript.add_think(self._channel, text)
 
 

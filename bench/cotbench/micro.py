@@ -34,7 +34,7 @@ def think_filter_round(events: int) -> dict[str, Any]:
 def think_filter_pass(events: int) -> dict[str, Any]:
     """The pure stream filter (no proxy): per-event calls, as mitmproxy makes them."""
     from cot_proxy.formats import chat
-    from cot_proxy.stream import ThinkStream
+    from cot_proxy.stream import FilterStream
     from cot_proxy.think import ThinkConfig
 
     role = chat_event("")
@@ -43,7 +43,7 @@ def think_filter_pass(events: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
 
     # Pass-through: answer events without "<", one per call; must come out byte for byte.
-    stream = ThinkStream(ThinkConfig(), chat)
+    stream = FilterStream(ThinkConfig(), chat)
     sent: list[bytes] = list(stream(role))
     started = time.perf_counter()
     for raw in answer:
@@ -54,7 +54,7 @@ def think_filter_pass(events: int) -> dict[str, Any]:
     out["pass_exact"] = b"".join(sent) == role + b"".join(answer)
 
     # In-think: content events inside an open block, one per call; strip mode drops them.
-    stream = ThinkStream(ThinkConfig(), chat)
+    stream = FilterStream(ThinkConfig(), chat)
     stream(role)
     stream(chat_event("<think>"))
     kept = 0
@@ -68,7 +68,7 @@ def think_filter_pass(events: int) -> dict[str, Any]:
     out["think_exact"] = kept <= 1 + int(elapsed / 5) and b'"Done"' in tail
 
     # Informational: 64 pass-through events per chunk (a fast upstream, a big network read).
-    stream = ThinkStream(ThinkConfig(), chat)
+    stream = FilterStream(ThinkConfig(), chat)
     stream(role)
     batches = [b"".join(answer[i : i + 64]) for i in range(0, events, 64)]
     started = time.perf_counter()

@@ -144,7 +144,7 @@ def test_filter_body_never_raises(
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret")
 
-    monkeypatch.setattr("cot_proxy.body.ChannelStep.apply", boom)
+    monkeypatch.setattr("cot_proxy.channel.ChannelStep.apply", boom)
     with caplog.at_level(logging.ERROR, logger="cot_proxy.body"):
         assert filter_body(body, ThinkConfig(), chat) is None
     assert "RuntimeError" in caplog.text and "secret" not in caplog.text

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from cot_proxy.formats import chat
-from cot_proxy.stream import ThinkStream
+from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 
 MiB = 1024 * 1024
@@ -43,7 +43,7 @@ def test_sse_line_that_never_ends(caplog, mode):
     """20 MiB with no line end, cap 1 MiB: strip mode ends the answer with an error event and
     drops the rest, the other modes pass it through raw; memory stays near the cap."""
     cap = 1 * MiB
-    stream = ThinkStream(ThinkConfig(mode=mode), chat, max_event_bytes=cap)
+    stream = FilterStream(ThinkConfig(mode=mode), chat, max_event_bytes=cap)
     chunk = b"data: " + b"x" * (64 * 1024 - 6)
     out_size = 0
 
@@ -70,7 +70,7 @@ def test_sse_line_that_never_ends(caplog, mode):
 
 def test_think_block_that_never_closes_strip():
     """40,000 events of think text with no end tag: nothing is held, nothing leaks."""
-    stream = ThinkStream(ThinkConfig(), chat)
+    stream = FilterStream(ThinkConfig(), chat)
     out: list[bytes] = []
 
     def feed() -> int:
@@ -93,7 +93,7 @@ def test_think_block_that_never_closes_strip():
 def test_implicit_start_without_end_tag_is_capped(caplog):
     """Implicit start holds text until the end tag; past max_held_chars it is delivered as the answer."""
     cap_chars = 200_000
-    stream = ThinkStream(ThinkConfig(implicit_start=True), chat, max_held_chars=cap_chars)
+    stream = FilterStream(ThinkConfig(implicit_start=True), chat, max_held_chars=cap_chars)
     delivered: dict[str, Any] = {"first": "", "last": "", "chars": 0}
 
     def feed() -> int:
@@ -123,7 +123,7 @@ def test_implicit_start_without_end_tag_is_capped(caplog):
 
 @pytest.mark.parametrize("mode", ["reasoning"])
 def test_reasoning_block_that_never_closes_is_streamed_not_held(mode):
-    stream = ThinkStream(ThinkConfig(mode=mode), chat)
+    stream = FilterStream(ThinkConfig(mode=mode), chat)
     emitted = 0
 
     def feed() -> int:
@@ -145,7 +145,7 @@ def test_text_after_an_end_marker_is_capped_and_never_leaks(caplog):
     """After a <tool_call> in a block, text is held for the end tag; past max_held_chars it is
     think text (strip mode drops it) and memory stays bounded."""
     cap_chars = 200_000
-    stream = ThinkStream(ThinkConfig(), chat, max_held_chars=cap_chars)
+    stream = FilterStream(ThinkConfig(), chat, max_held_chars=cap_chars)
     delivered: list[str] = []
 
     def feed() -> int:

@@ -1,4 +1,4 @@
-"""EventStream, the conductor of the event formats, with a toy format: framing, pass-through of
+"""FilterStream, the conductor of the event formats, with a toy format: framing, pass-through of
 untouched events, in-place and new events, heartbeats, end of stream, fall-back, keep mode."""
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from cot_proxy.body import filter_event_body_counted
-from cot_proxy.events import SAME
-from cot_proxy.events import Framing
-from cot_proxy.events import NewFilter
-from cot_proxy.events import failure_message
-from cot_proxy.eventstream import SSE_PING
-from cot_proxy.eventstream import EventStream
+from cot_proxy.body import filter_body_counted
+from cot_proxy.filters import ChannelFilter
+from cot_proxy.formats._api import SAME
+from cot_proxy.formats._api import Framing
+from cot_proxy.formats._api import NewFilter
+from cot_proxy.formats._api import failure_message
+from cot_proxy.stream import SSE_PING
+from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
-from cot_proxy.think import ThinkFilter
 from cot_proxy.transcript import Transcript
 
 
@@ -26,7 +26,7 @@ class ToyRewriter:
     """Text in `{"type": "delta", "text"}` events, one channel; `{"type": "end"}` ends it."""
 
     def __init__(self, new_filter: NewFilter, fail_on: str | None = None) -> None:
-        self.filter: ThinkFilter = new_filter(0)
+        self.filter: ChannelFilter = new_filter(0)
         self.fail_on = fail_on
         self.answered = False
         self.finished = False
@@ -34,7 +34,10 @@ class ToyRewriter:
     def passes(self, raw: bytes) -> bool:
         return self.filter.idle and b"<" not in raw and b'"end"' not in raw
 
-    def event(self, obj: Any) -> list[Any] | None:
+    def passes_tail(self, raw: bytes) -> bool:
+        return self.passes(raw)
+
+    def event(self, obj: Any, source: Any = None) -> list[Any] | None:
         if obj.get("type") == "end":
             answer, _ = self.filter.finish()
             self.finished = True
@@ -65,6 +68,7 @@ class ToyRewriter:
 
 class Toy:
     name = "toy"
+    done_payload: bytes | None = None
 
     def __init__(self, framing: Framing = "sse", fail_on: str | None = None) -> None:
         self.framing = framing
@@ -112,7 +116,7 @@ STREAM = [
 RAW = b"".join(sse(e) for e in STREAM)
 
 
-def run(stream: EventStream, chunks: list[bytes]) -> bytes:
+def run(stream: FilterStream, chunks: list[bytes]) -> bytes:
     out: list[bytes] = []
     for chunk in chunks:
         sent = stream(chunk)
@@ -127,7 +131,7 @@ def split(data: bytes, points: list[int]) -> list[bytes]:
 
 
 def test_strip_drops_think_events_and_passes_the_others_byte_for_byte() -> None:
-    stream = EventStream(ThinkConfig(), Toy())
+    stream = FilterStream(ThinkConfig(), Toy())
     out = run(stream, [RAW])
     assert out == sse(delta("Hello")) + sse(delta(" world")) + sse({"type": "end"})
     assert stream.think_chars == len("plan more") and stream.think_blocks == 1
@@ -137,13 +141,13 @@ def test_strip_drops_think_events_and_passes_the_others_byte_for_byte() -> None:
 @given(st.lists(st.integers(0, len(RAW)), max_size=10))
 @settings(max_examples=200)
 def test_any_split_gives_the_same_output(points: list[int]) -> None:
-    whole = run(EventStream(ThinkConfig(), Toy()), [RAW])
-    assert run(EventStream(ThinkConfig(), Toy()), split(RAW, points)) == whole
+    whole = run(FilterStream(ThinkConfig(), Toy()), [RAW])
+    assert run(FilterStream(ThinkConfig(), Toy()), split(RAW, points)) == whole
 
 
 def test_held_text_goes_out_before_the_terminal_event_as_a_named_event() -> None:
     raw = sse(delta("Hi <thi")) + sse({"type": "end"})
-    out = run(EventStream(ThinkConfig(), Toy()), [raw])
+    out = run(FilterStream(ThinkConfig(), Toy()), [raw])
     # "<thi" may start a tag: held, then released as a new event with an `event:` line.
     assert out == (
         b'event: delta\ndata: {"type":"delta","text":"Hi "}\n\n'
@@ -153,20 +157,20 @@ def test_held_text_goes_out_before_the_terminal_event_as_a_named_event() -> None
 
 def test_held_text_goes_out_before_an_unterminated_tail() -> None:
     raw = sse(delta("Hi <thi")) + b"data: {cut"
-    out = run(EventStream(ThinkConfig(), Toy()), [raw])
+    out = run(FilterStream(ThinkConfig(), Toy()), [raw])
     assert out.endswith(b'data: {"type":"delta","text":"<thi"}\n\n' + b"data: {cut")
 
 
 def test_strip_drops_an_unterminated_tail_that_may_hold_think_text() -> None:
     tail = b'data: {"type":"delta","text":"<think>secret"}'
-    assert run(EventStream(ThinkConfig(), Toy()), [sse(delta("Hi")) + tail]) == sse(delta("Hi"))
-    out = run(EventStream(REASONING, Toy()), [sse(delta("Hi")) + tail])
+    assert run(FilterStream(ThinkConfig(), Toy()), [sse(delta("Hi")) + tail]) == sse(delta("Hi"))
+    out = run(FilterStream(REASONING, Toy()), [sse(delta("Hi")) + tail])
     assert out == sse(delta("Hi")) + tail  # other modes hide nothing
 
 
 def test_data_only_events_get_data_only_new_events() -> None:
     raw = b'data: {"type": "delta", "text": "Hi <thi"}\r\n\r\n'
-    out = run(EventStream(ThinkConfig(), Toy()), [raw])
+    out = run(FilterStream(ThinkConfig(), Toy()), [raw])
     assert (
         out
         == b'data: {"type":"delta","text":"Hi "}\r\n\r\ndata: {"type":"delta","text":"<thi"}\r\n\r\n'
@@ -175,13 +179,13 @@ def test_data_only_events_get_data_only_new_events() -> None:
 
 def test_not_json_and_comments_pass_as_they_came() -> None:
     raw = b": hello\n\nevent: x\ndata: <not json\n\n" + RAW
-    out = run(EventStream(ThinkConfig(), Toy()), [raw])
+    out = run(FilterStream(ThinkConfig(), Toy()), [raw])
     assert out.startswith(b": hello\n\nevent: x\ndata: <not json\n\n")
 
 
 def test_a_sign_of_life_while_a_long_think_block_is_dropped() -> None:
     now = [0.0]
-    stream = EventStream(ThinkConfig(), Toy(), clock=lambda: now[0], heartbeat_seconds=5.0)
+    stream = FilterStream(ThinkConfig(), Toy(), clock=lambda: now[0], heartbeat_seconds=5.0)
     assert stream(sse(delta("<think>a"))) == []
     now[0] = 4.0
     assert stream(sse(delta("b"))) == []
@@ -193,7 +197,7 @@ def test_a_sign_of_life_while_a_long_think_block_is_dropped() -> None:
 
 def test_ndjson_heartbeat_is_the_rewriters_chunk_and_lines_keep_their_ending() -> None:
     now = [0.0]
-    stream = EventStream(ThinkConfig(), Toy("ndjson"), clock=lambda: now[0])
+    stream = FilterStream(ThinkConfig(), Toy("ndjson"), clock=lambda: now[0])
     assert stream(b'{"type":"delta","text":"<think>a"}\n') == []
     now[0] = 10.0
     assert stream(b'{"type":"delta","text":"b"}\n') == [b'{"type":"delta","text":""}\n']
@@ -222,7 +226,7 @@ def decoded(out: bytes) -> list[dict[str, Any]]:
 
 def test_strip_mode_fails_closed_after_an_error_in_the_rewriter() -> None:
     raw = sse(delta("Hi <think>x")) + sse(delta("boom")) + sse(delta("y</think> after"))
-    stream = EventStream(ThinkConfig(), Toy(fail_on="boom"))
+    stream = FilterStream(ThinkConfig(), Toy(fail_on="boom"))
     out = run(stream, [raw])
     assert decoded(out) == [delta("Hi "), failed("error: RuntimeError")]
     assert stream.cut and not stream.passthrough
@@ -231,14 +235,14 @@ def test_strip_mode_fails_closed_after_an_error_in_the_rewriter() -> None:
 
 def test_strip_mode_sends_held_answer_text_before_the_error_event() -> None:
     config = ThinkConfig(implicit_start=True)  # all text is held until the end tag
-    stream = EventStream(config, Toy(fail_on="boom"))
+    stream = FilterStream(config, Toy(fail_on="boom"))
     out = run(stream, [sse(delta("a</think>B <")), sse(delta("boom")), sse(delta("more"))])
     assert decoded(out) == [delta("B "), delta("<"), failed("error: RuntimeError")]
 
 
 def test_other_modes_fall_back_to_raw_bytes_after_an_error() -> None:
     raw = sse(delta("<think>x")) + sse(delta("boom")) + sse(delta("after"))
-    stream = EventStream(REASONING, Toy(fail_on="boom"))
+    stream = FilterStream(REASONING, Toy(fail_on="boom"))
     out = run(stream, [raw])
     assert out == sse(delta("boom")) + sse(delta("after"))
     assert stream.passthrough and not stream.cut
@@ -247,7 +251,7 @@ def test_other_modes_fall_back_to_raw_bytes_after_an_error() -> None:
 
 def test_an_oversized_event_ends_a_strip_stream() -> None:
     big = sse(delta("<think>" + "x" * 200))
-    stream = EventStream(ThinkConfig(), Toy(), max_event_bytes=100)
+    stream = FilterStream(ThinkConfig(), Toy(), max_event_bytes=100)
     out = run(stream, [sse(delta("Hi")), big, sse(delta("<think>y</think>z"))])
     assert decoded(out) == [delta("Hi"), failed("oversized event")]
     assert stream.cut and stream.fallback_reason == "oversized event"
@@ -255,26 +259,26 @@ def test_an_oversized_event_ends_a_strip_stream() -> None:
 
 def test_an_oversized_event_falls_back_in_other_modes() -> None:
     big = sse(delta("x" * 200))
-    stream = EventStream(REASONING, Toy(), max_event_bytes=100)
+    stream = FilterStream(REASONING, Toy(), max_event_bytes=100)
     out = run(stream, [sse(delta("Hi")), big, sse(delta("<think>y</think>z"))])
     assert out == sse(delta("Hi")) + big + sse(delta("<think>y</think>z"))
     assert stream.passthrough and stream.fallback_reason == "oversized event"
 
 
 def test_the_error_event_is_unnamed_only_in_a_stream_of_unnamed_events() -> None:
-    stream = EventStream(ThinkConfig(), Toy(fail_on="<b"))
+    stream = FilterStream(ThinkConfig(), Toy(fail_on="<b"))
     out = run(stream, [b'data: {"type":"delta","text":"<b"}\n\n'])
     assert out.startswith(b"data: ") and out.endswith(b"\n\n")
     assert json.loads(out[6:]) == {
         "type": "error",
         "message": failure_message("error: RuntimeError"),
     }
-    stream = EventStream(ThinkConfig(), Toy(), max_event_bytes=10)  # no event seen: named
+    stream = FilterStream(ThinkConfig(), Toy(), max_event_bytes=10)  # no event seen: named
     assert run(stream, [sse(delta("x" * 20))]).startswith(b"event: error\ndata: ")
 
 
 def test_ndjson_strip_stream_ends_with_the_error_line() -> None:
-    stream = EventStream(ThinkConfig(), Toy("ndjson", fail_on="<b"))
+    stream = FilterStream(ThinkConfig(), Toy("ndjson", fail_on="<b"))
     out = run(stream, [b'{"type":"delta","text":"Hi"}\n{"type":"delta","text":"<b"}\n{"x":1}\n'])
     lines = out.splitlines()
     assert lines[0] == b'{"type":"delta","text":"Hi"}' and len(lines) == 2
@@ -284,22 +288,22 @@ def test_ndjson_strip_stream_ends_with_the_error_line() -> None:
 @given(st.lists(st.integers(0, len(RAW)), max_size=10))
 @settings(max_examples=100)
 def test_keep_mode_is_byte_identical(points: list[int]) -> None:
-    stream = EventStream(ThinkConfig(mode="keep"), Toy())
+    stream = FilterStream(ThinkConfig(mode="keep"), Toy())
     assert run(stream, split(RAW, points)) == RAW
     assert stream.done_sent and stream.think_chars == 0
 
 
 def test_buffered_answers_go_through_the_formats_filter_body() -> None:
     body = json.dumps({"text": "<think>plan</think>Hello"}).encode()
-    assert filter_event_body_counted(body, ThinkConfig(), Toy()) == (b'{"text":"Hello"}', 4)
-    assert filter_event_body_counted(b'{"text":"Hello"}', ThinkConfig(), Toy()) == (None, 0)
-    assert filter_event_body_counted(b"not json", ThinkConfig(), Toy()) == (None, 0)
-    assert filter_event_body_counted(b'{"no":"text"}', ThinkConfig(), Toy()) == (None, 0)
-    assert filter_event_body_counted(body, ThinkConfig(mode="keep"), Toy()) == (None, 0)
+    assert filter_body_counted(body, ThinkConfig(), Toy()) == (b'{"text":"Hello"}', 4)
+    assert filter_body_counted(b'{"text":"Hello"}', ThinkConfig(), Toy()) == (None, 0)
+    assert filter_body_counted(b"not json", ThinkConfig(), Toy()) == (None, 0)
+    assert filter_body_counted(b'{"no":"text"}', ThinkConfig(), Toy()) == (None, 0)
+    assert filter_body_counted(body, ThinkConfig(mode="keep"), Toy()) == (None, 0)
 
 
 def test_a_last_ndjson_line_without_its_lf_is_still_a_line() -> None:
-    stream = EventStream(ThinkConfig(), Toy("ndjson"))
+    stream = FilterStream(ThinkConfig(), Toy("ndjson"))
     assert stream(b'{"type":"delta","text":"Hi <thi"}\n') == [b'{"type":"delta","text":"Hi "}\n']
     out = stream(b'{"type":"end"}')
     assert out == []
@@ -310,7 +314,7 @@ def test_a_last_ndjson_line_without_its_lf_is_still_a_line() -> None:
 
 def test_under_mitmweb_every_event_reaches_the_recording_filters() -> None:
     transcript = Transcript("strip", "reasoning_content")
-    stream = EventStream(ThinkConfig(), Toy(), transcript=transcript)
+    stream = FilterStream(ThinkConfig(), Toy(), transcript=transcript)
     assert run(stream, [RAW]) == sse(delta("Hello")) + sse(delta(" world")) + sse({"type": "end"})
     (channel,) = transcript.summary()["channels"]
     assert channel["answer"] == "Hello world" and channel["think"] == "plan more"

@@ -15,7 +15,7 @@ from cot_proxy.formats import FORMATS
 from cot_proxy.rules import ConfigError
 from cot_proxy.rules import parse_config
 from cot_proxy.sse import SSEFramer
-from cot_proxy.stream import ThinkStream
+from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
 
@@ -77,7 +77,7 @@ def data_events(objects: list[object]) -> bytes:
     return b"".join(b"data: " + json.dumps(o).encode() + b"\n\n" for o in objects)
 
 
-def run_stream(stream: ThinkStream, data: bytes, cuts: list[int]) -> bytes:
+def run_stream(stream: FilterStream, data: bytes, cuts: list[int]) -> bytes:
     out: list[bytes] = []
     last = 0
     for cut in sorted({c % (len(data) + 1) for c in cuts}) + [len(data)]:
@@ -94,7 +94,7 @@ def run_stream(stream: ThinkStream, data: bytes, cuts: list[int]) -> bytes:
 @FUZZ
 @given(st.binary(max_size=400), st.lists(st.integers(0, 400), max_size=6), configs, endpoints)
 def test_stream_survives_arbitrary_bytes(data, cuts, config, endpoint):
-    run_stream(ThinkStream(config, FORMATS[endpoint]), data, cuts)
+    run_stream(FilterStream(config, FORMATS[endpoint]), data, cuts)
 
 
 @FUZZ
@@ -108,7 +108,7 @@ def test_stream_survives_oddly_typed_json_without_falling_back(objects, cuts, co
     errors = Collect(logging.ERROR)
     logging.getLogger("cot_proxy").addHandler(errors)
     try:
-        stream = ThinkStream(config, FORMATS[endpoint])
+        stream = FilterStream(config, FORMATS[endpoint])
         run_stream(stream, data_events(objects) + b"data: [DONE]\n\n", cuts)
     finally:
         logging.getLogger("cot_proxy").removeHandler(errors)

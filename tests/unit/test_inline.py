@@ -14,12 +14,12 @@ import cot_proxy.stream as stream_module
 from cot_proxy.body import filter_body
 from cot_proxy.channel import Change
 from cot_proxy.channel import ChannelStep
+from cot_proxy.filters import Filters
 from cot_proxy.formats import FORMATS
 from cot_proxy.formats import chat
 from cot_proxy.formats import completions
-from cot_proxy.inline import InlineFilter
-from cot_proxy.inline import new_filter
-from cot_proxy.stream import ThinkStream
+from cot_proxy.inline import InlineBlock
+from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
 from cot_proxy.transcript import Transcript
@@ -37,8 +37,8 @@ from tests.unit.test_stream import usage_chunk
 INLINE = ThinkConfig(mode="inline")
 
 
-def inline_stream(config: ThinkConfig = INLINE, endpoint: str = "chat") -> ThinkStream:
-    return ThinkStream(config, FORMATS[endpoint])
+def inline_stream(config: ThinkConfig = INLINE, endpoint: str = "chat") -> FilterStream:
+    return FilterStream(config, FORMATS[endpoint])
 
 
 def cmpl_choice(fields: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
@@ -63,7 +63,7 @@ def no_reasoning_left(payloads: list[Any]) -> bool:
 
 
 def test_inline_filter_opens_once_and_closes_once() -> None:
-    block = InlineFilter(INLINE)
+    block = InlineBlock(INLINE)
     assert block.idle
     assert block.open_block("a") == "<think>a"
     assert not block.idle
@@ -75,7 +75,7 @@ def test_inline_filter_opens_once_and_closes_once() -> None:
 
 
 def test_inline_filter_leaves_the_models_own_text_alone() -> None:
-    block = InlineFilter(INLINE)
+    block = InlineBlock(INLINE)
     assert block.feed("<think>mine</think>answer") == ("<think>mine</think>answer", "")
     assert block.idle
 
@@ -91,8 +91,8 @@ def test_the_first_tag_pair_is_used() -> None:
 
 
 def test_new_filter_by_mode() -> None:
-    assert type(new_filter(INLINE)) is InlineFilter
-    assert type(new_filter(ThinkConfig(mode="strip"))) is ThinkFilter
+    assert type(Filters(INLINE)(0)) is InlineBlock
+    assert type(Filters(ThinkConfig(mode="strip"))(0)) is ThinkFilter
 
 
 def test_a_plain_filter_in_inline_mode_keeps_the_text() -> None:
@@ -100,12 +100,12 @@ def test_a_plain_filter_in_inline_mode_keeps_the_text() -> None:
     assert ThinkFilter(INLINE).feed("<think>x</think>y") == ("<think>x</think>y", "")
 
 
-def step(container: dict[str, Any], block: InlineFilter, finish: object = None) -> Change:
+def step(container: dict[str, Any], block: InlineBlock, finish: object = None) -> Change:
     return ChannelStep(INLINE, chat).apply(block, container, finish)
 
 
 def test_channel_step_moves_reasoning_and_keeps_null_fields() -> None:
-    block = InlineFilter(INLINE)
+    block = InlineBlock(INLINE)
     container: dict[str, Any] = {"content": None, "reasoning_content": "r", "reasoning": None}
     assert step(container, block) == Change.CHANGED | Change.GAVE_TEXT
     assert container == {"content": "<think>r", "reasoning": None}
@@ -119,12 +119,12 @@ def test_channel_step_moves_reasoning_and_keeps_null_fields() -> None:
 
 def test_channel_step_both_fields_carry_one_text() -> None:
     container = {"content": "", "reasoning_content": "r", "reasoning": "r"}
-    step(container, InlineFilter(INLINE), "stop")
+    step(container, InlineBlock(INLINE), "stop")
     assert container == {"content": "<think>r</think>"}
 
 
 def test_a_tool_call_closes_the_block() -> None:
-    block = InlineFilter(INLINE)
+    block = InlineBlock(INLINE)
     step({"reasoning_content": "r"}, block)
     container: dict[str, Any] = {"tool_calls": [{"index": 0, "id": "t"}]}
     step(container, block)
@@ -134,7 +134,7 @@ def test_a_tool_call_closes_the_block() -> None:
 def test_a_custom_reasoning_field_is_moved_too() -> None:
     config = ThinkConfig(mode="inline", reasoning_field="thinking")
     container = {"content": "A", "thinking": "r"}
-    ChannelStep(config, chat).apply(InlineFilter(config), container, "stop")
+    ChannelStep(config, chat).apply(InlineBlock(config), container, "stop")
     assert container == {"content": "<think>r</think>A"}
 
 
@@ -280,7 +280,7 @@ def test_first_answer_time_waits_for_the_answer() -> None:
 
 def test_transcript_records_the_models_text_and_the_moved_reasoning() -> None:
     transcript = Transcript("inline", "reasoning_content")
-    stream = ThinkStream(INLINE, chat, transcript=transcript)
+    stream = FilterStream(INLINE, chat, transcript=transcript)
     run(stream, [sse([chat_chunk({"reasoning_content": "r"}), chat_chunk({"content": "A"})])])
     assert transcript.summary()["channels"] == [{"channel": 0, "answer": "A", "think": "r"}]
     assert "reasoning moved into the text" in render(transcript.summary())

@@ -1,4 +1,4 @@
-"""ThinkStream, the SSE stream callable, on OpenAI chat and completions streams."""
+"""FilterStream, the SSE stream callable, on OpenAI chat and completions streams."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 
 import cot_proxy.stream as stream_module
 from cot_proxy.channel import ChannelStep
-from cot_proxy.events import FAILURE_CODE
-from cot_proxy.events import failure_message
 from cot_proxy.formats import FORMATS
-from cot_proxy.stream import ThinkStream
+from cot_proxy.formats._api import FAILURE_CODE
+from cot_proxy.formats._api import failure_message
+from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
 from cot_proxy.think import remove_think_blocks
@@ -91,7 +91,7 @@ def cmpl_stream(pieces: list[str], ending: bytes = b"\n", **kwargs: bool) -> byt
     return sse(payloads, ending, **kwargs)
 
 
-def run(stream: ThinkStream, chunks: list[bytes]) -> list[bytes]:
+def run(stream: FilterStream, chunks: list[bytes]) -> list[bytes]:
     """Feed like mitmproxy does; check the never-b"" contract on every data call."""
     out: list[bytes] = []
     for chunk in chunks:
@@ -153,9 +153,9 @@ def client_text(payloads: list[Any], endpoint: str, index: int = 0, field: str =
 
 def make(
     mode: str = "strip", endpoint: str = "chat", implicit: bool = False, **kwargs: Any
-) -> ThinkStream:
+) -> FilterStream:
     cfg = ThinkConfig(mode=mode, implicit_start=implicit)  # type: ignore[arg-type]
-    return ThinkStream(cfg, FORMATS[endpoint], **kwargs)
+    return FilterStream(cfg, FORMATS[endpoint], **kwargs)
 
 
 class FakeClock:

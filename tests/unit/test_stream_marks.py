@@ -1,4 +1,4 @@
-"""ThinkStream's marks for the log and the metrics: the first answer text, and the done event."""
+"""FilterStream's marks for the log and the metrics: the first answer text, and the done event."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from cot_proxy.body import filter_body_counted
 from cot_proxy.formats import chat
 from cot_proxy.formats import completions
-from cot_proxy.stream import ThinkStream
+from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 
 
@@ -22,7 +22,7 @@ def event(delta: dict | None = None, finish: str | None = None) -> bytes:
 DONE = b"data: [DONE]\n\n"
 
 
-def feed(stream: ThinkStream, chunks: list[bytes]) -> list[bytes]:
+def feed(stream: FilterStream, chunks: list[bytes]) -> list[bytes]:
     out: list[bytes] = []
     for chunk in chunks:
         out += stream(chunk)
@@ -31,7 +31,7 @@ def feed(stream: ThinkStream, chunks: list[bytes]) -> list[bytes]:
 
 @pytest.mark.parametrize("mode", ["strip", "reasoning", "keep"])
 def test_done_sent_only_once_done_went_out(mode):
-    stream = ThinkStream(ThinkConfig(mode=mode), chat)
+    stream = FilterStream(ThinkConfig(mode=mode), chat)
     stream(event({"role": "assistant", "content": ""}) + event({"content": "Hi"}))
     assert not stream.done_sent
     stream(event({}, finish="stop"))
@@ -49,7 +49,7 @@ def test_done_sent_only_once_done_went_out(mode):
     ],
 )
 def test_done_found_however_cut(chunks):
-    stream = ThinkStream(ThinkConfig(), chat)
+    stream = FilterStream(ThinkConfig(), chat)
     out = feed(stream, chunks)
     assert stream.done_sent, out
 
@@ -63,14 +63,14 @@ def test_done_found_however_cut(chunks):
     ],
 )
 def test_done_not_claimed_early(tail):
-    stream = ThinkStream(ThinkConfig(), chat)
+    stream = FilterStream(ThinkConfig(), chat)
     stream(event({"content": "Hi"}))
     stream(tail)
     assert not stream.done_sent
 
 
 def test_first_answer_after_the_think_block():
-    stream = ThinkStream(ThinkConfig(), chat)
+    stream = FilterStream(ThinkConfig(), chat)
     stream(event({"role": "assistant", "content": ""}))
     stream(event({"content": "<think>long thought"}))
     stream(event({"content": " more</think>"}))
@@ -81,7 +81,7 @@ def test_first_answer_after_the_think_block():
 
 
 def test_reasoning_mode_think_text_is_not_the_answer():
-    stream = ThinkStream(ThinkConfig(mode="reasoning"), chat)
+    stream = FilterStream(ThinkConfig(mode="reasoning"), chat)
     out = stream(event({"content": "<think>hmm</think>"}))
     assert b"reasoning_content" in b"".join(out)
     assert stream.first_answer_at is None
@@ -90,7 +90,7 @@ def test_reasoning_mode_think_text_is_not_the_answer():
 
 
 def test_tool_call_counts_as_the_answer():
-    stream = ThinkStream(ThinkConfig(), chat)
+    stream = FilterStream(ThinkConfig(), chat)
     stream(event({"role": "assistant", "content": None}))
     assert stream.first_answer_at is None
     stream(event({"tool_calls": [{"index": 0, "function": {"arguments": "{"}}]}))
@@ -99,7 +99,7 @@ def test_tool_call_counts_as_the_answer():
 
 def test_answer_released_at_the_end_is_noted():
     # A cut-off tag start held back to the end, then released as answer text.
-    stream = ThinkStream(ThinkConfig(), completions)
+    stream = FilterStream(ThinkConfig(), completions)
     obj = {"id": "c", "choices": [{"index": 0, "text": "<thi", "finish_reason": None}]}
     stream(b"data: " + json.dumps(obj).encode() + b"\n\n")
     assert stream.first_answer_at is None
@@ -108,7 +108,7 @@ def test_answer_released_at_the_end_is_noted():
 
 
 def test_keep_mode_notes_the_first_byte():
-    stream = ThinkStream(ThinkConfig(mode="keep"), chat)
+    stream = FilterStream(ThinkConfig(mode="keep"), chat)
     assert stream(b"") == []
     assert stream.first_answer_at is None
     stream(event({"content": "<think>x</think>"}))

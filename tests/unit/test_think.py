@@ -12,10 +12,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from cot_proxy.tags import TagMatcher
-from cot_proxy.think import DEFAULT_END_MARKERS
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
 from cot_proxy.think import remove_think_blocks
+from cot_proxy.think_config import DEFAULT_END_MARKERS
 
 THINK = ("<think>", "</think>")
 THOUGHT = ("<|begin_of_thought|>", "<|end_of_thought|>")
@@ -28,8 +28,10 @@ def config(
     return ThinkConfig(mode=mode, tags=tags, implicit_start=implicit)  # type: ignore[arg-type]
 
 
-def feed_pieces(cfg: ThinkConfig, pieces: list[str], **kwargs: int) -> tuple[str, str]:
-    think_filter = ThinkFilter(cfg, **kwargs)
+def feed_pieces(
+    cfg: ThinkConfig, pieces: list[str], max_held_chars: int = 1_000_000
+) -> tuple[str, str]:
+    think_filter = ThinkFilter(cfg, max_held_chars)
     answer, think = [], []
     for piece in pieces:
         a, t = think_filter.feed(piece)

@@ -12,7 +12,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from cot_proxy.formats import FORMATS
-from cot_proxy.stream import ThinkStream
+from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
 from cot_proxy.think import remove_think_blocks
@@ -192,8 +192,8 @@ def test_implicit_random_split_equals_whole(
 # -- through the stream: fast paths and the whitespace rule -------------------------------------
 
 
-def make(endpoint: str) -> ThinkStream:
-    return ThinkStream(config(), FORMATS[endpoint])
+def make(endpoint: str) -> FilterStream:
+    return FilterStream(config(), FORMATS[endpoint])
 
 
 @pytest.mark.parametrize("endpoint", ["chat", "completions"])
@@ -231,6 +231,6 @@ def test_stream_fast_path_knows_wrapper_tags_of_their_own(endpoint: str) -> None
     )
     for cuts in ([], list(range(0, len(data), 5))):
         out = payloads_of(
-            b"".join(run(ThinkStream(cfg, FORMATS[endpoint]), split_bytes(data, cuts)))
+            b"".join(run(FilterStream(cfg, FORMATS[endpoint]), split_bytes(data, cuts)))
         )
         assert client_text(out, endpoint) == "Hello world and more", cuts

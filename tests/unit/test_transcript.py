@@ -11,10 +11,9 @@ from hypothesis import strategies as st
 
 from cot_proxy.body import filter_body
 from cot_proxy.formats import FORMATS
-from cot_proxy.stream import ThinkStream
+from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
-from cot_proxy.transcript import RecordingFilter
 from cot_proxy.transcript import Tee
 from cot_proxy.transcript import Transcript
 from cot_proxy.transcript import render
@@ -35,9 +34,9 @@ def test_recording_changes_no_byte_the_client_gets(mode, points):
     config = ThinkConfig(mode=mode)  # type: ignore[arg-type]
     data = chat_stream(PIECES)
     chunks = split_at(data, points)
-    plain = b"".join(run(ThinkStream(config, FORMATS["chat"]), chunks))
+    plain = b"".join(run(FilterStream(config, FORMATS["chat"]), chunks))
     transcript = Transcript(mode, config.reasoning_field)
-    recorded = b"".join(run(ThinkStream(config, FORMATS["chat"], transcript=transcript), chunks))
+    recorded = b"".join(run(FilterStream(config, FORMATS["chat"], transcript=transcript), chunks))
     assert recorded == plain
     summary = transcript.summary()
     assert summary["channels"] == [{"channel": 0, "answer": "Hello <b>world", "think": "why not"}]
@@ -46,7 +45,8 @@ def test_recording_changes_no_byte_the_client_gets(mode, points):
 @pytest.mark.parametrize("mode", ["strip", "reasoning"])
 def test_recording_filter_answers_like_a_plain_one(mode):
     config = ThinkConfig(mode=mode)  # type: ignore[arg-type]
-    plain, recording = ThinkFilter(config), RecordingFilter(config, Transcript(mode, "r"), 0)
+    plain = ThinkFilter(config)
+    recording = ThinkFilter(config, observer=Transcript(mode, "r").observer(0))
     for piece in PIECES:
         assert recording.feed(piece) == plain.feed(piece)
     assert recording.finish() == plain.finish()
@@ -62,7 +62,7 @@ def test_strip_records_reasoning_the_server_split_off_and_each_choice_apart():
         b"[DONE]",
     ]
     transcript = Transcript("strip", "reasoning_content")
-    out = b"".join(run(ThinkStream(config, FORMATS["chat"], transcript=transcript), [sse(events)]))
+    out = b"".join(run(FilterStream(config, FORMATS["chat"], transcript=transcript), [sse(events)]))
     assert b"server thought" not in out
     assert transcript.summary()["channels"] == [
         {"channel": 0, "answer": "A", "think": "server thoughta"},

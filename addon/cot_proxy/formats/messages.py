@@ -14,20 +14,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from cot_proxy.events import Framing
-from cot_proxy.events import NewFilter
-from cot_proxy.formats.messages_stream import THINKING_TYPES
+from cot_proxy.formats._api import Framing
+from cot_proxy.formats._api import NewFilter
+from cot_proxy.formats.messages_blocks import THINKING_TYPES
+from cot_proxy.formats.messages_blocks import finish_reason
+from cot_proxy.formats.messages_blocks import thinking_block
 from cot_proxy.formats.messages_stream import MessagesRewriter
-from cot_proxy.formats.messages_stream import finish_reason
-from cot_proxy.formats.messages_stream import thinking_block
 from cot_proxy.formats.textparts import TEXT
 from cot_proxy.formats.textparts import TextSplitter
-from cot_proxy.inline import InlineFilter
-from cot_proxy.think import BLOCK_SEPARATOR
 from cot_proxy.think import ThinkConfig
+from cot_proxy.think_config import BLOCK_SEPARATOR
 
 name = "messages"
 framing: Framing = "sse"
+done_payload: bytes | None = None  # message_stop: the rewriter finds it
 
 
 def failure(message: str) -> dict[str, Any]:
@@ -91,12 +91,8 @@ def _body_block(
             new_filter(channel).note_dropped(thinking)
         return []
     if kind == "thinking" and config.mode == "inline" and type(thinking) is str:
-        think_filter = new_filter(channel)
-        if not isinstance(think_filter, InlineFilter):
-            return None
+        block = new_filter.inline(channel)
         if not thinking:
             return []  # nothing to show
-        return [
-            {"type": "text", "text": think_filter.open_block(thinking) + think_filter.close_block()}
-        ]
+        return [{"type": "text", "text": block.open_block(thinking) + block.close_block()}]
     return None

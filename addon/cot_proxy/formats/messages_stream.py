@@ -22,91 +22,49 @@ from __future__ import annotations
 
 from typing import Any
 
-from cot_proxy.events import SAME
-from cot_proxy.events import NewFilter
+from cot_proxy.filters import ChannelFilter
+from cot_proxy.formats._api import SAME
+from cot_proxy.formats._api import NewFilter
+from cot_proxy.formats.messages_blocks import ANSWER_BLOCKS
+from cot_proxy.formats.messages_blocks import CHANNEL
+from cot_proxy.formats.messages_blocks import DELTA_LINES
+from cot_proxy.formats.messages_blocks import DROP
+from cot_proxy.formats.messages_blocks import INLINE
+from cot_proxy.formats.messages_blocks import PASS
+from cot_proxy.formats.messages_blocks import PING
+from cot_proxy.formats.messages_blocks import THINKING_DELTAS
+from cot_proxy.formats.messages_blocks import THINKING_TYPES
+from cot_proxy.formats.messages_blocks import UNPLACED_CHANNELS
+from cot_proxy.formats.messages_blocks import Block
+from cot_proxy.formats.messages_blocks import ClientBlocks
+from cot_proxy.formats.messages_blocks import delta_event
+from cot_proxy.formats.messages_blocks import finish_reason
 from cot_proxy.formats.textparts import TEXT
-from cot_proxy.formats.textparts import THINKING
-from cot_proxy.formats.textparts import Part
 from cot_proxy.formats.textparts import TextSplitter
-from cot_proxy.inline import InlineFilter
 from cot_proxy.jsonbytes import decode_json
-from cot_proxy.jsonbytes import fewest_needles
-from cot_proxy.jsonbytes import json_spellings
+from cot_proxy.jsonbytes import needles_for
 from cot_proxy.sse import read_event
-from cot_proxy.think import BLOCK_SEPARATOR
 from cot_proxy.think import ThinkConfig
-from cot_proxy.think import ThinkFilter
-
-THINKING_TYPES = ("thinking", "redacted_thinking")
-_ANSWER_BLOCKS = ("tool_use", "server_tool_use")  # a tool call counts as an answer (TTFA)
-# Only these raw events may skip parsing: the text deltas, by far the most frequent.
-_DELTA_LINES = (b"event: content_block_delta", b"event:content_block_delta")
-_PING = {"type": "ping"}  # what Anthropic sends to keep a stream alive; the SDK skips it
-_THINKING_DELTAS = ("thinking_delta", "signature_delta")
-_UNPLACED_CHANNELS = 1 << 20  # the channel numbers of `_unplaced` text: after any block's
 
 
-def finish_reason(stop_reason: object) -> object:
-    """The filter's finish reason for a message's `stop_reason` ("length" when cut off)."""
-    return "length" if stop_reason == "max_tokens" else stop_reason
-
-
-def thinking_block() -> dict[str, Any]:
-    # No signature can be made for reasoning we moved; llama.cpp sends "" for its own too.
-    return {"type": "thinking", "thinking": "", "signature": ""}
-
-
-# What the rewriter does with an upstream block.
-PASS = "pass"  # shown as it came, at its client index
-DROP = "drop"  # strip mode: upstream thinking, with all its events
-CHANNEL = "channel"  # a text block: through its think filter
-INLINE = "inline"  # inline mode: upstream thinking, shown as a text block between tags
-
-
-class _Block:
-    """One upstream content block and the client block showing it now."""
-
-    __slots__ = ("role", "client", "shown", "template", "filter", "inline", "stop")
-
-    def __init__(self, role: str, template: dict[str, Any] | None = None) -> None:
-        self.role = role
-        self.client: int | None = None  # the client index of its (last) client block
-        self.shown: str | None = None  # CHANNEL, INLINE: TEXT or THINKING while one is open
-        self.template = template or {}  # the content_block a late start is made of
-        self.filter: ThinkFilter | None = None  # CHANNEL; DROP: for `note_dropped` only
-        self.inline: InlineFilter | None = None
-        self.stop: dict[str, Any] | None = None  # CHANNEL: its stop, waiting for the reason
-
-
-def _delta_event(index: int | None, kind: str, text: str) -> dict[str, Any]:
-    return {
-        "type": "content_block_delta",
-        "index": index,
-        "delta": {"type": f"{kind}_delta", kind: text},
-    }
-
-
-class MessagesRewriter:
-    """One streamed Messages answer: an `cot_proxy.events.EventRewriter`."""
+class MessagesRewriter(ClientBlocks):
+    """One streamed Messages answer: a `cot_proxy.formats._api.Rewriter`."""
 
     def __init__(self, config: ThinkConfig, new_filter: NewFilter) -> None:
         self._mode = config.mode
         self._new_filter = new_filter
         self._splitter = TextSplitter(config)
-        self._blocks: dict[int, _Block] = {}  # the open upstream blocks, by upstream index
+        self._blocks: dict[int, Block] = {}  # the open upstream blocks, by upstream index
         self._next_index = 0  # the client's next block index
         # The stop reason comes in message_delta, after the blocks' stops; a block that
         # implicit_start holds whole waits for it ("auto": cut off by max_tokens = thinking).
         self._needs_reason = config.implicit_start and config.implicit_unclosed == "auto"
-        chars = {tag[0] for pair in (*config.tags, *config.unwrap) for tag in pair}
-        spellings = [s for char in sorted(chars) for s in json_spellings(char)]
-        # Inline mode leaves the model's text alone: no text delta needs parsing.
-        self._needles = fewest_needles(spellings) if spellings and self._mode != "inline" else ()
-        if self._mode == "strip":  # while plain, thinking is of no block of ours: to drop
-            self._needles += (b'"thinking_delta"',)
+        # Inline mode leaves the model's text alone: no text delta needs parsing. Strip mode:
+        # while plain, thinking is of no block of ours, to drop.
+        self._needles = needles_for(config, (b'"thinking_delta"',) if self._mode == "strip" else ())
         self._plain = True  # every open block shown as it came, at its own index
         # Strip mode: the filters of text the stream has no place for (`_unplaced`), by index.
-        self._unplaced_filters: dict[object, ThinkFilter] = {}
+        self._unplaced_filters: dict[object, ChannelFilter] = {}
         self._passed: bytes | None = None  # the last text delta passed raw (`_catch_up`)
         self.answered = False
         self.finished = False
@@ -114,7 +72,7 @@ class MessagesRewriter:
     def passes(self, raw: bytes) -> bool:
         # Only a delta, while every open block is shown as it came at its own index (a text
         # block shown has answered already), with no character that may begin a tag.
-        if not (self._plain and raw.startswith(_DELTA_LINES)):
+        if not (self._plain and raw.startswith(DELTA_LINES)):
             return False
         for needle in self._needles:
             if needle in raw:
@@ -122,7 +80,9 @@ class MessagesRewriter:
         self._passed = raw
         return True
 
-    def event(self, obj: Any) -> list[Any] | None:
+    passes_tail = passes
+
+    def event(self, obj: Any, source: Any = None) -> list[Any] | None:
         if type(obj) is not dict:
             return None
         kind = obj.get("type")
@@ -150,7 +110,7 @@ class MessagesRewriter:
         return out
 
     def heartbeat(self) -> Any | None:
-        return dict(_PING)
+        return dict(PING)
 
     # -- the events of one block ---------------------------------------------------------------
 
@@ -165,26 +125,24 @@ class MessagesRewriter:
         kind = content.get("type")
         text = content.get("text")
         if kind == "text" and type(text) is str:
-            block = self._blocks[index] = _Block(CHANNEL, {**content, "text": ""})
+            block = self._blocks[index] = Block(CHANNEL, {**content, "text": ""})
             block.filter = self._new_filter(index)
             self._show(block, self._splitter.feed(block.filter, text), out)  # usually ""
             return out  # the start itself waits for the first text to show
         if kind in THINKING_TYPES and self._mode == "strip":
-            block = self._blocks[index] = _Block(DROP)
+            block = self._blocks[index] = Block(DROP)
             if kind == "thinking":  # redacted_thinking has no text to note
                 block.filter = self._new_filter(index)
                 self._note_dropped(block, content.get("thinking"))
             return out
         if kind == "thinking" and self._mode == "inline":
-            think_filter = self._new_filter(index)
-            if isinstance(think_filter, InlineFilter):
-                block = self._blocks[index] = _Block(INLINE, {"type": "text", "text": ""})
-                block.inline = think_filter
-                self._inline(block, content.get("thinking"), out)
-                return out
-        block = self._blocks[index] = _Block(PASS)
+            block = self._blocks[index] = Block(INLINE, {"type": "text", "text": ""})
+            block.inline = self._new_filter.inline(index)
+            self._inline(block, content.get("thinking"), out)
+            return out
+        block = self._blocks[index] = Block(PASS)
         block.client = self._open_index()
-        if kind in _ANSWER_BLOCKS:
+        if kind in ANSWER_BLOCKS:
             self.answered = True
         obj["index"] = block.client
         out.append(obj)
@@ -256,7 +214,7 @@ class MessagesRewriter:
         for slot, think_filter in self._unplaced_filters.items():
             answer, _ = think_filter.finish(reason)
             if answer:
-                out.append(_delta_event(slot if type(slot) is int else None, TEXT, answer))
+                out.append(delta_event(slot if type(slot) is int else None, TEXT, answer))
         self._unplaced_filters.clear()
         for index, block in list(self._blocks.items()):
             if block.role != CHANNEL or block.filter is None:
@@ -279,7 +237,7 @@ class MessagesRewriter:
         if self._mode != "strip":
             return None
         kind = holder.get("type")
-        if kind in THINKING_TYPES or kind in _THINKING_DELTAS:
+        if kind in THINKING_TYPES or kind in THINKING_DELTAS:
             return []
         text = holder.get("text")
         if type(text) is not str:
@@ -292,69 +250,16 @@ class MessagesRewriter:
         holder["text"] = answer
         return [obj]
 
-    def _unplaced_filter(self, index: object) -> ThinkFilter:
+    def _unplaced_filter(self, index: object) -> ChannelFilter:
         slot = index if type(index) in (int, str) else None
         think_filter = self._unplaced_filters.get(slot)
         if think_filter is None:
-            think_filter = self._new_filter(_UNPLACED_CHANNELS + len(self._unplaced_filters))
+            think_filter = self._new_filter(UNPLACED_CHANNELS + len(self._unplaced_filters))
             self._unplaced_filters[slot] = think_filter
         return think_filter
 
-    # -- client blocks -------------------------------------------------------------------------
-
-    def _show(self, block: _Block, parts: list[Part], out: list[Any]) -> None:
-        for kind, text in parts:
-            if block.shown != kind:
-                self._open(block, kind, out)
-                if kind == THINKING:  # a block of its own: no separator from the one before
-                    text = text.removeprefix(BLOCK_SEPARATOR)
-            out.append(_delta_event(block.client, kind, text))
-            if kind == TEXT:
-                self.answered = True
-
-    def _open(self, block: _Block, kind: str, out: list[Any]) -> None:
-        self._close(block, out)
-        content = dict(block.template) if kind == TEXT else thinking_block()
-        block.client = self._open_index()
-        block.shown = kind
-        out.append({"type": "content_block_start", "index": block.client, "content_block": content})
-
-    def _close(self, block: _Block, out: list[Any], stop: dict[str, Any] | None = None) -> None:
-        if block.shown is None:
-            return
-        if block.shown == THINKING:  # a signature last, as Anthropic and llama.cpp send it
-            out.append(_delta_event(block.client, "signature", ""))
-        stop = stop if stop is not None else {"type": "content_block_stop"}
-        stop["index"] = block.client
-        out.append(stop)
-        block.shown = None
-
-    def _open_index(self) -> int:
-        self._next_index += 1
-        return self._next_index - 1
-
-    def _inline(self, block: _Block, thinking: object, out: list[Any]) -> None:
-        if type(thinking) is not str or not thinking or block.inline is None:
-            return
-        text = block.inline.open_block(thinking)
-        if block.shown is None:
-            self._open(block, TEXT, out)
-        out.append(_delta_event(block.client, TEXT, text))
-
-    def _end_inline(self, block: _Block, out: list[Any]) -> None:
-        tail = block.inline.close_block() if block.inline is not None else ""
-        if tail and block.shown is not None:
-            out.append(_delta_event(block.client, TEXT, tail))
-
-    def _close_inline(self, index: int | None, out: list[Any]) -> None:
-        """Inline mode: other content comes, so the end tag of any inline block still open."""
-        if self._mode == "inline":
-            for other, block in self._blocks.items():
-                if other != index and block.role == INLINE:
-                    self._end_inline(block, out)
-
     @staticmethod
-    def _note_dropped(block: _Block, thinking: object) -> None:
+    def _note_dropped(block: Block, thinking: object) -> None:
         """Strip mode: the upstream's thinking text, for the block's filter to record."""
         if block.filter is not None and type(thinking) is str and thinking:
             block.filter.note_dropped(thinking)
@@ -380,7 +285,7 @@ class MessagesRewriter:
                 break
         return None if out == [SAME] else out
 
-    def _catch_up(self, index: int, think_filter: ThinkFilter, text: str) -> None:
+    def _catch_up(self, index: int, think_filter: ChannelFilter, text: str) -> None:
         """Before text that may hold a tag, tell the filter how the answer it did not see (text
         deltas passed raw) ends: the whitespace rule after a block depends on it."""
         passed, self._passed = self._passed, None

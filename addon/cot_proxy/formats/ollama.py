@@ -21,18 +21,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-# The module, not its names: cot_proxy.channel imports this package (formats.choices), so it
-# may still be loading when this module is.
 from cot_proxy import channel
-from cot_proxy.events import SAME
-from cot_proxy.events import Framing
-from cot_proxy.events import NewFilter
-from cot_proxy.inline import InlineFilter
+from cot_proxy.filters import ChannelFilter
+from cot_proxy.formats._api import SAME
+from cot_proxy.formats._api import Framing
+from cot_proxy.formats._api import NewFilter
 from cot_proxy.jsonbytes import decode_json
-from cot_proxy.jsonbytes import fewest_needles
-from cot_proxy.jsonbytes import json_spellings
+from cot_proxy.jsonbytes import needles_for
 from cot_proxy.think import ThinkConfig
-from cot_proxy.think import ThinkFilter
 
 THINKING = "thinking"
 TOOL_CALLS = "tool_calls"
@@ -53,6 +49,7 @@ class OllamaFormat:
     text_key: str
     framing: Framing = "ndjson"
     upstream_reasoning_fields: tuple[str, ...] = (THINKING,)
+    done_payload: bytes | None = None  # the done line is JSON: the rewriter finds it
 
     def container(self, obj: Any) -> dict[str, Any] | None:
         """The dict holding a line's text, thinking and tool calls; None: not an answer line
@@ -124,7 +121,7 @@ generate = OllamaFormat(name="ollama_generate", message_key=None, text_key="resp
 
 def rewrite_container(
     step: channel.ChannelStep,
-    think_filter: ThinkFilter,
+    think_filter: ChannelFilter,
     container: dict[str, Any],
     finish: str | None,
 ) -> tuple[bool, bool]:
@@ -137,7 +134,7 @@ def rewrite_container(
         think_filter.note_dropped(dropped)  # before the text's own think text, as it came
     changed = step.apply(think_filter, container, finish) is not channel.Change.NONE
     # The answer the client gets; inline mode adds tags around reasoning to the model's text.
-    said = text if isinstance(think_filter, InlineFilter) else container.get(step.text_key)
+    said = text if step.inline else container.get(step.text_key)
     return changed, bool((type(said) is str and said) or container.get(TOOL_CALLS))
 
 
@@ -150,7 +147,7 @@ def channel_step(fmt: OllamaFormat, config: ThinkConfig) -> channel.ChannelStep:
 class OllamaRewriter:
     """One streamed Ollama answer: one filter over its lines' text."""
 
-    def __init__(self, fmt: OllamaFormat, config: ThinkConfig, think_filter: ThinkFilter) -> None:
+    def __init__(self, fmt: OllamaFormat, config: ThinkConfig, think_filter: ChannelFilter) -> None:
         self.answered = False
         self.finished = False
         self._fmt = fmt
@@ -159,14 +156,10 @@ class OllamaRewriter:
         self._last: dict[str, Any] | None = None  # the last answer line parsed: the shape to copy
         self._passed: bytes | None = None  # the last line with text let through unparsed
         # Lines that pass unparsed: none of these in them. `true`: the done line (finished).
-        needles: list[bytes] = [b"true"]
-        if config.mode != "reasoning":  # strip deletes `thinking`, inline moves it
-            needles.append(b'"thinking"')
-        if config.mode != "inline":  # inline leaves the model's own tags alone
-            tags = {tag for pair in (*config.tags, *config.unwrap) for tag in pair}
-            for char in {tag[0] for tag in tags}:
-                needles += json_spellings(char)  # Go writes "<" as \u003c
-        self._needles = fewest_needles(needles)
+        # Tag characters in any JSON spelling: Go writes "<" as \u003c.
+        keys = (b"true",) if config.mode == "reasoning" else (b"true", b'"thinking"')
+        self._needles = needles_for(config, keys)  # strip deletes `thinking`, inline moves it
+        self._inline = config.mode == "inline"
         self._empty_text = b'"%s":""' % fmt.text_key.encode()
 
     def passes(self, raw: bytes) -> bool:
@@ -181,7 +174,9 @@ class OllamaRewriter:
             self._passed = raw
         return True
 
-    def event(self, obj: Any) -> list[Any] | None:
+    passes_tail = passes
+
+    def event(self, obj: Any, source: Any = None) -> list[Any] | None:
         container = self._fmt.container(obj)
         if container is None:
             if type(obj) is not dict or not ("error" in obj or obj.get("done") is True):
@@ -215,7 +210,7 @@ class OllamaRewriter:
 
     def _release(self) -> dict[str, Any] | None:
         """The filter's held text, finished, as a line of its own; None when it held none."""
-        if isinstance(self._filter, InlineFilter):
+        if self._inline:
             answer, think = self._filter.finish()[0], ""
         else:
             answer, think = self._filter.finish()  # strip: the filter drops the think text
@@ -226,7 +221,7 @@ class OllamaRewriter:
 
     def _catch_up(self) -> None:
         """Tell the filter how the answer that passed unparsed ends, so that whitespace after a
-        block is kept mid-sentence (`cot_proxy.think.ThinkFilter.note_answer`)."""
+        block is kept mid-sentence (`cot_proxy.filters.ChannelFilter.note_answer`)."""
         passed, self._passed = self._passed, None
         if passed is None or not self._filter.idle:
             return

@@ -37,9 +37,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from cot_proxy.events import FAILURE_CODE
-from cot_proxy.events import Framing
-from cot_proxy.events import NewFilter
+from cot_proxy.formats._api import FAILURE_CODE
+from cot_proxy.formats._api import Framing
+from cot_proxy.formats._api import NewFilter
 from cot_proxy.formats.responses_modes import InlineRewriter
 from cot_proxy.formats.responses_modes import ReasoningRewriter
 from cot_proxy.formats.responses_output import filter_body as filter_body
@@ -48,6 +48,7 @@ from cot_proxy.think import ThinkConfig
 
 name = "responses"
 framing: Framing = "sse"
+done_payload: bytes | None = None  # response.completed and the like: the rewriter finds them
 
 
 def failure(message: str) -> dict[str, Any]:

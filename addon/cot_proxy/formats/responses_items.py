@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cot_proxy.think import ThinkFilter
+from cot_proxy.filters import ChannelFilter
 
 # What stands in the client's output in place of one upstream item (by its id): a function of
 # the item as the upstream sent it in the final response, giving the items the client gets.
@@ -174,7 +174,7 @@ class Channel:
 
     __slots__ = ("filter", "sent", "template", "fed", "closed")
 
-    def __init__(self, think_filter: ThinkFilter) -> None:
+    def __init__(self, think_filter: ChannelFilter) -> None:
         self.filter = think_filter
         self.sent: list[str] = []
         self.template: dict[str, Any] | None = None  # its last delta event, to shape new ones
@@ -229,7 +229,7 @@ class StreamItem:
         self.texts: dict[str, list[str]] = {"text": [], "summary": [], "done": []}
         # Strip mode, a reasoning item: the filter its text is noted to (`note_dropped`), and
         # where that text came from ("text", "summary", "done"; "": none yet).
-        self.sink: ThinkFilter | None = None
+        self.sink: ChannelFilter | None = None
         self.noted = ""
 
     @property
@@ -238,3 +238,18 @@ class StreamItem:
             if self.texts[key]:
                 return "".join(self.texts[key])
         return ""
+
+    def replacement(self, upstream: dict[str, Any]) -> list[Any]:
+        """What stands for this message in the final output: its text parts as the client got
+        them (`Replacement`)."""
+        content = upstream.get("content")
+        if not isinstance(content, list):
+            return [upstream]
+        texts = [
+            self.channels[k].text if is_text_part(part) and k in self.channels else None
+            for k, part in enumerate(content)
+        ]
+        if all(t is None or t == part["text"] for t, part in zip(texts, content)):
+            return [upstream]
+        parts = [p if t is None else {**p, "text": t} for t, p in zip(texts, content)]
+        return [{**upstream, "content": parts}]

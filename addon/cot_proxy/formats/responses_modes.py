@@ -16,7 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cot_proxy.events import NewFilter
+from cot_proxy.formats._api import NewFilter
+from cot_proxy.formats.responses_events import ITEM_DONE
+from cot_proxy.formats.responses_events import REASONING_DELTAS
+from cot_proxy.formats.responses_events import nothing
 from cot_proxy.formats.responses_items import INLINE_JOIN
 from cot_proxy.formats.responses_items import NewReasoning
 from cot_proxy.formats.responses_items import Replacement
@@ -24,22 +27,16 @@ from cot_proxy.formats.responses_items import StreamItem
 from cot_proxy.formats.responses_items import message_events
 from cot_proxy.formats.responses_items import message_item
 from cot_proxy.formats.responses_items import reasoning_text_of
-from cot_proxy.formats.responses_stream import ITEM_DONE
-from cot_proxy.formats.responses_stream import REASONING_DELTAS
 from cot_proxy.formats.responses_stream import ResponsesRewriter
-from cot_proxy.formats.responses_stream import nothing
-from cot_proxy.inline import InlineFilter
-from cot_proxy.think import BLOCK_SEPARATOR
 from cot_proxy.think import ThinkConfig
+from cot_proxy.think_config import BLOCK_SEPARATOR
 
 
 class ReasoningRewriter(ResponsesRewriter):
     def __init__(self, config: ThinkConfig, new_filter: NewFilter) -> None:
         super().__init__(config, new_filter)
         # The first characters of every tag and end marker (see `_pieces`).
-        tags = [tag for pair in (*config.tags, *config.unwrap) for tag in pair]
-        tags += [m for start, _ in config.tags for m in config.markers_for(start)]
-        self._tag_starts = frozenset(tag[0] for tag in tags if tag)
+        self._tag_starts = config.split_first_chars
 
     def _reasoning_added(self, item: StreamItem) -> bool:
         return False  # the upstream's own reasoning: as it came
@@ -152,8 +149,8 @@ class InlineRewriter(ResponsesRewriter):
         for reasoning in self._waiting:
             self._register(reasoning, nothing)
         self._waiting = []
-        block = self._new_filter(next(self._channel_numbers))  # counts the moved text
-        if not text or not isinstance(block, InlineFilter):
+        block = self._new_filter.inline(next(self._channel_numbers))  # counts the moved text
+        if not text:
             return ""
         return block.open_block(text) + block.close_block()
 
@@ -165,5 +162,5 @@ class InlineRewriter(ResponsesRewriter):
             return []
         item_id = f"msg_{first.id or first.index}"
         self._register(first, lambda upstream: [message_item(item_id, text)])
-        self._answered = True
+        self.answered = True
         return message_events(item_id, self._take_index(), text)

@@ -12,11 +12,12 @@ Stdlib only, no mitmproxy import.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
-from cot_proxy.events import NewFilter
+from cot_proxy.filters import Numbered
+from cot_proxy.formats._api import NewFilter
 from cot_proxy.formats.responses_items import INLINE_JOIN
 from cot_proxy.formats.responses_items import Replacement
 from cot_proxy.formats.responses_items import is_text_part
@@ -24,13 +25,11 @@ from cot_proxy.formats.responses_items import message_item
 from cot_proxy.formats.responses_items import ordinal_key
 from cot_proxy.formats.responses_items import reasoning_item
 from cot_proxy.formats.responses_items import reasoning_text_of
-from cot_proxy.inline import InlineFilter
 from cot_proxy.think import ThinkConfig
-from cot_proxy.think import ThinkFilter
 
 
 def _filter_message(
-    item: dict[str, Any], make_filter: Callable[[], ThinkFilter], prefix: str, finish: object
+    item: dict[str, Any], make_filter: Numbered, prefix: str, finish: object
 ) -> tuple[dict[str, Any], str]:
     """A message item with its text filtered (and `prefix` before its first text) → (item,
     think text). The item is a copy when anything changed."""
@@ -59,7 +58,7 @@ def _filter_message(
 def rewrite_output(
     output: list[Any],
     config: ThinkConfig,
-    make_filter: Callable[[], ThinkFilter],
+    make_filter: Numbered,
     replaced: Mapping[str, Replacement] | None = None,
     finish: object = None,
 ) -> list[Any] | None:
@@ -79,11 +78,9 @@ def rewrite_output(
     pending: list[tuple[str, str]] = []  # inline: (reasoning item id, text) awaiting a message
 
     def inline_block() -> str:
-        block = make_filter()
+        block = make_filter.inline()
         text = INLINE_JOIN.join(text for _, text in pending)
         pending.clear()
-        if not isinstance(block, InlineFilter):
-            return ""
         return block.open_block(text) + block.close_block()
 
     for item in output:
@@ -141,7 +138,7 @@ def output_text(output: list[Any]) -> str:
 def rewrite_response(
     response: Any,
     config: ThinkConfig,
-    make_filter: Callable[[], ThinkFilter],
+    make_filter: Numbered,
     replaced: Mapping[str, Replacement] | None = None,
 ) -> bool:
     """Rewrite a `response` object's output (and `output_text`) in place; True when changed."""
@@ -161,5 +158,4 @@ def filter_body(obj: Any, config: ThinkConfig, new_filter: NewFilter) -> bool:
     """A buffered Responses answer (a `response` object), rewritten in place."""
     if type(obj) is not dict or obj.get("object", "response") != "response":
         return False
-    channels = iter(range(1 << 30))
-    return rewrite_response(obj, config, lambda: new_filter(next(channels)))
+    return rewrite_response(obj, config, Numbered(new_filter, itertools.count()))

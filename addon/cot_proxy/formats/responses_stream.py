@@ -15,9 +15,25 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from typing import Any
-from typing import TypeAlias
 
-from cot_proxy.events import NewFilter
+from cot_proxy.filters import ChannelFilter
+from cot_proxy.filters import Numbered
+from cot_proxy.formats._api import NewFilter
+from cot_proxy.formats.responses_events import CALL_ITEMS
+from cot_proxy.formats.responses_events import ITEM_ADDED
+from cot_proxy.formats.responses_events import ITEM_DONE
+from cot_proxy.formats.responses_events import LIFECYCLE
+from cot_proxy.formats.responses_events import PART_ADDED
+from cot_proxy.formats.responses_events import PART_DONE
+from cot_proxy.formats.responses_events import REASONING_DELTAS
+from cot_proxy.formats.responses_events import TERMINAL
+from cot_proxy.formats.responses_events import TEXT_DELTA
+from cot_proxy.formats.responses_events import TEXT_DONE
+from cot_proxy.formats.responses_events import WATCHED
+from cot_proxy.formats.responses_events import Key
+from cot_proxy.formats.responses_events import Numbering
+from cot_proxy.formats.responses_events import nothing
+from cot_proxy.formats.responses_events import place_of
 from cot_proxy.formats.responses_items import Channel
 from cot_proxy.formats.responses_items import Replacement
 from cot_proxy.formats.responses_items import StreamItem
@@ -25,96 +41,23 @@ from cot_proxy.formats.responses_items import is_text_part
 from cot_proxy.formats.responses_items import reasoning_text_of
 from cot_proxy.formats.responses_output import rewrite_response
 from cot_proxy.think import ThinkConfig
-from cot_proxy.think import ThinkFilter
-
-LIFECYCLE = frozenset({"response.created", "response.queued", "response.in_progress"})
-TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
-ITEM_ADDED, ITEM_DONE = "response.output_item.added", "response.output_item.done"
-PART_ADDED, PART_DONE = "response.content_part.added", "response.content_part.done"
-TEXT_DELTA, TEXT_DONE = "response.output_text.delta", "response.output_text.done"
-# The delta events of a reasoning item's text, by family.
-REASONING_DELTAS = {
-    "response.reasoning_text.delta": "text",
-    "response.reasoning_summary_text.delta": "summary",
-}
-# Items whose being sent counts as an answer for the time to first answer.
-CALL_ITEMS = frozenset({"function_call", "custom_tool_call"})
-# While nothing is renumbered, a raw event containing none of these cannot change and passes
-# unparsed: every event that adds, fills or closes an item we may change, or holds the output.
-_WATCHED = tuple(
-    b"output_text output_item content_part reasoning response.created response.in_progress "
-    b"response.queued response.completed response.incomplete response.failed".split()
-)
 
 
-# Where an upstream item is kept: its output_index; else ("id", its item id); else, for a server
-# that names neither, ("type", "message" or "reasoning"): one item (and channel) per type.
-Key: TypeAlias = int | tuple[str, str]
-
-
-def place_of(kind: str, obj: dict[str, Any]) -> Key | None:
-    """The item an event belongs to. None: an event that names no item and carries no answer
-    text (a tool call's arguments with neither index nor id, an unknown type)."""
-    index = obj.get("output_index")
-    if type(index) is int:
-        return index
-    upstream = obj.get("item") if kind in (ITEM_ADDED, ITEM_DONE) else None
-    item_id = upstream.get("id") if type(upstream) is dict else obj.get("item_id")
-    if type(item_id) is str and item_id:
-        return ("id", item_id)
-    if type(upstream) is dict:
-        family = upstream.get("type")
-        return ("type", family) if type(family) is str else None
-    if kind.startswith("response.reasoning"):
-        return ("type", "reasoning")
-    if kind.startswith("response.content_part"):
-        part = obj.get("part")
-        part_type = part.get("type") if type(part) is dict else None
-        return (
-            "type",
-            "reasoning" if part_type in ("reasoning_text", "summary_text") else "message",
-        )
-    if kind.startswith(("response.output_text", "response.refusal")):
-        return ("type", "message")
-    return None
-
-
-def nothing(upstream: dict[str, Any]) -> list[Any]:
-    """The replacement of an item the client did not get."""
-    return []
-
-
-class ResponsesRewriter:
-    """One streamed Responses answer's rewriting (`cot_proxy.events.EventRewriter`)."""
+class ResponsesRewriter(Numbering):
+    """One streamed Responses answer's rewriting (`cot_proxy.formats._api.Rewriter`)."""
 
     def __init__(self, config: ThinkConfig, new_filter: NewFilter) -> None:
         self.config = config
         self._new_filter = new_filter
         self._channel_numbers: Iterator[int] = itertools.count()
-        # By `Key`, in arrival order; an item with both an output_index and an id under both.
-        self._items: dict[Key, StreamItem] = {}
-        self._ordinals: dict[str, int] = {}  # items seen so far, by type
-        self._next_index = 0  # the client's next output_index
-        self._next_seq: int | None = None  # the client's next sequence_number, once known
-        self._renumbering = False  # an event was dropped, added or renumbered: parse them all
-        self._touched = False  # the event being handled was modified
-        # Item id (or `ordinal_key`) → what the client got in its place, for `response.output`.
-        self._replaced: dict[str, Replacement] = {}
-        self._answered = False
-        self._finished = False
-
-    @property
-    def answered(self) -> bool:
-        return self._answered
-
-    @property
-    def finished(self) -> bool:
-        return self._finished
+        super().__init__()
+        self.answered = False
+        self.finished = False
 
     def passes(self, raw: bytes) -> bool:
         if self._renumbering:
             return False
-        for needle in _WATCHED:
+        for needle in WATCHED:
             if needle in raw:
                 return False
         return True
@@ -122,7 +65,9 @@ class ResponsesRewriter:
     def heartbeat(self) -> Any | None:
         return None  # an SSE comment: openai-python's SSE decoder skips lines starting with ":"
 
-    def event(self, obj: Any) -> list[Any] | None:
+    passes_tail = passes
+
+    def event(self, obj: Any, source: Any = None) -> list[Any] | None:
         if type(obj) is not dict or type(obj.get("type")) is not str:
             return None
         seq = obj.get("sequence_number")
@@ -172,7 +117,7 @@ class ResponsesRewriter:
 
     def _collect(self, item: StreamItem, kind: str, obj: dict[str, Any]) -> None:
         """An event of a dropped item. Strip mode: its reasoning text goes to a filter of its
-        own (`ThinkFilter.note_dropped`, recorded under mitmweb) as it streams, from one family
+        own (`note_dropped`, recorded under mitmweb) as it streams, from one family
         of deltas (the first to come), else whole from its `output_item.done`."""
         family = REASONING_DELTAS.get(kind)
         if family is not None and type(obj.get("delta")) is str:
@@ -183,7 +128,7 @@ class ResponsesRewriter:
             item.noted = "done"
             self._sink(item).note_dropped(reasoning_text_of(obj["item"]))
 
-    def _sink(self, item: StreamItem) -> ThinkFilter:
+    def _sink(self, item: StreamItem) -> ChannelFilter:
         if item.sink is None:
             item.sink = self._new_filter(next(self._channel_numbers))
         return item.sink
@@ -205,7 +150,7 @@ class ResponsesRewriter:
         if kind in TERMINAL:
             out = self._flush("length" if kind == "response.incomplete" else None)
             self._rewrite_response(obj)
-            self._finished = True
+            self.finished = True
             return [*out, obj]
         key = place_of(kind, obj)
         if key is None:
@@ -250,7 +195,7 @@ class ResponsesRewriter:
             item.held = [obj]
             return out
         if kind in CALL_ITEMS:
-            self._answered = True
+            self.answered = True
         return [*out, self._renumbered(item, obj)]
 
     def _unknown_item(self, key: Key, kind: str, item_id: object) -> StreamItem:
@@ -264,21 +209,7 @@ class ResponsesRewriter:
 
     def _stands_for(self, item: StreamItem) -> Replacement:
         """A message in the final output: its text parts as the client got them."""
-
-        def replacement(upstream: dict[str, Any]) -> list[Any]:
-            content = upstream.get("content")
-            if not isinstance(content, list):
-                return [upstream]
-            texts = [
-                item.channels[k].text if is_text_part(part) and k in item.channels else None
-                for k, part in enumerate(content)
-            ]
-            if all(t is None or t == part["text"] for t, part in zip(texts, content)):
-                return [upstream]
-            parts = [p if t is None else {**p, "text": t} for t, p in zip(texts, content)]
-            return [{**upstream, "content": parts}]
-
-        return replacement
+        return item.replacement
 
     # -- answer text --------------------------------------------------------------------------
 
@@ -316,7 +247,7 @@ class ResponsesRewriter:
             obj["delta"] = answer
             self._touched = True
         channel.sent.append(answer)
-        self._answered = self._answered or bool(answer)
+        self.answered = self.answered or bool(answer)
         out.append(self._renumbered(item, obj))
         return out
 
@@ -360,7 +291,7 @@ class ResponsesRewriter:
                 new["logprobs"] = []
             out.append({**new, "sequence_number": None})
             channel.sent.append(answer)
-            self._answered = True
+            self.answered = True
         return out
 
     def _text_done(
@@ -413,61 +344,6 @@ class ResponsesRewriter:
         return out + self._leftover()
 
     def _rewrite_response(self, obj: dict[str, Any]) -> None:
-        def make_filter() -> ThinkFilter:
-            return self._new_filter(next(self._channel_numbers))
-
+        make_filter = Numbered(self._new_filter, self._channel_numbers)
         if rewrite_response(obj.get("response"), self.config, make_filter, self._replaced):
             self._touched = True
-
-    # -- numbering ----------------------------------------------------------------------------
-
-    def _new_item(self, key: Key, item_id: object, kind: str) -> StreamItem:
-        ordinal = self._ordinals[kind] = self._ordinals.get(kind, -1) + 1
-        name = item_id if type(item_id) is str else ""
-        index = key if type(key) is int else len(self._items)
-        item = self._items[key] = StreamItem(index, name, kind, ordinal)
-        if name:  # events that name it only by id find it too
-            self._items[("id", name)] = item
-        return item
-
-    def _register(self, item: StreamItem, replacement: Replacement) -> None:
-        for key in item.keys:
-            self._replaced[key] = replacement
-
-    def _take_index(self) -> int:
-        index = self._next_index
-        self._next_index += 1
-        return index
-
-    def _renumbered(self, item: StreamItem, obj: dict[str, Any]) -> dict[str, Any]:
-        """An event of `item` with the item's client output_index (given now if it has none).
-        Also where the upstream sent none (llama-server): the SDK's stream helper needs it."""
-        if item.client is None:
-            item.client = self._take_index()
-        if obj.get("output_index") != item.client:
-            obj["output_index"] = item.client
-            self._touched = self._renumbering = True
-        return obj
-
-    def _content_indexed(self, obj: dict[str, Any], key: int) -> None:
-        """A text event of a server that numbers no content part (llama-server) gets the part's
-        number, as it gets an output_index (`_renumbered`): openai-python's `responses.stream()`
-        finds a delta's text part by both (`ResponseStreamState`: without them it fails with a
-        TypeError), so the client gets them. Nothing else is invented: no sequence_number
-        (`_stamped`), no content_index on part events, which no client reads it from."""
-        if type(obj.get("content_index")) is not int:
-            obj["content_index"] = key
-            self._touched = self._renumbering = True
-
-    def _stamped(self, events: list[Any]) -> list[Any]:
-        """Sequence numbers, counting on (new events carry `"sequence_number": None`)."""
-        for new in events:
-            if type(new) is not dict or "sequence_number" not in new:
-                continue
-            if self._next_seq is None:
-                if new["sequence_number"] is None:
-                    del new["sequence_number"]  # the upstream numbers nothing: neither do we
-                continue
-            new["sequence_number"] = self._next_seq
-            self._next_seq += 1
-        return events

@@ -9,8 +9,8 @@ Stdlib only, no mitmproxy import.
 
 from __future__ import annotations
 
+from cot_proxy.filters import ChannelFilter
 from cot_proxy.think import ThinkConfig
-from cot_proxy.think import ThinkFilter
 
 TEXT, THINKING = "text", "thinking"
 Part = tuple[str, str]  # (TEXT or THINKING, text)
@@ -27,12 +27,10 @@ class TextSplitter:
 
     def __init__(self, config: ThinkConfig) -> None:
         self.ordered = config.mode == "reasoning"
-        tags = {tag for pair in (*config.tags, *config.unwrap) for tag in pair}
-        tags.update(marker for start, _ in config.tags for marker in config.markers_for(start))
-        self.tags = tuple(sorted(tags))
-        self.first_chars = frozenset(tag[0] for tag in self.tags)
+        self.tags = config.split_tags
+        self.first_chars = config.split_first_chars
 
-    def feed(self, think_filter: ThinkFilter, text: str) -> list[Part]:
+    def feed(self, think_filter: ChannelFilter, text: str) -> list[Part]:
         parts: list[Part] = []
         if not self.ordered:
             _add(parts, TEXT, think_filter.feed(text)[0])
@@ -43,7 +41,7 @@ class TextSplitter:
             _add(parts, TEXT, answer)
         return parts
 
-    def finish(self, think_filter: ThinkFilter, reason: object, parts: list[Part]) -> list[Part]:
+    def finish(self, think_filter: ChannelFilter, reason: object, parts: list[Part]) -> list[Part]:
         """The text the filter still holds, added to `parts`: answer first (an implicit block
         with no end tag is answer up to a start tag the model wrote)."""
         answer, think = think_filter.finish(reason)

@@ -1,9 +1,8 @@
 """ThinkRemoval: removes think blocks from answers of every wire format, streamed and buffered.
 
-Event streams get a `ThinkStream` (chat, completions) or an `EventStream` (Responses, Messages,
-Ollama) as their `flow.response.stream` in `responseheaders` (the headers go to the client right
-after, so every header fix happens there); JSON answers are buffered and rewritten in
-`response`.
+Streams of every wire format get a `FilterStream` as their `flow.response.stream` in
+`responseheaders` (the headers go to the client right after, so every header fix happens
+there); JSON answers are buffered and rewritten in `response`.
 """
 
 from __future__ import annotations
@@ -18,26 +17,21 @@ from mitmproxy import http
 
 from cot_proxy.apierror import error_body
 from cot_proxy.body import filter_body_counted
-from cot_proxy.body import filter_event_body_counted
 from cot_proxy.codec import DecodingStream
 from cot_proxy.codec import can_decode
 from cot_proxy.detect.servers import AUTO
-from cot_proxy.events import FAILURE_CODE
-from cot_proxy.events import EventFormat
-from cot_proxy.events import failure_message
-from cot_proxy.eventstream import EventStream
 from cot_proxy.flow import FlowNotes
 from cot_proxy.flow import notes
-from cot_proxy.formats import WireFormat
-from cot_proxy.formats import event_format_for
-from cot_proxy.formats import format_for
+from cot_proxy.formats import format_of
+from cot_proxy.formats._api import FAILURE_CODE
+from cot_proxy.formats._api import failure_message
 from cot_proxy.options import env_name
 from cot_proxy.options import reject
 from cot_proxy.rules import ModelRule
-from cot_proxy.stream import ThinkStream
-from cot_proxy.think import RESPONSES_REASONING
+from cot_proxy.stream import FilterStream
 from cot_proxy.think import THINK_MODES
 from cot_proxy.think import ThinkConfig
+from cot_proxy.think_config import RESPONSES_REASONING
 from cot_proxy.think_families import FAMILIES
 from cot_proxy.think_families import FAMILY_NAMES
 from cot_proxy.think_families import ThinkFamily
@@ -164,56 +158,33 @@ class ThinkRemoval:
         if record.local:
             return
         config = record.think or self.defaults
-        content_type = response.headers.get("content-type", "")
-        event_format = event_format_for(record.endpoint)
-        if event_format is not None:
-            self._event_stream(flow, record, config, event_format, content_type)
+        fmt = format_of(record.endpoint)
+        if fmt is None or response.status_code >= 400:
+            # Passed on as it arrives, but for the model lists (for the request rules to add
+            # the pseudo models) and error bodies (for the log), which are buffered.
+            if not (record.endpoint in _LISTS or response.status_code >= 400):
+                response.stream = True
             return
-        fmt = format_for(record.endpoint)
-        is_sse = content_type.startswith("text/event-stream")
-        wants_filter = fmt is not None and config.mode != "keep" and response.status_code < 400
-        if is_sse and fmt is not None and wants_filter:
-            transcript = self._transcript(record, config)
-            self._install_filter(flow, record, ThinkStream(config, fmt, transcript=transcript))
-        elif is_sse and fmt is not None and response.status_code < 400 and is_identity(response):
-            # Keep mode: bytes pass unchanged, watched for the first byte and the done event.
-            response.stream = record.stream = ThinkStream(config, fmt)
-        elif not (wants_filter or record.endpoint in _LISTS or response.status_code >= 400):
-            # Passed on as it arrives (event streams and NDJSON of other endpoints included). The rest
-            # is buffered: JSON answers for the `response` hooks to rewrite, error bodies for the log.
-            response.stream = True
-
-    def _event_stream(
-        self,
-        flow: http.HTTPFlow,
-        record: FlowNotes,
-        config: ThinkConfig,
-        fmt: EventFormat,
-        content_type: str,
-    ) -> None:
-        """Responses, Messages, Ollama: their streams get an `EventStream`; JSON answers (and
-        error bodies) are buffered for `response`; anything else streams as it comes."""
-        response = flow.response
-        assert response
+        content_type = response.headers.get("content-type", "")
         streamed = content_type.startswith(
             "application/x-ndjson" if fmt.framing == "ndjson" else "text/event-stream"
         )
-        if response.status_code >= 400 or (
-            not streamed and content_type.startswith("application/json")
-        ):
-            return
-        if not streamed:
-            response.stream = True
-        elif config.mode == "keep":
-            # Bytes pass unchanged, watched for the first byte and the end of the body.
-            response.stream = record.stream = EventStream(config, fmt)
-        else:
+        # Chat and completions: their streams are watched for the done event (`[DONE]`) in the
+        # bytes, which an encoded body hides; the other formats' rewriters find their end.
+        watched = fmt.done_payload is not None
+        if streamed and config.mode != "keep":
             transcript = self._transcript(record, config)
-            self._install_filter(flow, record, EventStream(config, fmt, transcript=transcript))
+            self._install_filter(flow, record, FilterStream(config, fmt, transcript=transcript))
+        elif streamed and (not watched or is_identity(response)):
+            # Keep mode: bytes pass unchanged, watched for the first byte and the end.
+            response.stream = record.stream = FilterStream(config, fmt)
+        elif config.mode == "keep" if watched else not content_type.startswith("application/json"):
+            # Passed on as it arrives. The rest is buffered for the `response` hook: JSON
+            # answers to rewrite (chat and completions: any answer that is no stream, unless
+            # in keep mode).
+            response.stream = True
 
-    def _install_filter(
-        self, flow: http.HTTPFlow, record: FlowNotes, stream: ThinkStream | EventStream
-    ) -> None:
+    def _install_filter(self, flow: http.HTTPFlow, record: FlowNotes, stream: FilterStream) -> None:
         response = flow.response
         assert response
         record.stream = stream
@@ -279,9 +250,8 @@ class ThinkRemoval:
         if record.local or response.stream or response.status_code >= 400:
             return
         config = record.think or self.defaults
-        fmt: WireFormat | None = format_for(record.endpoint)
-        event_format = event_format_for(record.endpoint)
-        if fmt is None and event_format is None:
+        fmt = format_of(record.endpoint)
+        if fmt is None:
             return
         record.answered_at = time.time()  # a buffered answer goes out whole, right after
         if config.mode == "keep":
@@ -297,13 +267,7 @@ class ThinkRemoval:
         if body is None:
             return
         transcript = self._transcript(record, config)
-        if event_format is not None:
-            new_body, record.body_think_chars = filter_event_body_counted(
-                body, config, event_format, transcript
-            )
-        else:
-            assert fmt is not None
-            new_body, record.body_think_chars = filter_body_counted(body, config, fmt, transcript)
+        new_body, record.body_think_chars = filter_body_counted(body, config, fmt, transcript)
         if new_body is not None:
             response.content = new_body
             if not record.body_think_chars:  # else the change list counts them (FlowNotes)

@@ -29,13 +29,13 @@ from cot_proxy.rules.checks import want_bool
 from cot_proxy.rules.checks import want_str
 from cot_proxy.rules.checks import want_str_list
 from cot_proxy.rules.checks import want_tags
-from cot_proxy.think import IMPLICIT_UNCLOSED
-from cot_proxy.think import RESPONSES_REASONING
 from cot_proxy.think import THINK_MODES
-from cot_proxy.think import ImplicitUnclosed
-from cot_proxy.think import ResponsesReasoning
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkMode
+from cot_proxy.think_config import IMPLICIT_UNCLOSED
+from cot_proxy.think_config import RESPONSES_REASONING
+from cot_proxy.think_config import ImplicitUnclosed
+from cot_proxy.think_config import ResponsesReasoning
 from cot_proxy.think_families import FAMILIES
 from cot_proxy.think_families import FAMILY_NAMES
 from cot_proxy.thinking.knobs import KNOB_NAMES

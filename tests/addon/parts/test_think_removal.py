@@ -15,7 +15,7 @@ from cot_proxy.codec import DecodingStream
 from cot_proxy.flow import notes
 from cot_proxy.formats import Endpoint
 from cot_proxy.parts.think_removal import ThinkRemoval
-from cot_proxy.stream import ThinkStream
+from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from tests.addon.flows import answer
 from tests.addon.flows import chat_flow
@@ -38,7 +38,7 @@ def test_sse_gets_filter_and_framing_fixed():
         flow = think_flow()
         sse_response(flow)
         think.responseheaders(flow)
-        assert isinstance(flow.response.stream, ThinkStream)
+        assert isinstance(flow.response.stream, FilterStream)
         assert "content-length" not in flow.response.headers
         assert flow.response.headers["transfer-encoding"] == "chunked"
 
@@ -51,7 +51,7 @@ def test_keep_mode_streams_untouched():
         think.responseheaders(flow)
         # Watched for the done event, bytes unchanged, so the length still holds.
         stream = flow.response.stream
-        assert isinstance(stream, ThinkStream) and notes(flow).stream is stream
+        assert isinstance(stream, FilterStream) and notes(flow).stream is stream
         assert stream(b"data: [DONE]\n\n") == [b"data: [DONE]\n\n"] and notes(flow).complete
         assert flow.response.headers["content-length"] == "123"
 
@@ -106,7 +106,7 @@ def test_strip_mode_refuses_a_stream_it_cannot_decode(caplog):
         sse_response(flow, content_encoding="x-custom")
         think.responseheaders(flow)
         stream = flow.response.stream
-        assert isinstance(stream, ThinkStream) and stream.cut
+        assert isinstance(stream, FilterStream) and stream.cut
         assert "content-encoding" not in flow.response.headers
         assert "error event instead" in caplog.text
         out = b"".join(stream(b"\x28\xb5<think>secret") + stream(b"more") + stream(b""))

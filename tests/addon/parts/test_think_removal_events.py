@@ -1,5 +1,5 @@
-"""ThinkRemoval with an event format (Responses, Messages, Ollama): which answers get an
-EventStream, which are buffered for filter_body, which pass untouched. A toy format stands in
+"""ThinkRemoval with an event format (Responses, Messages, Ollama): which answers get a
+FilterStream, which are buffered for filter_body, which pass untouched. A toy format stands in
 for the real ones (tests/unit/test_eventstream.py), registered under the "responses" endpoint."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from mitmproxy import http
 from mitmproxy.test import taddons
 from mitmproxy.test import tutils
 
-from cot_proxy.eventstream import EventStream
 from cot_proxy.flow import notes
 from cot_proxy.formats import EVENT_FORMATS
 from cot_proxy.formats import Endpoint
 from cot_proxy.parts.think_removal import ThinkRemoval
+from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from tests.addon.flows import answer
 from tests.addon.flows import chat_flow
@@ -54,7 +54,7 @@ def test_a_stream_of_the_format_gets_an_event_stream(toy: Toy) -> None:
         flow = event_flow(stream_type(toy))
         think.responseheaders(flow)
         stream = answer(flow).stream
-        assert isinstance(stream, EventStream) and notes(flow).stream is stream
+        assert isinstance(stream, FilterStream) and notes(flow).stream is stream
         assert stream.format is toy
         assert "content-length" not in answer(flow).headers  # the filter changes the length
         assert answer(flow).headers["transfer-encoding"] == "chunked"
@@ -66,7 +66,7 @@ def test_keep_mode_watches_the_bytes_unchanged(toy: Toy) -> None:
         flow = event_flow(stream_type(toy), config=ThinkConfig(mode="keep"))
         think.responseheaders(flow)
         stream = answer(flow).stream
-        assert isinstance(stream, EventStream)
+        assert isinstance(stream, FilterStream)
         assert stream(b"<think>x") == [b"<think>x"] and stream(b"") == []
         assert notes(flow).complete and answer(flow).headers["content-length"] == "0"
 

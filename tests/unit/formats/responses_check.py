@@ -20,8 +20,8 @@ from openai._models import construct_type
 from openai.lib.streaming.responses._responses import ResponseStreamState
 from openai.types.responses import ResponseStreamEvent
 
+from cot_proxy.filters import Filters
 from cot_proxy.formats import responses
-from cot_proxy.inline import new_filter
 from cot_proxy.think import ThinkConfig
 from tests.e2e.fixtures_responses import vllm_sse
 
@@ -32,7 +32,7 @@ def run(
     events: list[dict[str, Any]], config: ThinkConfig, encode: Encode = vllm_sse
 ) -> list[dict[str, Any]]:
     """The client's events for an upstream stream (each event a deep copy)."""
-    rewriter = responses.rewriter(config, lambda channel: new_filter(config))
+    rewriter = responses.rewriter(config, Filters(config))
     out: list[dict[str, Any]] = []
     for upstream in events:
         if rewriter.passes(encode([upstream])):

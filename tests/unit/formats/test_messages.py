@@ -11,11 +11,11 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from cot_proxy.events import SAME
-from cot_proxy.eventstream import EventStream
+from cot_proxy.filters import Filters
 from cot_proxy.formats import EVENT_FORMATS
 from cot_proxy.formats import messages
-from cot_proxy.inline import new_filter
+from cot_proxy.formats._api import SAME
+from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from tests.e2e import messages_upstream as up
 
@@ -27,7 +27,7 @@ THINK = "<think>The user greets me.</think>\n\n"
 
 
 def rewriter(config: ThinkConfig) -> messages.MessagesRewriter:
-    return messages.rewriter(config, lambda channel: new_filter(config))
+    return messages.rewriter(config, Filters(config))
 
 
 def run(events: list[Event], config: ThinkConfig = STRIP, end: bool = True) -> list[Event]:
@@ -463,7 +463,7 @@ def test_any_split_of_the_text_gives_the_same_blocks(
 
 
 def body_filter(body: Event, config: ThinkConfig) -> bool:
-    return messages.filter_body(body, config, lambda channel: new_filter(config))
+    return messages.filter_body(body, config, Filters(config))
 
 
 def test_buffered_strip_removes_think_blocks_and_empty_text_blocks() -> None:
@@ -550,7 +550,7 @@ def client_events(data: bytes) -> list[Event]:
 
 
 def through_stream(chunks: list[bytes], config: ThinkConfig, clock: Any = None) -> bytes:
-    stream = EventStream(config, messages, **({"clock": clock} if clock else {}))
+    stream = FilterStream(config, messages, **({"clock": clock} if clock else {}))
     out = [piece for chunk in [*chunks, b""] for piece in stream(chunk)]
     assert not stream.passthrough, stream.fallback_reason
     return b"".join(out)
@@ -599,7 +599,7 @@ def test_untouched_events_keep_their_bytes() -> None:
 
 def test_a_long_think_block_gets_a_ping_every_5_seconds() -> None:
     now = [0.0]
-    stream = EventStream(STRIP, messages, clock=lambda: now[0])
+    stream = FilterStream(STRIP, messages, clock=lambda: now[0])
     events = up.vllm_text(["<think>", *["thinking "] * 12, "</think>", "Done."])
     sent = []
     for event in events:

@@ -1,7 +1,7 @@
 """Ollama's native API: the rewriter of /api/chat and /api/generate lines, and buffered answers.
 
 The lines are Go's bytes (tests/e2e/ollama_fixtures.py says where each shape comes from); `run`
-plays the conductor's part of the contract (cot_proxy.events): passes, event, end.
+plays the conductor's part of the contract (cot_proxy.formats._api): passes, event, end.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from cot_proxy.events import SAME
-from cot_proxy.eventstream import EventStream
+from cot_proxy.filters import Filters
 from cot_proxy.formats import EVENT_FORMATS
 from cot_proxy.formats import ollama as fmt_ollama
-from cot_proxy.inline import new_filter
+from cot_proxy.formats._api import SAME
 from cot_proxy.jsonbytes import encode_json
+from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import remove_think_blocks
 from tests.e2e.ollama_fixtures import chat_line
@@ -43,7 +43,7 @@ def run(
     endpoint: str, config: ThinkConfig, lines: list[bytes]
 ) -> tuple[list[bytes], fmt_ollama.OllamaRewriter]:
     """The lines a client gets (what the conductor would send), and the rewriter."""
-    rewriter = FORMAT[endpoint].rewriter(config, lambda channel: new_filter(config))
+    rewriter = FORMAT[endpoint].rewriter(config, Filters(config))
     out: list[bytes] = []
     for raw in lines:
         if rewriter.passes(raw):
@@ -179,7 +179,7 @@ def test_tool_calls_inside_a_dropped_block_are_kept() -> None:
 
 
 def test_answered_means_answer_text_or_a_tool_call_went_out() -> None:
-    rewriter = fmt_ollama.chat.rewriter(STRIP, lambda channel: new_filter(STRIP))
+    rewriter = fmt_ollama.chat.rewriter(STRIP, Filters(STRIP))
     assert rewriter.event(chat_line("<think>hm")) == [] and not rewriter.answered
     assert rewriter.event(chat_line("</think>")) == [] and not rewriter.answered
     assert rewriter.event(chat_line("", tool_calls=[tool_call("f")])) is None
@@ -233,7 +233,7 @@ def test_held_text_goes_out_before_a_done_line_of_another_shape() -> None:
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_heartbeat_is_an_empty_chunk_the_client_accepts(endpoint: str) -> None:
-    rewriter = FORMAT[endpoint].rewriter(STRIP, lambda channel: new_filter(STRIP))
+    rewriter = FORMAT[endpoint].rewriter(STRIP, Filters(STRIP))
     assert rewriter.heartbeat() is None  # nothing seen yet
     line = line_of(endpoint, "<think>long", step=4, remote_model="qwen3:235b")
     assert rewriter.event(line) == []
@@ -263,7 +263,7 @@ def test_end_without_a_done_line_releases_held_text(endpoint: str) -> None:
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_plain_lines_pass_unparsed_once_answered(endpoint: str) -> None:
-    rewriter = FORMAT[endpoint].rewriter(STRIP, lambda channel: new_filter(STRIP))
+    rewriter = FORMAT[endpoint].rewriter(STRIP, Filters(STRIP))
     plain, tagged, done = ndjson(
         [line_of(endpoint, "Hi"), line_of(endpoint, "a<b"), line_of(endpoint, done_reason="stop")]
     )
@@ -303,7 +303,7 @@ def test_filter_body(
     endpoint: str, config: ThinkConfig, expected_text: str, expected_thinking: str | None
 ) -> None:
     obj = buffered(endpoint, "<think>inline</think>\n\nAnswer", thinking="upstream. ")
-    assert FORMAT[endpoint].filter_body(obj, config, lambda channel: new_filter(config))
+    assert FORMAT[endpoint].filter_body(obj, config, Filters(config))
     key = FORMAT[endpoint].text_key
     assert body(endpoint, obj)[key] == expected_text
     assert body(endpoint, obj).get("thinking") == expected_thinking
@@ -312,7 +312,7 @@ def test_filter_body(
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_filter_body_leaves_other_bodies_alone(endpoint: str) -> None:
-    new = lambda channel: new_filter(STRIP)  # noqa: E731
+    new = Filters(STRIP)  # noqa: E731
     plain = buffered(endpoint, "no tags here")
     assert not FORMAT[endpoint].filter_body(plain, STRIP, new)
     others: list[Any] = [{"error": "model 'x' not found"}, {"models": []}, [1], "text"]
@@ -320,7 +320,7 @@ def test_filter_body_leaves_other_bodies_alone(endpoint: str) -> None:
         assert not FORMAT[endpoint].filter_body(other, STRIP, new)
     cut = buffered(endpoint, "thinking, cut off", reason="length")
     implicit = ThinkConfig(implicit_start=True)
-    assert FORMAT[endpoint].filter_body(cut, implicit, lambda channel: new_filter(implicit))
+    assert FORMAT[endpoint].filter_body(cut, implicit, Filters(implicit))
     assert body(endpoint, cut)[FORMAT[endpoint].text_key] == ""
 
 
@@ -354,11 +354,11 @@ def test_any_split_into_lines_gives_the_whole_text_answer(
     assert all(o["done"] is False for o in objs[:-1])
 
 
-# -- through the conductor (EventStream): network chunks cut anywhere ---------------------------
+# -- through the conductor (FilterStream): network chunks cut anywhere ---------------------------
 
 
 def conducted(endpoint: str, config: ThinkConfig, data: bytes, cuts: list[int]) -> bytes:
-    stream = EventStream(config, EVENT_FORMATS[f"ollama_{endpoint}"])
+    stream = FilterStream(config, EVENT_FORMATS[f"ollama_{endpoint}"])
     out: list[bytes] = []
     start = 0
     for cut in sorted(set(cuts)) + [len(data)]:
@@ -410,7 +410,7 @@ def test_keep_mode_is_byte_identical(endpoint: str, data: Any) -> None:
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_a_long_dropped_block_sends_a_valid_chunk_every_5_s(endpoint: str) -> None:
     now = [0.0]
-    stream = EventStream(STRIP, EVENT_FORMATS[f"ollama_{endpoint}"], clock=lambda: now[0])
+    stream = FilterStream(STRIP, EVENT_FORMATS[f"ollama_{endpoint}"], clock=lambda: now[0])
     lines = streamed(endpoint, ["<think>"] + ["thinking "] * 20 + ["</think>Done"])
     out: list[bytes] = []
     for line in lines:

@@ -12,10 +12,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from openai._streaming import SSEDecoder
 
-from cot_proxy.eventstream import EventStream
+from cot_proxy.filters import Filters
 from cot_proxy.formats import EVENT_FORMATS
 from cot_proxy.formats import responses
-from cot_proxy.inline import new_filter
+from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from tests.e2e.fixtures_responses import ollama_body
 from tests.e2e.fixtures_responses import ollama_sse
@@ -47,7 +47,7 @@ def test_the_format_is_registered() -> None:
 
 
 def test_the_heartbeat_is_an_sse_comment_the_sdk_skips() -> None:
-    assert responses.rewriter(STRIP, lambda n: new_filter(STRIP)).heartbeat() is None
+    assert responses.rewriter(STRIP, Filters(STRIP)).heartbeat() is None
     # the conductor's comment, between two events, as openai-python's decoder reads it
     data = b"event: a\ndata: {}\n\n: ping\n\nevent: b\ndata: {}\n\n"
     decoded = list(SSEDecoder().iter_bytes(iter([data])))
@@ -88,7 +88,7 @@ def test_ollama_summary_reasoning_is_removed_and_escaped_tags_found() -> None:
 
 def test_nothing_to_change_goes_out_as_it_came() -> None:
     upstream = vllm_stream(text=["Hello", " world"], calls=[("f", ["{}"])])
-    rewriter = responses.rewriter(STRIP, lambda n: new_filter(STRIP))
+    rewriter = responses.rewriter(STRIP, Filters(STRIP))
     for event in copy.deepcopy(upstream):
         assert rewriter.passes(vllm_sse([event])) or rewriter.event(event) is None
     assert run(upstream, STRIP) == upstream
@@ -100,7 +100,7 @@ def test_upstream_reasoning_stays_as_it_came_in_reasoning_mode() -> None:
 
 
 def test_only_events_that_cannot_change_pass_unparsed() -> None:
-    rewriter = responses.rewriter(STRIP, lambda n: new_filter(STRIP))
+    rewriter = responses.rewriter(STRIP, Filters(STRIP))
     upstream = vllm_stream(["a"], ["b"], [("f", ["{}"])])
     arguments = next(e for e in upstream if e["type"] == "response.function_call_arguments.delta")
     assert rewriter.passes(vllm_sse([arguments]))
@@ -146,7 +146,7 @@ def test_held_text_is_released_when_the_stream_ends_without_a_terminal_event() -
 
 
 def test_events_of_unexpected_shapes_pass_unchanged() -> None:
-    rewriter = responses.rewriter(STRIP, lambda n: new_filter(STRIP))
+    rewriter = responses.rewriter(STRIP, Filters(STRIP))
     for odd in ([1], "x", {"no": "type"}, {"type": 5}, {"type": "error", "message": "boom"}):
         assert rewriter.event(copy.deepcopy(odd)) is None
     odd_delta = {"type": "response.output_text.delta", "output_index": 0, "delta": None}
@@ -297,7 +297,7 @@ def test_the_buffered_answer_matches_the_streamed_one(pieces: list[str], data: A
 
 
 def test_answered_is_the_first_answer_text_or_tool_call() -> None:
-    rewriter = responses.rewriter(STRIP, lambda n: new_filter(STRIP))
+    rewriter = responses.rewriter(STRIP, Filters(STRIP))
     upstream = vllm_stream(None, ["<think>a", "</think>", "B"], [("f", ["{}"])])
     answered = []
     for event in copy.deepcopy(upstream):
@@ -305,7 +305,7 @@ def test_answered_is_the_first_answer_text_or_tool_call() -> None:
         answered.append(rewriter.answered)
     first = next(i for i, e in enumerate(upstream) if e.get("delta") == "B")
     assert answered.index(True) == first
-    rewriter = responses.rewriter(STRIP, lambda n: new_filter(STRIP))
+    rewriter = responses.rewriter(STRIP, Filters(STRIP))
     for event in copy.deepcopy(vllm_stream(["r"], None, [("f", ["{}"])]))[:-1]:
         rewriter.event(event)
         if (
@@ -334,7 +334,7 @@ def test_a_cut_off_implicit_block_is_think_text_at_response_incomplete() -> None
 
 def filtered(body: dict[str, Any], config: ThinkConfig) -> tuple[bool, dict[str, Any]]:
     body = copy.deepcopy(body)
-    changed = responses.filter_body(body, config, lambda n: new_filter(config))
+    changed = responses.filter_body(body, config, Filters(config))
     return changed, json.loads(json.dumps(body))
 
 
@@ -407,7 +407,7 @@ STREAMS = {
 
 
 def through(config: ThinkConfig, chunks: list[bytes]) -> bytes:
-    stream = EventStream(config, responses)
+    stream = FilterStream(config, responses)
     out: list[bytes] = []
     for chunk in chunks:
         out += stream(chunk)

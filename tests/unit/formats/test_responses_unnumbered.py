@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from cot_proxy.eventstream import EventStream
 from cot_proxy.formats import responses
+from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from tests.e2e.fixtures_llama import LLAMA_MSG
 from tests.e2e.fixtures_llama import llama_sse
@@ -126,7 +126,7 @@ def test_any_split_of_the_bytes_through_the_conductor(data: Any) -> None:
     chunks = [raw[a:b] for a, b in zip([0, *points], [*points, len(raw)]) if b > a]
 
     def through(pieces: list[bytes]) -> bytes:
-        stream = EventStream(config, responses)
+        stream = FilterStream(config, responses)
         out = [b for piece in [*pieces, b""] for b in stream(piece)]
         assert not stream.passthrough and stream.done_sent
         return b"".join(out)

@@ -14,11 +14,11 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from cot_proxy.body import filter_event_body_counted
-from cot_proxy.events import EventFormat
-from cot_proxy.eventstream import EventStream
+from cot_proxy.body import filter_body_counted
 from cot_proxy.formats import EVENT_FORMATS
 from cot_proxy.formats import responses
+from cot_proxy.formats._api import Format
+from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from cot_proxy.transcript import Transcript
 from cot_proxy.transcript import render
@@ -99,10 +99,8 @@ CASES = {
 }
 
 
-def streamed(
-    fmt: EventFormat, chunks: list[bytes], transcript: Transcript | None
-) -> tuple[bytes, int]:
-    stream = EventStream(STRIP, fmt, transcript=transcript)
+def streamed(fmt: Format, chunks: list[bytes], transcript: Transcript | None) -> tuple[bytes, int]:
+    stream = FilterStream(STRIP, fmt, transcript=transcript)
     out: list[bytes] = []
     for chunk in chunks:
         out += stream(chunk)
@@ -133,9 +131,9 @@ def test_a_stream_records_the_upstream_reasoning_it_drops(name: str) -> None:
 def test_a_buffered_answer_records_the_upstream_reasoning_it_drops(name: str) -> None:
     case = CASES[name]
     fmt = EVENT_FORMATS[case.format]
-    plain = filter_event_body_counted(case.body, STRIP, fmt)
+    plain = filter_body_counted(case.body, STRIP, fmt)
     transcript = Transcript("strip", STRIP.reasoning_field)
-    assert filter_event_body_counted(case.body, STRIP, fmt, transcript) == plain
+    assert filter_body_counted(case.body, STRIP, fmt, transcript) == plain
     new_body, think_chars = plain
     assert new_body is not None and b"Let me" not in new_body
     assert think_chars == case.think_chars
@@ -174,7 +172,7 @@ def test_responses_records_one_family_of_deltas_and_what_a_cut_stream_had() -> N
     assert recorded(transcript) == [(0, "", REASONED), (1, "Hi!", "")]
 
     transcript = Transcript("strip", STRIP.reasoning_field)
-    stream = EventStream(STRIP, responses, transcript=transcript)
+    stream = FilterStream(STRIP, responses, transcript=transcript)
     stream(rsp.vllm_sse(events[: first + 1]))
     stream(b"")
     assert recorded(transcript) == [(0, "", REASONING[0])]

@@ -15,10 +15,10 @@ from cot_proxy.formats._api import Framer
 from cot_proxy.formats._api import Framing
 from cot_proxy.jsonbytes import encode_json
 from cot_proxy.ndjson import NDJSONFramer
-from cot_proxy.sse import EventSource
-from cot_proxy.sse import SSEEvent
 from cot_proxy.sse import SSEFramer
-from cot_proxy.sse import read_event
+from cot_proxy.sse_event import EventSource
+from cot_proxy.sse_event import SSEEvent
+from cot_proxy.sse_event import read_event
 
 
 def framer_for(framing: Framing, max_event_bytes: int) -> Framer:

@@ -9,15 +9,15 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from cot_proxy.sse import DataLine
 from cot_proxy.sse import OversizedChunk
-from cot_proxy.sse import SSEEvent
 from cot_proxy.sse import SSEFramer
 from cot_proxy.sse import Unframed
 from cot_proxy.sse import UnterminatedTail
-from cot_proxy.sse import make_event
-from cot_proxy.sse import read_event
-from cot_proxy.sse import single_data_line
+from cot_proxy.sse_event import DataLine
+from cot_proxy.sse_event import SSEEvent
+from cot_proxy.sse_event import make_event
+from cot_proxy.sse_event import read_event
+from cot_proxy.sse_event import single_data_line
 
 ENDINGS = [b"\n", b"\r\n", b"\r"]
 

@@ -34,9 +34,9 @@ from cot_proxy.jsonbytes import decode_json
 from cot_proxy.jsonbytes import encode_json
 from cot_proxy.jsonbytes import needles_for
 from cot_proxy.sse import DEFAULT_MAX_EVENT_BYTES
-from cot_proxy.sse import EventSource
 from cot_proxy.sse import SSEFramer
-from cot_proxy.sse import read_event
+from cot_proxy.sse_event import EventSource
+from cot_proxy.sse_event import read_event
 from cot_proxy.tags import TagMatcher
 from cot_proxy.think_config import ThinkConfig
 

@@ -43,7 +43,7 @@ from cot_proxy.formats.textparts import TEXT
 from cot_proxy.formats.textparts import TextSplitter
 from cot_proxy.jsonbytes import decode_json
 from cot_proxy.jsonbytes import needles_for
-from cot_proxy.sse import read_event
+from cot_proxy.sse_event import read_event
 from cot_proxy.think import ThinkConfig
 
 

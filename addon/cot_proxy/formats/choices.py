@@ -58,25 +58,7 @@ class ChoiceShape:
         container None when the choice has none (held text then goes out in an event of its own
         if it finishes). None: no choices list, not an answer event. A streamed choice with no
         container but a buffered one is read there: strip mode must not pass its text."""
-        choices = obj.get("choices") if type(obj) is dict else None
-        if type(choices) is not list:
-            return None
-        key, fallback_key = self.stream_key, self.body_key
-        found: Channels = []
-        for position, choice in enumerate(choices):
-            if type(choice) is dict:
-                index = choice.get("index")
-                container = choice if key is None else choice.get(key)
-                if type(container) is not dict and fallback_key is not None:
-                    container = choice.get(fallback_key)
-                found.append(
-                    (
-                        index if type(index) is int else position,  # bool is no index either
-                        container if type(container) is dict else None,
-                        choice.get("finish_reason"),
-                    )
-                )
-        return found
+        return _choices(obj, self.stream_key, self.body_key)
 
     def body_containers(self, obj: Any) -> list[tuple[dict[str, Any], Any]] | None:
         """(text container, finish reason) of each choice of a buffered answer that has a

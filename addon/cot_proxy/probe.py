@@ -9,6 +9,7 @@ import asyncio
 import ssl
 
 from cot_proxy.routing import Target
+from cot_proxy.tls import open_connection
 
 
 async def probe_target(
@@ -26,12 +27,7 @@ async def probe_target(
 
 
 async def _probe(target: Target, ssl_context: ssl.SSLContext | None) -> str | None:
-    tls: ssl.SSLContext | None = None
-    if target.scheme == "https":
-        tls = ssl_context or ssl.create_default_context()
-    reader, writer = await asyncio.open_connection(
-        target.host, target.port, ssl=tls, server_hostname=target.host if tls else None
-    )
+    reader, writer = await open_connection(target, ssl_context)
     try:
         host = target.host_header
         path = (target.path_prefix or "") + "/"

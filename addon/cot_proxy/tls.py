@@ -5,6 +5,7 @@ Pure logic, no mitmproxy import.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import ssl
 import tempfile
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import certifi
 from cryptography import x509
+
+from cot_proxy.routing import Target
 
 
 def ssl_context_for(verify: bool, cafile: str | None) -> ssl.SSLContext:
@@ -45,3 +48,15 @@ def trust_bundle_with(extra_pem: str) -> str:
         bundle.write("\n")
         bundle.write(extra)
     return path
+
+
+async def open_connection(
+    target: Target, ssl_context: ssl.SSLContext | None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection of our own to the target (the /health probe, detection), TLS when it is https."""
+    tls: ssl.SSLContext | None = None
+    if target.scheme == "https":
+        tls = ssl_context or ssl.create_default_context()
+    return await asyncio.open_connection(
+        target.host, target.port, ssl=tls, server_hostname=target.host if tls else None
+    )

@@ -7,7 +7,6 @@ the body ends at the close, or at Content-Length, and a chunked one is unchunked
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import ssl
@@ -15,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cot_proxy.routing import Target
+from cot_proxy.tls import open_connection
 
 MAX_BODY = 4 * 1024 * 1024
 
@@ -43,12 +43,7 @@ async def request(
 ) -> Answer:
     """Send one request to the target (no deadline here: the caller sets it); raise OSError
     (ssl.SSLError included) or ValueError when there is no HTTP answer."""
-    tls: ssl.SSLContext | None = None
-    if target.scheme == "https":
-        tls = ssl_context or ssl.create_default_context()
-    reader, writer = await asyncio.open_connection(
-        target.host, target.port, ssl=tls, server_hostname=target.host if tls else None
-    )
+    reader, writer = await open_connection(target, ssl_context)
     try:
         lines = [
             f"{method} {path} HTTP/1.1",

@@ -158,7 +158,6 @@ TESTED_BY = {
     "formats.responses_stream": "tests/unit/formats/test_responses.py",
     "formats.textparts": "tests/unit/formats/test_messages.py",
     "framing": "tests/unit/test_eventstream.py",
-    "history": "tests/unit/formats/test_choices_request.py",
     "parts.flow_marks": "tests/e2e/test_saved_flows.py",
     "parts.listening": "tests/e2e/test_workers.py",
     "parts.metrics_endpoint": "tests/e2e/test_metrics.py",

@@ -18,6 +18,7 @@ from typing import TypeGuard
 
 from cot_proxy import history
 from cot_proxy.apierror import error_body as error_body
+from cot_proxy.formats.responses_items import reasoning_text_of
 from cot_proxy.suffix import append_to_content
 from cot_proxy.think_config import BLOCK_SEPARATOR
 from cot_proxy.think_config import ThinkConfig
@@ -158,7 +159,7 @@ def _inline_run(
     for index in range(start, end + 1):
         item = items[index] if index < end else None
         if isinstance(item, dict) and item.get("type") == "reasoning":
-            text = _reasoning_text(item)
+            text = reasoning_text_of(item)
             if text:
                 pending.append(text)
             else:
@@ -175,20 +176,6 @@ def _inline_run(
         if item is not None:
             kept.append(item)
     return removed
-
-
-def _reasoning_text(item: dict[str, Any]) -> str:
-    """A reasoning item's text: its `content` (reasoning_text parts), else its summary."""
-    for key in ("content", "summary"):
-        parts = item.get(key)
-        if isinstance(parts, list):
-            texts = [p["text"] for p in parts if history.is_text(p, (_TEXT_OF[key],))]
-            if any(texts):
-                return BLOCK_SEPARATOR.join(t for t in texts if t)
-    return ""
-
-
-_TEXT_OF = {"content": "reasoning_text", "summary": "summary_text"}
 
 
 def _inline_item(item: dict[str, Any], block: str, treatment: history.History) -> None:

@@ -176,14 +176,15 @@ ROWS: tuple[Row, ...] = (
         ("kimi_k2",),
         "thinking",
         "SGLang docs basic_usage/kimi_k2_5 (Kimi K2.5 instant mode: chat_template_kwargs "
-        "thinking=false); Kimi K2 Thinking always thinks and its template ignores it",
+        "thinking=false); llama.cpp models/templates/Kimi-K3.jinja (reads thinking); Kimi K2 "
+        "Thinking always thinks and its template ignores it",
     ),
     Row(
         ANY,
         ("command_r",),
         "reasoning",
-        "CohereLabs/command-a-reasoning-08-2025 model card (the 'reasoning' parameter) and "
-        "chat_template.jinja (reasoning defaults to true)",
+        "CohereLabs/command-a-reasoning-08-2025 model card (the 'reasoning' parameter); "
+        "llama.cpp models/templates/Cohere2MoE.jinja (reasoning, default true)",
     ),
     # Mistral Medium 3.5 and Small 4 think only when asked; Magistral always thinks (its
     # system prompt asks it to) and takes no effort.

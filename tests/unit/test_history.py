@@ -16,6 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cot_proxy.formats import messages
 from cot_proxy.formats import ollama
@@ -273,3 +275,50 @@ def test_the_log_line_names_each_form_it_applied():
         "history: think removed from 2 assistant message(s)",
         "history: think moved inline in 1 assistant message(s)",
     ]
+
+
+# --- odd shapes: left as they are or rewritten, never a traceback -----------------------------
+
+WORDS = ["reasoning", "tool_use", "function_call", "message", "assistant", "output_text"]
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.sampled_from([*WORDS, "thinking", "text", "<think>a</think>b", "r"])
+    | st.text(alphabet="<>/thinkab ", max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                ["role", "content", "type", "text", "thinking", "tool_calls", "reasoning_content"]
+                + ["summary", "signature"]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=24,
+)
+
+
+@given(
+    fmt=st.sampled_from(sorted(FORMATS)),
+    turns=st.lists(JSON, max_size=5),
+    form=st.sampled_from(FORMS),
+    which=st.sampled_from(TURNS),
+)
+def test_any_history_shape_is_rewritten_or_left_without_error(fmt, turns, form, which):
+    rewriter, _ = FORMATS[fmt]
+    for item in turns:
+        if isinstance(item, dict) and "role" not in item:
+            item["role"] = "assistant"
+    key = "input" if fmt == "responses" else "messages"
+    body = {key: turns}
+    work = copy.deepcopy(body)
+    changes = rewriter.rewrite_history(work, History.of(THINK, form, which))
+    assert all(isinstance(c, str) for c in changes)
+    if not changes:
+        assert work == body  # nothing reported, nothing changed
+    if form in ("keep", "to_inline"):  # the form reached: a second pass changes nothing
+        again = copy.deepcopy(work)
+        assert rewriter.rewrite_history(again, History.of(THINK, form, which)) == []
+        assert again == work

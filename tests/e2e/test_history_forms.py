@@ -4,17 +4,23 @@ records the exact body it received.
 
 Turn 1 reasoned and called a tool, turn 2 reasoned and answered after the tool's result; the
 client sends both back with their reasoning in its own place (chat `reasoning_content`, a
-Messages `thinking` block), as the proxy's restore step will put it too.
+Messages `thinking` block, a Responses `reasoning` item, Ollama's `thinking`), as the proxy's
+restore step will put it too.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import anthropic
+import ollama
 import openai
 import pytest
 
 from .test_core import KEY
 from .test_rules_formats import MESSAGE
+from .test_rules_formats import OLLAMA_CHAT
+from .test_rules_formats import RESPONSE
 from .upstream import Received
 from .upstream import Reply
 from .upstream import chat_completion
@@ -45,6 +51,10 @@ def history_proxy(start_proxy, upstream, tmp_path_factory):
 async def answer(req: Received, reply: Reply) -> None:
     if req.path.endswith("/messages"):
         await reply.json(200, MESSAGE)
+    elif req.path.endswith("/responses"):
+        await reply.json(200, RESPONSE)
+    elif req.path.endswith("/api/chat"):
+        await reply.json(200, OLLAMA_CHAT)
     else:
         await reply.json(200, chat_completion("ok"))
 
@@ -147,3 +157,51 @@ def test_messages_tool_calls_turns_keep_their_blocks_as_sent(history_proxy, answ
     sent = messages_history()
     del sent[3]["content"][0]  # the text turn's thinking block goes; the tool turn's stays
     assert received(answering) == {"model": "gemma-4", "max_tokens": 100, "messages": sent}
+
+
+def reasoning(rid: str, text: str) -> dict:
+    return {
+        "type": "reasoning",
+        "id": rid,
+        "summary": [],
+        "content": [{"type": "reasoning_text", "text": text}],
+    }
+
+
+def test_responses_to_inline_on_tool_call_turns(history_proxy, answering):
+    call = {"type": "function_call", "call_id": "call_1", "name": "weather", "arguments": "{}"}
+    output = {"type": "function_call_output", "call_id": "call_1", "output": "sunny"}
+    part = {"type": "output_text", "text": "It is sunny.", "annotations": []}
+    message = {"type": "message", "role": "assistant", "id": "msg_1", "content": [part]}
+    client = openai.OpenAI(base_url=f"{history_proxy.url}/v1", api_key=KEY, max_retries=0)
+    sent: list[Any] = [
+        {"role": "user", "content": "Weather?"},
+        reasoning("rs_1", "Ask."),
+        call,
+        output,
+        reasoning("rs_2", "It said sun."),
+        message,
+        {"role": "user", "content": "Thanks."},
+    ]
+    assert client.responses.create(model="agent", input=sent).output_text == "ok"
+    inline = {"type": "message", "role": "assistant", "content": "<think>Ask.</think>"}
+    assert received(answering) == {
+        "model": "agent",
+        "input": [sent[0], inline, call, output, message, sent[6]],
+    }
+
+
+def test_ollama_tool_calls_turns_from_the_family_preset(history_proxy, answering):
+    call = {"function": {"name": "weather", "arguments": {}}}
+    history: list[dict[str, Any]] = [
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": "", "thinking": "Ask.", "tool_calls": [call]},
+        {"role": "tool", "content": "sunny"},
+        {"role": "assistant", "content": "It is sunny.", "thinking": "It said sun."},
+        {"role": "user", "content": "Thanks."},
+    ]
+    client = ollama.Client(host=history_proxy.url, timeout=20)
+    assert client.chat(model="gemma-4", messages=history, stream=False).message.content == "ok"
+    del history[1]["content"]  # the ollama client leaves an empty content out
+    del history[3]["thinking"]  # the text turn loses it; the tool turn keeps it
+    assert received(answering)["messages"] == history

@@ -17,6 +17,7 @@ from mitmproxy import http
 from cot_proxy.apierror import error_body
 from cot_proxy.flow import answer_locally
 from cot_proxy.flow import notes
+from cot_proxy.options import declare
 from cot_proxy.options import env_name
 from cot_proxy.options import reject
 from cot_proxy.seams import error_pages
@@ -25,12 +26,7 @@ from cot_proxy.seams import request_size
 
 class BodyLimit:
     def load(self, loader: Any) -> None:
-        loader.add_option(
-            "max_request_bytes",
-            int,
-            64 * 1024 * 1024,
-            "Largest request body forwarded, in bytes (image inputs make chat requests large).",
-        )
+        declare(loader, "max_request_bytes")
 
     def configure(self, updated: set[str]) -> None:
         if "max_request_bytes" in updated:

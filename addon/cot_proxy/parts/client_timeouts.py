@@ -24,6 +24,7 @@ from mitmproxy import connection
 from mitmproxy import ctx
 from mitmproxy import http
 
+from cot_proxy.options import declare
 from cot_proxy.options import env_name
 from cot_proxy.options import reject
 from cot_proxy.seams import connections
@@ -45,18 +46,7 @@ class ClientTimeouts:
         self.clients: dict[str, _Client] = {}
 
     def load(self, loader: Any) -> None:
-        loader.add_option(
-            "client_header_timeout",
-            int,
-            30,
-            "Seconds a client may stay silent before its request headers are complete; then it is disconnected.",
-        )
-        loader.add_option(
-            "client_idle_timeout",
-            int,
-            300,
-            "Seconds a kept-alive client connection may stay silent between requests; then it is closed.",
-        )
+        declare(loader, "client_header_timeout", "client_idle_timeout")
 
     def configure(self, updated: set[str]) -> None:
         for option in OPTIONS:

@@ -16,6 +16,7 @@ from mitmproxy import http
 
 from cot_proxy.apierror import error_body
 from cot_proxy.flow import answer_locally
+from cot_proxy.options import declare
 from cot_proxy.options import env_name
 from cot_proxy.options import reject
 
@@ -30,12 +31,7 @@ class Concurrency:
         self.in_flight: set[str] = set()  # flow ids admitted and not yet answered
 
     def load(self, loader: Any) -> None:
-        loader.add_option(
-            "max_concurrent_requests",
-            int,
-            0,
-            "Most requests forwarded at once by this process (0: no limit); beyond, a JSON 429 with Retry-After.",
-        )
+        declare(loader, "max_concurrent_requests")
 
     def configure(self, updated: set[str]) -> None:
         if "max_concurrent_requests" in updated and ctx.options.max_concurrent_requests < 0:

@@ -28,6 +28,7 @@ from cot_proxy.detect.servers import AUTO
 from cot_proxy.detect.servers import SERVER_NAMES
 from cot_proxy.flow import answer_locally
 from cot_proxy.flow import notes
+from cot_proxy.options import declare
 from cot_proxy.options import env_name
 from cot_proxy.options import reject
 from cot_proxy.parts.gateway import SECRET_HEADERS
@@ -64,21 +65,7 @@ class Detection:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def load(self, loader: Any) -> None:
-        loader.add_option(
-            "target_server",
-            str,
-            AUTO,
-            "The kind of server the target is: auto (probed at start), or one of "
-            + ", ".join(SERVER_NAMES)
-            + ". Says which metadata tells each model's family (THINK_FAMILY=auto).",
-        )
-        loader.add_option(
-            "detect_ttl_seconds",
-            int,
-            600,
-            "How long a detected model family is used before it is read again (in the "
-            "background) from the target.",
-        )
+        declare(loader, "target_server", "detect_ttl_seconds")
 
     def configure(self, updated: set[str]) -> None:
         if "target_server" in updated and ctx.options.target_server not in (AUTO, *SERVER_NAMES):

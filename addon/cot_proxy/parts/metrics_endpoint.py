@@ -12,6 +12,7 @@ from mitmproxy import ctx
 from mitmproxy import http
 
 from cot_proxy.flow import notes
+from cot_proxy.options import declare
 from cot_proxy.options import env_name
 from cot_proxy.options import reject
 from cot_proxy.parts.gateway import Gateway
@@ -27,12 +28,7 @@ class MetricsEndpoint:
         self.gateway = gateway
 
     def load(self, loader: Any) -> None:
-        loader.add_option(
-            "metrics_require_key",
-            bool,
-            False,
-            "GET /metrics needs one of the gateway keys (PROXY_API_KEYS), like any request.",
-        )
+        declare(loader, "metrics_require_key")
 
     def configure(self, updated: set[str]) -> None:
         if "metrics_require_key" in updated and ctx.options.metrics_require_key:

@@ -10,6 +10,7 @@ from mitmproxy import ctx
 from mitmproxy import http
 
 from cot_proxy.flow import notes
+from cot_proxy.options import declare
 
 logger = logging.getLogger(__name__)
 
@@ -18,12 +19,7 @@ BODY_LOG_LIMIT = 4096
 
 class RequestLog:
     def load(self, loader: Any) -> None:
-        loader.add_option(
-            "log_bodies",
-            bool,
-            False,
-            "Log request and (buffered) response bodies at DEBUG level.",
-        )
+        declare(loader, "log_bodies")
 
     def request(self, flow: http.HTTPFlow) -> None:
         if ctx.options.log_bodies and flow.response is None and flow.request.raw_content:

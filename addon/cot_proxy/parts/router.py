@@ -8,6 +8,7 @@ from typing import Any
 from mitmproxy import ctx
 from mitmproxy import http
 
+from cot_proxy.options import declare
 from cot_proxy.options import reject
 from cot_proxy.routing import Target
 from cot_proxy.routing import parse_target
@@ -20,13 +21,7 @@ class Router:
         self.target: Target | None = None
 
     def load(self, loader: Any) -> None:
-        loader.add_option(
-            "target_base_url",
-            str,
-            "https://api.openai.com/v1/",
-            "Base URL of the OpenAI-compatible server; its path is prepended to client paths "
-            "(without doubling /v1). Start mitmdump with --mode reverse: on the same scheme, host and port.",
-        )
+        declare(loader, "target_base_url")
 
     def configure(self, updated: set[str]) -> None:
         if "target_base_url" in updated:

@@ -18,6 +18,7 @@ from mitmproxy import http
 
 from cot_proxy.apierror import error_body
 from cot_proxy.flow import answer_locally
+from cot_proxy.options import declare
 from cot_proxy.options import env_name
 from cot_proxy.options import reject
 from cot_proxy.seams import connections
@@ -40,12 +41,7 @@ class Shutdown:
         self._drain: asyncio.Task[None] | None = None
 
     def load(self, loader: Any) -> None:
-        loader.add_option(
-            "shutdown_grace_seconds",
-            int,
-            30,
-            "Seconds a stop signal waits for requests and streams in flight before cutting them.",
-        )
+        declare(loader, "shutdown_grace_seconds")
 
     def configure(self, updated: set[str]) -> None:
         if "shutdown_grace_seconds" in updated and ctx.options.shutdown_grace_seconds < 0:

@@ -16,6 +16,7 @@ from mitmproxy import ctx
 from mitmproxy import http
 
 from cot_proxy.flow import notes
+from cot_proxy.options import declare
 from cot_proxy.options import env_name
 from cot_proxy.options import reject
 from cot_proxy.seams import connections
@@ -29,12 +30,7 @@ class Timeouts:
         self._timers: dict[str, asyncio.TimerHandle] = {}
 
     def load(self, loader: Any) -> None:
-        loader.add_option(
-            "api_request_timeout",
-            int,
-            3000,
-            "Seconds to wait for the target's response headers; also the longest silence allowed mid-stream.",
-        )
+        declare(loader, "api_request_timeout")
         # Before the servers listen: the first request may already need a JSON error.
         error_pages.install()
 

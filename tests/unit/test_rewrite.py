@@ -1,5 +1,6 @@
 import copy
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -141,7 +142,7 @@ def test_model_renamed():
 
 
 def test_model_set_when_request_has_none():
-    body = {"messages": [user("hi")]}
+    body: dict[str, Any] = {"messages": [user("hi")]}
     rewrite_request(body, ModelRule("default", upstream_model_name="org/M"))
     assert body["model"] == "org/M"
 

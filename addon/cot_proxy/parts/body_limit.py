@@ -9,8 +9,7 @@ reads neither holds it open nor is read as the next request.
 
 from __future__ import annotations
 
-from typing import Any
-
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
@@ -25,7 +24,7 @@ from cot_proxy.seams import request_size
 
 
 class BodyLimit:
-    def load(self, loader: Any) -> None:
+    def load(self, loader: addonmanager.Loader) -> None:
         declare(loader, "max_request_bytes")
 
     def configure(self, updated: set[str]) -> None:

@@ -18,8 +18,8 @@ import logging
 import time
 from dataclasses import dataclass
 from dataclasses import field
-from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import connection
 from mitmproxy import ctx
 from mitmproxy import http
@@ -45,7 +45,7 @@ class ClientTimeouts:
     def __init__(self) -> None:
         self.clients: dict[str, _Client] = {}
 
-    def load(self, loader: Any) -> None:
+    def load(self, loader: addonmanager.Loader) -> None:
         declare(loader, "client_header_timeout", "client_idle_timeout")
 
     def configure(self, updated: set[str]) -> None:

@@ -9,8 +9,8 @@ before this part, or are exempt by path.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
@@ -30,7 +30,7 @@ class Concurrency:
     def __init__(self) -> None:
         self.in_flight: set[str] = set()  # flow ids admitted and not yet answered
 
-    def load(self, loader: Any) -> None:
+    def load(self, loader: addonmanager.Loader) -> None:
         declare(loader, "max_concurrent_requests")
 
     def configure(self, updated: set[str]) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
@@ -64,7 +65,7 @@ class Detection:
         self._announced: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def load(self, loader: Any) -> None:
+    def load(self, loader: addonmanager.Loader) -> None:
         declare(loader, "target_server", "detect_ttl_seconds")
 
     def configure(self, updated: set[str]) -> None:

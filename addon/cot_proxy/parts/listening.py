@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import errno
 import logging
-from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 
 from cot_proxy.options import declare
@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 
 class Listening:
-    def load(self, loader: Any) -> None:
+    def load(self, loader: addonmanager.Loader) -> None:
         declare(loader, "reuse_port")
         listening.listen_tcp_only()
 

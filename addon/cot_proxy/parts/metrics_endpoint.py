@@ -6,8 +6,7 @@ Open by default, like /health (it runs before the gateway); with metrics_require
 
 from __future__ import annotations
 
-from typing import Any
-
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
@@ -27,7 +26,7 @@ class MetricsEndpoint:
         self.series = series
         self.gateway = gateway
 
-    def load(self, loader: Any) -> None:
+    def load(self, loader: addonmanager.Loader) -> None:
         declare(loader, "metrics_require_key")
 
     def configure(self, updated: set[str]) -> None:

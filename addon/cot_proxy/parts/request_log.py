@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
@@ -18,7 +18,7 @@ BODY_LOG_LIMIT = 4096
 
 
 class RequestLog:
-    def load(self, loader: Any) -> None:
+    def load(self, loader: addonmanager.Loader) -> None:
         declare(loader, "log_bodies")
 
     def request(self, flow: http.HTTPFlow) -> None:

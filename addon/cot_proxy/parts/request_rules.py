@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeGuard
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
@@ -68,7 +69,7 @@ class RequestRules:
         self.rules = RuleSet([])
         self._loaded = False  # the first load is no reload
 
-    def load(self, loader: Any) -> None:
+    def load(self, loader: addonmanager.Loader) -> None:
         declare(loader, "llm_params", "rules_file")
 
     def configure(self, updated: set[str]) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
@@ -20,7 +20,7 @@ class Router:
     def __init__(self) -> None:
         self.target: Target | None = None
 
-    def load(self, loader: Any) -> None:
+    def load(self, loader: addonmanager.Loader) -> None:
         declare(loader, "target_base_url")
 
     def configure(self, updated: set[str]) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
@@ -40,7 +40,7 @@ class Shutdown:
         self.in_flight: set[str] = set()
         self._drain: asyncio.Task[None] | None = None
 
-    def load(self, loader: Any) -> None:
+    def load(self, loader: addonmanager.Loader) -> None:
         declare(loader, "shutdown_grace_seconds")
 
     def configure(self, updated: set[str]) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import ssl
-from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 
 from cot_proxy.options import declare
@@ -21,7 +21,7 @@ class TargetTls:
     def __init__(self) -> None:
         self._bundle: str | None = None
 
-    def load(self, loader: Any) -> None:
+    def load(self, loader: addonmanager.Loader) -> None:
         declare(loader, "target_ca_bundle")
 
     def configure(self, updated: set[str]) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
@@ -53,7 +53,7 @@ class ThinkRemoval:
         # THINK_FAMILY=auto: each model's family as detected (parts/detection.py).
         self.auto = False
 
-    def load(self, loader: Any) -> None:
+    def load(self, loader: addonmanager.Loader) -> None:
         declare(
             loader,
             "think_tag",

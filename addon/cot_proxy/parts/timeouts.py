@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
@@ -29,7 +29,7 @@ class Timeouts:
     def __init__(self) -> None:
         self._timers: dict[str, asyncio.TimerHandle] = {}
 
-    def load(self, loader: Any) -> None:
+    def load(self, loader: addonmanager.Loader) -> None:
         declare(loader, "api_request_timeout")
         # Before the servers listen: the first request may already need a JSON error.
         error_pages.install()

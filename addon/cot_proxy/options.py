@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from mitmproxy import addonmanager
+from mitmproxy import ctx
 from mitmproxy import exceptions
 
 from cot_proxy import settings
@@ -28,6 +29,18 @@ def declare(loader: addonmanager.Loader, *names: str) -> None:
         if setting.declared_by_mitmproxy:
             raise ValueError(f"{name} is mitmproxy's own option: it is not ours to declare")
         loader.add_option(name, setting.typespec, setting.default, setting.help)
+
+
+def in_range(updated: set[str], *names: str) -> bool:
+    """Refuse each updated number of `names` below its row's minimum; whether all are in range."""
+    fine = True
+    for name in names:
+        if name in updated:
+            problem = settings.number_problem(settings.BY_OPTION[name], getattr(ctx.options, name))
+            if problem:
+                reject(problem)
+                fine = False
+    return fine
 
 
 class _Phase:

@@ -8,10 +8,11 @@
   a malformed value with one line on stderr (exit 2, before mitmdump starts), and prints the target
   URL and then the mitmdump arguments, each ended by a NUL byte.
 
-Adding an option is one row here and a `declare` in its part (docs/development.md). The checks of
-what a value means (a known mode, a family, a range a part needs) stay in the part's `configure`,
-where `--set` and mitmweb's option editor reach them too; this module only parses what a `--set`
-string could not carry (a number, a yes/no) and what must fail before mitmdump starts.
+Adding an option is one row here and a `declare` in its part (docs/development.md). A number's
+minimum is in its row, and its part refuses a smaller one with the entrypoint's line
+(`options.in_range`). The checks of what a text means (a known mode, a family) stay in the part's
+`configure`, where `--set` and mitmweb's option editor reach them too; before mitmdump starts this
+module refuses only what a `--set` string could not carry (a number, a yes/no) and a missing file.
 
 Pure: no mitmproxy import (the entrypoint runs it before mitmdump, with the same Python).
 """
@@ -38,9 +39,10 @@ class Setting:
 
     `env` empty: set by entrypoint.sh itself (no variable of its own). `declared_by_mitmproxy`: one of
     mitmproxy's own options that we only set (no part declares it). The rest says how entrypoint.sh
-    reads the variable: a number at least `minimum` (the message names the `unit`), a yes/no
-    (`invert`: the variable says the opposite of the option), a file that must be readable, and
-    `extra`: another option set with it, (option, value when true, value when false).
+    reads the variable: a whole number at least `minimum` (the message names the `unit`; the part
+    refuses a smaller `--set` with the same line, `options.in_range`), a yes/no (`invert`: the
+    variable says the opposite of the option), a file that must be readable, and `extra`: another
+    option set with it, (option, value when true, value when false).
     """
 
     option: str
@@ -221,6 +223,8 @@ SETTINGS: tuple[Setting, ...] = (
         "How long a detected model family is used before it is read again (in the "
         "background) from the target.",
         env="DETECT_TTL_SECONDS",
+        minimum=1,
+        unit="seconds",
     ),
     Setting(
         "reuse_port",
@@ -261,15 +265,23 @@ class SettingError(ValueError):
     """A malformed environment variable; the message names it and the value."""
 
 
-def _number(setting: Setting, raw: str) -> int:
-    if _WHOLE.fullmatch(raw) and int(raw) >= setting.minimum:
-        return int(raw)
+def number_problem(setting: Setting, value: str | int) -> str | None:
+    """Why `value` (a variable's text, or the option's number) is not a number this row takes."""
+    if _WHOLE.fullmatch(str(value)) and int(value) >= setting.minimum:
+        return None
     what = "a whole number" + (f" of {setting.unit}" if setting.unit else "")
     if setting.minimum == 1:
         what += " above 0"
     elif setting.minimum > 1:
         what += f" of at least {setting.minimum}"
-    raise SettingError(f"{setting.env} must be {what}, not '{raw}'")
+    return f"{setting.env or setting.option} must be {what}, not '{value}'"
+
+
+def _number(setting: Setting, raw: str) -> int:
+    problem = number_problem(setting, raw)
+    if problem:
+        raise SettingError(problem)
+    return int(raw)
 
 
 def _yes_no(setting: Setting, raw: str) -> bool:

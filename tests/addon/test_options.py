@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 from mitmproxy import addonmanager
@@ -56,3 +57,18 @@ def test_declare_refuses_mitmproxys_own_options():
     with taddons.context() as tctx:
         with pytest.raises(ValueError, match="ssl_insecure is mitmproxy's own option"):
             options.declare(addonmanager.Loader(tctx.master), "ssl_insecure")
+
+
+NUMBERS = [s for s in settings.SETTINGS if s.typespec is int]
+
+
+@pytest.mark.parametrize("setting", NUMBERS, ids=[s.option for s in NUMBERS])
+def test_every_number_is_refused_below_its_minimum_as_the_entrypoint_would(started, setting):
+    proxy = CotProxy()
+    with taddons.context(proxy) as tctx:
+        low = setting.minimum - 1
+        expected = settings.number_problem(setting, low)
+        assert expected == f"{setting.env} must be {expected.split(' must be ')[1]}"
+        with pytest.raises(exceptions.OptionsError, match=re.escape(expected)):
+            tctx.configure(proxy, **{setting.option: low})
+        assert getattr(tctx.options, setting.option) == setting.default  # rolled back

@@ -93,7 +93,7 @@ def test_tcp_timeout_stays_above_the_longest_of_our_timeouts() -> None:
             {"MAX_CONCURRENT_REQUESTS": "-1"},
             "MAX_CONCURRENT_REQUESTS must be a whole number, not '-1'",
         ),
-        ({"DETECT_TTL_SECONDS": "ten"}, "DETECT_TTL_SECONDS must be a whole number, not 'ten'"),
+        ({"DETECT_TTL_SECONDS": "ten"}, "DETECT_TTL_SECONDS must be a whole number of seconds"),
         ({"DEBUG": "maybe"}, "DEBUG must be true or false, not 'maybe'"),
         ({"TARGET_TLS_VERIFY": "sometimes"}, "TARGET_TLS_VERIFY must be true or false"),
         (

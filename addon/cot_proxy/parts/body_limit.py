@@ -18,7 +18,7 @@ from cot_proxy.flow import answer_locally
 from cot_proxy.flow import notes
 from cot_proxy.options import declare
 from cot_proxy.options import env_name
-from cot_proxy.options import reject
+from cot_proxy.options import in_range
 from cot_proxy.seams import error_pages
 from cot_proxy.seams import request_size
 
@@ -28,13 +28,7 @@ class BodyLimit:
         declare(loader, "max_request_bytes")
 
     def configure(self, updated: set[str]) -> None:
-        if "max_request_bytes" in updated:
-            if ctx.options.max_request_bytes <= 0:
-                reject(
-                    f"{env_name('max_request_bytes')} must be a positive number of bytes, "
-                    f"not {ctx.options.max_request_bytes}"
-                )
-                return
+        if "max_request_bytes" in updated and in_range(updated, "max_request_bytes"):
             request_size.limit_request_bodies(ctx.options.max_request_bytes)
 
     def done(self) -> None:

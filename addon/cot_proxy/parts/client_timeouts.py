@@ -26,7 +26,7 @@ from mitmproxy import http
 
 from cot_proxy.options import declare
 from cot_proxy.options import env_name
-from cot_proxy.options import reject
+from cot_proxy.options import in_range
 from cot_proxy.seams import connections
 
 logger = logging.getLogger(__name__)
@@ -49,12 +49,7 @@ class ClientTimeouts:
         declare(loader, "client_header_timeout", "client_idle_timeout")
 
     def configure(self, updated: set[str]) -> None:
-        for option in OPTIONS:
-            value = getattr(ctx.options, option)
-            if option in updated and value <= 0:
-                reject(
-                    f"{env_name(option)} must be a positive whole number of seconds, not {value}"
-                )
+        in_range(updated, *OPTIONS)
 
     def done(self) -> None:
         for client in self.clients.values():

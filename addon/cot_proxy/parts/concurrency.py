@@ -18,7 +18,7 @@ from cot_proxy.apierror import error_body
 from cot_proxy.flow import answer_locally
 from cot_proxy.options import declare
 from cot_proxy.options import env_name
-from cot_proxy.options import reject
+from cot_proxy.options import in_range
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +34,7 @@ class Concurrency:
         declare(loader, "max_concurrent_requests")
 
     def configure(self, updated: set[str]) -> None:
-        if "max_concurrent_requests" in updated and ctx.options.max_concurrent_requests < 0:
-            reject(
-                f"{env_name('max_concurrent_requests')} must be 0 (no limit) or a positive number, "
-                f"not {ctx.options.max_concurrent_requests}"
-            )
+        in_range(updated, "max_concurrent_requests")
 
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live:

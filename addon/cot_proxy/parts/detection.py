@@ -31,6 +31,7 @@ from cot_proxy.flow import answer_locally
 from cot_proxy.flow import notes
 from cot_proxy.options import declare
 from cot_proxy.options import env_name
+from cot_proxy.options import in_range
 from cot_proxy.options import reject
 from cot_proxy.parts.gateway import SECRET_HEADERS
 from cot_proxy.parts.gateway import Gateway
@@ -48,6 +49,10 @@ logger = logging.getLogger(__name__)
 MODELS_PATH = "/cot-proxy/models"
 PROBE_TIMEOUT = 2.0  # seconds: the longest a probe may hold start-up work or a request
 NEW_PROBES = 8  # models GET /cot-proxy/models reads at once (an Ollama may list hundreds)
+
+
+# The options the detector is built from.
+_DETECTOR_OPTIONS = {"target_base_url", "target_server", "detect_ttl_seconds"}
 
 
 class Detection:
@@ -74,11 +79,7 @@ class Detection:
             reject(
                 f"{env_name('target_server')} must be one of {names}, not {ctx.options.target_server!r}"
             )
-        elif "detect_ttl_seconds" in updated and ctx.options.detect_ttl_seconds < 1:
-            reject(
-                f"{env_name('detect_ttl_seconds')} must be at least 1, not {ctx.options.detect_ttl_seconds}"
-            )
-        elif updated & {"target_base_url", "target_server", "detect_ttl_seconds"}:
+        elif in_range(updated, "detect_ttl_seconds") and updated & _DETECTOR_OPTIONS:
             self.detector = None  # built again, with the new settings, at its next use
 
     def running(self) -> None:

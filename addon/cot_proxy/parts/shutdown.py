@@ -20,7 +20,7 @@ from cot_proxy.apierror import error_body
 from cot_proxy.flow import answer_locally
 from cot_proxy.options import declare
 from cot_proxy.options import env_name
-from cot_proxy.options import reject
+from cot_proxy.options import in_range
 from cot_proxy.seams import connections
 from cot_proxy.seams import signals
 
@@ -44,11 +44,7 @@ class Shutdown:
         declare(loader, "shutdown_grace_seconds")
 
     def configure(self, updated: set[str]) -> None:
-        if "shutdown_grace_seconds" in updated and ctx.options.shutdown_grace_seconds < 0:
-            reject(
-                f"{env_name('shutdown_grace_seconds')} must be 0 or more seconds, "
-                f"not {ctx.options.shutdown_grace_seconds}"
-            )
+        in_range(updated, "shutdown_grace_seconds")
 
     def running(self) -> None:
         signals.on_stop_signal(self._signalled)

@@ -18,7 +18,7 @@ from mitmproxy import http
 from cot_proxy.flow import notes
 from cot_proxy.options import declare
 from cot_proxy.options import env_name
-from cot_proxy.options import reject
+from cot_proxy.options import in_range
 from cot_proxy.seams import connections
 from cot_proxy.seams import error_pages
 
@@ -35,11 +35,7 @@ class Timeouts:
         error_pages.install()
 
     def configure(self, updated: set[str]) -> None:
-        if "api_request_timeout" in updated and ctx.options.api_request_timeout <= 0:
-            reject(
-                f"{env_name('api_request_timeout')} must be a positive number of seconds, "
-                f"not {ctx.options.api_request_timeout}"
-            )
+        in_range(updated, "api_request_timeout")
 
     def done(self) -> None:
         for timer in self._timers.values():

@@ -176,7 +176,7 @@ async def test_rule_family_shown_as_rule():
     "option,value,message",
     [
         ("target_server", "llama", "TARGET_SERVER must be one of auto, llamacpp, ollama"),
-        ("detect_ttl_seconds", 0, "DETECT_TTL_SECONDS must be at least 1, not 0"),
+        ("detect_ttl_seconds", 0, "DETECT_TTL_SECONDS must be a whole number of seconds above 0"),
     ],
 )
 def test_options_checked(started, option, value, message):

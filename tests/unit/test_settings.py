@@ -170,3 +170,35 @@ def test_every_variable_is_documented_and_every_documented_one_is_known() -> Non
 def test_the_other_variables_are_read_where_the_table_says(name: str) -> None:
     reader = settings.OTHER_VARIABLES[name].split(":")[0]
     assert name in (ROOT / reader).read_text(), f"{name} is not read by {reader}"
+
+
+ROW = re.compile(r"^\| (`[A-Z_]+`(?: / `[A-Z_]+`)?) \| ([^|]+) \|", re.M)
+
+
+def documented_defaults() -> dict[str, str]:
+    """docs/configuration.md: variable → its default as documented ("empty": the empty string)."""
+    text = (ROOT / "docs" / "configuration.md").read_text().split("\n## ")[0]  # the first table
+    found = {}
+    for names, default in ROW.findall(text):
+        values = re.findall(r"`([^`]*)`", default) or [""]
+        if default.strip().startswith("empty"):
+            values = [""]
+        for name, value in zip(re.findall(r"`([A-Z_]+)`", names), values * 2):
+            found[name] = value
+    return found
+
+
+@pytest.mark.parametrize("setting", [s for s in SETTINGS if s.env], ids=lambda s: s.env)
+def test_the_documented_default_is_the_tables(setting: settings.Setting) -> None:
+    default = setting.default
+    if isinstance(default, bool):
+        default = default != setting.invert  # the variable's sense (TARGET_TLS_VERIFY)
+    text = str(default).lower() if isinstance(default, bool) else str(default)
+    assert documented_defaults()[setting.env] == text
+
+
+def test_options_without_a_variable_are_set_by_the_entrypoint() -> None:
+    entrypoint = (ROOT / "entrypoint.sh").read_text()
+    for s in SETTINGS:
+        if not s.env:
+            assert f"--set {s.option}=" in entrypoint, s.option

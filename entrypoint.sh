@@ -52,9 +52,10 @@ tool_path=$(command -v "$MITM_TOOL") ||
     fail "$MITM_TOOL is not on PATH: activate the venv (make run does) or install requirements.txt"
 
 # Every option is a row of addon/cot_proxy/settings.py, the one table: run with the Python beside
-# mitmdump, it reads the environment, refuses a malformed value with one line (exit 2), and prints
-# the target URL, then the --set arguments, each ended by NUL. What a value means (a known
-# THINK_MODE, a range) the addon checks as it starts. PROXY_API_KEYS and TARGET_API_KEY are read by
+# mitmdump (any python3 would do: it needs the standard library only), it reads the environment,
+# refuses a malformed or too small number, a bad yes/no or a missing file with one line (exit 2),
+# and prints the target URL, then the --set arguments, each ended by NUL. What a text means (a known
+# THINK_MODE, a family) the addon checks as it starts. PROXY_API_KEYS and TARGET_API_KEY are read by
 # the addon from the environment itself: on the command line, `ps` would show them to every local user.
 python=$(dirname "$tool_path")/python3
 [[ -x $python ]] || python=python3

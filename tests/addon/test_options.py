@@ -1,4 +1,5 @@
-"""reject(): one log line during start-up, OptionsError (and rollback) once running."""
+"""options: reject() (one log line during start-up, OptionsError once running), declare() from the
+settings table, ENV_NAMES and the numbers' minimums derived from it."""
 
 from __future__ import annotations
 

@@ -202,3 +202,19 @@ def test_options_without_a_variable_are_set_by_the_entrypoint() -> None:
     for s in SETTINGS:
         if not s.env:
             assert f"--set {s.option}=" in entrypoint, s.option
+
+
+def test_the_module_needs_the_standard_library_only() -> None:
+    # entrypoint.sh may run it with any python3 (the one beside mitmdump, or the first on PATH).
+    code = (
+        "import sys; from cot_proxy import settings; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} - set(sys.stdlib_module_names)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-P", "-c", code],
+        env={"PYTHONPATH": str(ROOT / "addon")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "['__main__', 'cot_proxy']"

@@ -65,12 +65,12 @@ def answering(upstream):
     return upstream
 
 
-def received(upstream) -> dict:
+def received(upstream) -> dict[str, Any]:
     (request,) = upstream.received
     return request.json()
 
 
-def chat_history() -> list:
+def chat_history() -> list[Any]:
     return [
         {"role": "user", "content": "Weather?"},
         {"role": "assistant", "content": None, "tool_calls": [CALL], "reasoning_content": "Ask."},
@@ -108,7 +108,7 @@ def test_chat_tool_calls_turns_from_the_family_preset(history_proxy, answering):
     assert received(answering) == {"model": "gemma-4", "messages": sent}
 
 
-def messages_history() -> list:
+def messages_history() -> list[Any]:
     return [
         {"role": "user", "content": "Weather?"},
         {
@@ -159,7 +159,7 @@ def test_messages_tool_calls_turns_keep_their_blocks_as_sent(history_proxy, answ
     assert received(answering) == {"model": "gemma-4", "max_tokens": 100, "messages": sent}
 
 
-def reasoning(rid: str, text: str) -> dict:
+def reasoning(rid: str, text: str) -> dict[str, Any]:
     return {
         "type": "reasoning",
         "id": rid,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mitmproxy.test import taddons
 
 from cot_proxy.flow import notes
@@ -12,7 +14,7 @@ from tests.addon.flows import chat_flow
 CALL = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
 
 
-def conversation(model: str) -> dict:
+def conversation(model: str) -> dict[str, Any]:
     return {
         "model": model,
         "messages": [
@@ -25,7 +27,9 @@ def conversation(model: str) -> dict:
     }
 
 
-def sent(model: str, llm_params: str = "", think_family: str = "") -> tuple[dict, list]:
+def sent(
+    model: str, llm_params: str = "", think_family: str = ""
+) -> tuple[dict[str, Any], list[str]]:
     think = ThinkRemoval()
     rules = RequestRules(think)
     with taddons.context(rules, think) as tctx:
@@ -36,7 +40,7 @@ def sent(model: str, llm_params: str = "", think_family: str = "") -> tuple[dict
         return flow.request.json(), notes(flow).changes
 
 
-def assistants(body: dict) -> list[dict]:
+def assistants(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [m for m in body["messages"] if m["role"] == "assistant"]
 
 

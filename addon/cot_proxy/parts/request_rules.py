@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeGuard
@@ -65,6 +66,8 @@ class RequestRules:
         self.detect = detect  # THINK_FAMILY=auto / think_family: auto (parts/detection.py)
         self.thinking = ThinkingControl(detect)  # X-Thinking, rule thinking (parts/thinking.py)
         self.rules = RuleSet([])
+        # Runs for a flow whose rules settled after the request hooks (parts/think_budget.py).
+        self.settled: Callable[[http.HTTPFlow], None] | None = None
         self._loaded = False  # the first load is no reload
 
     def load(self, loader: Any) -> None:
@@ -146,6 +149,9 @@ class RequestRules:
         going, thinking = self.thinking.take_header(flow, record.endpoint)
         if not going:
             return
+        going, budget = self.thinking.take_budget_header(flow, record.endpoint)
+        if not going:
+            return
         body = self._json_body(flow)
         if flow.response:
             return
@@ -156,10 +162,12 @@ class RequestRules:
             rule = self.rules.match(record.model)
             if record.endpoint in OLLAMA_ENDPOINTS and record.model:
                 rule = self._ollama_rule(record.model, rule)
-            settle = functools.partial(self._settle, flow, body, rule, mode, thinking)
+            settle = functools.partial(
+                self._settle, flow, body, rule, mode, thinking, budget, held=True
+            )
             if self.detect is not None and self.detect.hold(flow, rule, settle):
                 return  # settled once the model's family is known (parts/detection.py)
-        self._settle(flow, body, rule, mode, thinking)
+        self._settle(flow, body, rule, mode, thinking, budget)
 
     def _json_body(self, flow: http.HTTPFlow) -> dict[str, Any] | None:
         """The request's JSON object, if it sends one; a body that is not JSON is answered 400."""
@@ -183,9 +191,13 @@ class RequestRules:
         rule: ModelRule | None,
         mode: ThinkMode | None,
         thinking: Level | None = None,
+        budget: int | None = None,
+        held: bool = False,
     ) -> None:
         """The think settings of the request, and its body rewritten by the rule, its
-        thinking setting compiled last (it sees the body the rule made)."""
+        thinking setting and budget compiled last (they see the body the rule made). A flow
+        that was `held` settles after the later parts' request hooks ran: `settled` (the
+        budget's relay routing) runs for it here."""
         record = notes(flow)
         if body is not None:
             detected = self.detect.family(flow, rule) if self.detect is not None else None
@@ -193,13 +205,15 @@ class RequestRules:
             changes = []
             if rule is not None:
                 changes = rewrite_request(body, rule, record.think, record.endpoint)
-            changes += self.thinking.compile(flow, body, rule, thinking, record.endpoint)
+            changes += self.thinking.compile(flow, body, rule, thinking, record.endpoint, budget)
             if changes:
                 flow.request.content = dumps_body(body)
                 record.changes.extend(changes)
         if mode is not None:
             base = record.think or self.think.defaults
             record.think = dataclasses.replace(base, mode=mode)
+        if held and self.settled is not None:
+            self.settled(flow)
 
     def _ollama_rule(self, model: str, rule: ModelRule | None) -> ModelRule | None:
         """Ollama reads `qwen3` as `qwen3:latest`: a request for `NAME:latest` that no rule names

@@ -18,12 +18,15 @@ from collections.abc import Mapping
 from typing import Any
 from typing import TypeGuard
 
+from cot_proxy.budget.settings import MODES as BUDGET_MODES
+from cot_proxy.budget.settings import parse_budget
 from cot_proxy.detect.servers import AUTO
 from cot_proxy.detect.servers import SERVER_NAMES
 from cot_proxy.rules.checks import Invalid
 from cot_proxy.rules.checks import clip
 from cot_proxy.rules.checks import deep_merge
 from cot_proxy.rules.checks import flatten
+from cot_proxy.rules.checks import kind
 from cot_proxy.rules.checks import show_value
 from cot_proxy.rules.checks import want_bool
 from cot_proxy.rules.checks import want_str
@@ -137,6 +140,13 @@ def _thinking(key: str, value: Any, lenient: bool) -> Level:
     return level
 
 
+def _budget(key: str, value: Any, lenient: bool) -> int:
+    # LLM_PARAMS gives a number as a number; a string of digits from YAML is taken too.
+    if (tokens := parse_budget(value)) is None:
+        raise Invalid(f"{key} must be a whole number of tokens ≥ 1, got {kind(value)}")
+    return tokens
+
+
 def _markers(key: str, value: Any, lenient: bool) -> tuple[str, ...]:
     return want_str_list(key, value)
 
@@ -186,6 +196,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server", _one_of(AUTO, *SERVER_NAMES)),
     Setting("thinking", _thinking),
     Setting("thinking_knob", _one_of(*KNOB_NAMES)),
+    Setting("think_budget", _budget, show=show_value),
+    Setting("think_budget_mode", _one_of(*BUDGET_MODES)),
+    Setting("think_budget_message", _text, text=True),
 )
 # Settings that say the same thing two ways: a rule gives one side or the other.
 CONFLICTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
@@ -241,6 +254,10 @@ class ModelRule:
     # cot_proxy.thinking: the level, and the knob by hand (else the model's row)
     thinking: Level | None = None
     thinking_knob: str | None = None
+    # cot_proxy.budget: reasoning tokens, how they are held (auto|native|proxy), the wrap-up
+    think_budget: int | None = None
+    think_budget_mode: str | None = None
+    think_budget_message: str | None = None
     variants: dict[str, ModelRule] = dataclasses.field(default_factory=dict)
     source: str = ""
 

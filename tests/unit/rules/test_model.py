@@ -160,6 +160,9 @@ SAMPLES = {
     "server": "llamacpp",
     "thinking": "low",
     "thinking_knob": "think",
+    "think_budget": 512,
+    "think_budget_mode": "proxy",
+    "think_budget_message": "Time is up: answer now.",
 }
 STRUCTURE_FIELDS = {"pattern", "params", "defaults", "drop", "variants", "source"}
 
@@ -191,6 +194,9 @@ def test_reserved_and_text_keys_come_from_the_table():
         "server",
         "thinking",
         "thinking_knob",
+        "think_budget",
+        "think_budget_mode",
+        "think_budget_message",
     }
     assert TEXT_KEYS == {
         "think_family",
@@ -198,6 +204,7 @@ def test_reserved_and_text_keys_come_from_the_table():
         "think_tag_end",
         "upstream_model_name",
         "reasoning_field",
+        "think_budget_message",
     }
 
 

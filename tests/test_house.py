@@ -141,6 +141,8 @@ def test_the_checks_see_what_they_look_for() -> None:
 # that uses them, or together with the others of a theme).
 TESTED_BY = {
     "apierror": "tests/addon/parts/test_gateway.py",
+    "budget.native": "tests/unit/budget/test_plan.py",
+    "budget.relay": "tests/e2e/test_think_budget.py",
     "contentview": "tests/e2e/test_saved_flows.py",
     "detect.decision": "tests/unit/detect/test_detector.py",
     "detect.http": "tests/unit/detect/test_detector.py",

@@ -36,6 +36,7 @@ from cot_proxy.parts.rules_reload import RulesReload
 from cot_proxy.parts.shutdown import Shutdown
 from cot_proxy.parts.startup import Startup
 from cot_proxy.parts.target_tls import TargetTls
+from cot_proxy.parts.think_budget import ThinkBudget
 from cot_proxy.parts.think_removal import ThinkRemoval
 from cot_proxy.parts.timeouts import Timeouts
 from cot_proxy.series import Series
@@ -68,6 +69,8 @@ class CotProxy:
         detection = Detection(router, tls, gateway, think)
         rules = RequestRules(think, series, detection)
         detection.rules = lambda: rules.rules
+        budget = ThinkBudget(router, tls, series)
+        rules.settled = budget.route
         self.parts: list[object] = [
             Startup(),
             AddonChain(),
@@ -83,6 +86,7 @@ class CotProxy:
             Concurrency(),
             RulesReload(rules),
             router,
+            budget,
             think,
             Timeouts(),
             ClientTimeouts(),

@@ -38,6 +38,7 @@ DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 6
 UPSTREAM_ERROR_KINDS = ("connect", "tls", "timeout", "closed_early")
 FALLBACK_REASONS = ("oversized", "error", "encoding")
 RELOAD_RESULTS = ("ok", "error")
+BUDGET_OUTCOMES = ("within", "native", "forced")
 
 
 class Series:
@@ -103,6 +104,14 @@ class Series:
             ["result"],
             registry=registry,
         )
+        self.think_budget = Counter(
+            "cot_proxy_think_budget",
+            "Requests with a thinking budget, by outcome: within (the proxy held it and the model "
+            "stayed within), native (the server holds it), forced (the proxy ended the thought "
+            "at the budget and asked for the answer).",
+            ["outcome"],
+            registry=registry,
+        )
         # Known label values start at 0, so that a scrape shows them before the first event.
         for mode in THINK_MODES:
             if mode != "keep":
@@ -113,6 +122,8 @@ class Series:
             self.fallbacks.labels(reason)
         for result in RELOAD_RESULTS:
             self.rule_reloads.labels(result)
+        for outcome in BUDGET_OUTCOMES:
+            self.think_budget.labels(outcome)
 
     def render(self) -> bytes:
         """The text exposition of every series, over all workers in multiprocess mode."""

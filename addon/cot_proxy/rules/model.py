@@ -91,26 +91,6 @@ def _mode(key: str, value: Any, lenient: bool) -> ThinkMode:
     return value
 
 
-def _is_unclosed(value: object) -> TypeGuard[ImplicitUnclosed]:
-    return value in IMPLICIT_UNCLOSED
-
-
-def _unclosed(key: str, value: Any, lenient: bool) -> ImplicitUnclosed:
-    if not _is_unclosed(value):
-        raise Invalid(f"unknown {key} {clip(repr(value))} (use {'|'.join(IMPLICIT_UNCLOSED)})")
-    return value
-
-
-def _is_responses_reasoning(value: object) -> TypeGuard[ResponsesReasoning]:
-    return value in RESPONSES_REASONING
-
-
-def _responses_reasoning(key: str, value: Any, lenient: bool) -> ResponsesReasoning:
-    if not _is_responses_reasoning(value):
-        raise Invalid(f"unknown {key} {clip(repr(value))} (use {'|'.join(RESPONSES_REASONING)})")
-    return value
-
-
 HISTORY_MODES: tuple[str, ...] = ("keep", "strip", "to_field")
 
 
@@ -141,8 +121,7 @@ def _thinking(key: str, value: Any, lenient: bool) -> Level:
 
 
 def _budget(key: str, value: Any, lenient: bool) -> int:
-    # LLM_PARAMS gives a number as a number; a string of digits from YAML is taken too.
-    if (tokens := parse_budget(value)) is None:
+    if (tokens := parse_budget(value)) is None:  # YAML's "512" is taken too
         raise Invalid(f"{key} must be a whole number of tokens ≥ 1, got {kind(value)}")
     return tokens
 
@@ -185,10 +164,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("think_tag_start", _text, text=True),
     Setting("think_tag_end", _text, text=True),
     Setting("reasoning_field", _text, text=True),
-    Setting("responses_reasoning", _responses_reasoning),
+    Setting("responses_reasoning", _one_of(*RESPONSES_REASONING)),
     Setting("upstream_model_name", _text, text=True),
     Setting("think_implicit_start", _flag, show=show_value),
-    Setting("implicit_unclosed", _unclosed),
+    Setting("implicit_unclosed", _one_of(*IMPLICIT_UNCLOSED)),
     Setting("think_end_markers", _markers, show=_show_markers),
     Setting("history", _one_of(*HISTORY_MODES)),
     Setting("strip_think_from_history", _flag, show=show_value),

@@ -23,6 +23,8 @@ from .conftest import run_entrypoint
 from .ollama_fixtures import chat_line
 from .ollama_fixtures import ndjson
 from .test_core import KEY
+from .test_metrics import scrape
+from .test_metrics import value
 from .upstream import Received
 from .upstream import Reply
 from .upstream import sse_event
@@ -330,3 +332,46 @@ def test_a_bad_rule_value_stops_the_start(tmp_path, upstream, params, said):
     done = run_entrypoint({"TARGET_BASE_URL": upstream.url, "LLM_PARAMS": params}, tmp_path)
     assert done.returncode != 0
     assert said in done.stdout + done.stderr
+
+
+def test_outcomes_are_counted(budgeted, upstream):
+    def counts() -> list[float]:
+        _, samples, _ = scrape(budgeted)
+        return [value(samples, "cot_proxy_think_budget_total", outcome=o)
+                for o in ("within", "native", "forced")]  # fmt: skip
+
+    before = counts()
+    upstream.reset(Scripted(think=3))
+    client(budgeted, "50").chat.completions.create(model="vllm-qwen3-8b", messages=HI)
+    client(budgeted, "50").chat.completions.create(model="native-qwen3", messages=HI)
+    upstream.reset(Scripted())
+    client(budgeted, "5").chat.completions.create(model="vllm-qwen3-8b", messages=HI)
+    assert [a - b for a, b in zip(counts(), before, strict=True)] == [1, 1, 1]
+
+
+async def refuses(req: Received, reply: Reply) -> None:
+    """vLLM without --reasoning-config (NVIDIA-NeMo/RL PR #4220 quoting vllm input_processor)."""
+    error = {"error": {"message": "thinking_token_budget is set but reasoning_config is not "
+                       "configured", "type": "BadRequestError", "code": 400}}  # fmt: skip
+    await reply.json(400, error)
+
+
+async def never_streams(req: Received, reply: Reply) -> None:
+    answer = {**vllm_chunk({}), "object": "chat.completion"}
+    answer["choices"] = [{"index": 0, "message": {"role": "assistant", "content": "Whole."},
+                          "finish_reason": "stop"}]  # fmt: skip
+    await reply.json(200, answer)
+
+
+def test_an_upstream_error_reaches_the_client_as_it_came(budgeted, upstream):
+    upstream.reset(refuses)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client(budgeted, "5").chat.completions.create(model="vllm-qwen3-8b", messages=HI)
+    assert "reasoning_config is not configured" in str(caught.value)
+    assert len(posts(upstream)) == 1
+
+
+def test_a_server_that_does_not_stream_is_passed_on(budgeted, upstream):
+    upstream.reset(never_streams)
+    answer = client(budgeted, "5").chat.completions.create(model="vllm-qwen3-8b", messages=HI)
+    assert answer.choices[0].message.content == "Whole."

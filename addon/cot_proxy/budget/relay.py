@@ -159,7 +159,8 @@ class Relay:
             writer.write(conn.send(h11.EndOfMessage()) or b"")
             await writer.drain()
             response: h11.Response | None = None
-            error = b""
+            whole: bytes | None = None  # an answer passed on as it came, not a stream
+            kind = ""
             while True:
                 event = conn.next_event()
                 if event is h11.NEED_DATA:
@@ -167,10 +168,12 @@ class Relay:
                     continue
                 if isinstance(event, h11.Response):
                     response = event
+                    kind = _header(response, "content-type")
+                    if response.status_code != 200 or session.content_type not in kind:
+                        whole = b""  # an error, or a server that does not stream
                 elif isinstance(event, h11.Data):
-                    assert response is not None
-                    if response.status_code != 200:
-                        error += bytes(event.data)
+                    if whole is not None:
+                        whole += bytes(event.data)
                         continue
                     await answer.write(take(bytes(event.data)))
                     if first and session.forced:
@@ -178,9 +181,8 @@ class Relay:
                 elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
                     break
             assert response is not None
-            if response.status_code != 200:
-                kind = dict((k.decode(), v.decode()) for k, v in response.headers)
-                await answer.error(response.status_code, error, kind.get("content-type"))
+            if whole is not None:
+                await answer.whole(response.status_code, whole, kind)
                 return None
             return 200
         finally:
@@ -197,6 +199,7 @@ class _Answer:
         self.streamed = streamed
         self.kind = session.content_type if streamed else "application/json"
         self.started = False
+        self.closed = False  # a whole answer went out
 
     async def _head(self) -> None:
         if not self.started:
@@ -213,16 +216,22 @@ class _Answer:
             await self.writer.drain()
 
     async def end(self, data: bytes) -> None:
+        if self.closed:
+            return
         await self.write(data)
         await self._head()
         self.writer.write(b"0\r\n\r\n")
         await self.writer.drain()
 
-    async def error(self, status: int, body: bytes, kind: str | None) -> None:
+    async def whole(self, status: int, body: bytes, kind: str | None) -> None:
         if self.started:  # the continuation failed: the answer so far ends as it is
             return
         await _answer(self.writer, status, body, kind or "application/json")
-        self.started = True
+        self.started = self.closed = True
+
+
+def _header(response: h11.Response, name: str) -> str:
+    return next((v.decode("latin-1") for k, v in response.headers if k == name.encode()), "")
 
 
 async def _answer(

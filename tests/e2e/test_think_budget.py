@@ -375,3 +375,63 @@ def test_a_server_that_does_not_stream_is_passed_on(budgeted, upstream):
     upstream.reset(never_streams)
     answer = client(budgeted, "5").chat.completions.create(model="vllm-qwen3-8b", messages=HI)
     assert answer.choices[0].message.content == "Whole."
+
+
+async def ollama_detected(req: Received, reply: Reply) -> None:
+    """Ollama answering the start-up probe and /api/show (server/routes.go ShowHandler)."""
+    if req.path == "/api/version":
+        await reply.json(200, {"version": "0.13.0"})
+    elif req.path == "/api/show":
+        show = {"template": "{{ .Prompt }}", "capabilities": ["completion", "thinking"],
+                "details": {"family": "qwen3"}}  # fmt: skip
+        await reply.json(200, show)
+    elif req.method == "POST":
+        await ollama_upstream(req, reply)
+    else:
+        await reply.body(404, b"404 page not found", {"Content-Type": "text/plain"})
+
+
+def test_a_flow_that_waited_for_detection_is_relayed(start_proxy, upstream):
+    upstream.reset(ollama_detected)
+    proxy = start_proxy({"TARGET_BASE_URL": f"{upstream.url}/", "THINK_FAMILY": "auto"})
+    api = ollama.Client(host=proxy.url, timeout=20, headers={"X-Think-Budget": "3"})
+    answer = api.chat(model="qwen3:8b", messages=HI, think=True)
+    assert answer.message.content == "Four."
+    assert answer.message.thinking is None  # THINK_MODE strip, the default, holds here too
+    chats = [r for r in upstream.received if r.path == "/api/chat"]
+    assert len(chats) == 2 and chats[1].json()["messages"][-1]["thinking"].startswith("hmm0 hmm1")
+    assert any(r.path == "/api/show" for r in upstream.received)  # it did wait for the probe
+
+
+def test_an_unreachable_target_is_a_502_in_the_apis_shape(start_proxy, tmp_path):
+    from .conftest import free_port
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("models:\n  - model: m\n    server: ollama\n    think_budget: 5\n")
+    proxy = start_proxy(
+        {"TARGET_BASE_URL": f"http://127.0.0.1:{free_port()}/", "CONFIG_FILE": str(rules)}
+    )
+    with pytest.raises(ollama.ResponseError) as caught:
+        ollama.Client(host=proxy.url, timeout=20).chat(model="m", messages=HI)
+    assert caught.value.status_code == 502
+    assert "Cannot get an answer from the target http://127.0.0.1:" in str(caught.value)
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_strip_mode_lets_no_think_text_through_a_cut(budgeted, upstream, stream):
+    upstream.reset(llamacpp_recorded("chat_several_blocks"))
+    api = openai.OpenAI(base_url=f"{budgeted.url}/v1", api_key=KEY, max_retries=0, timeout=20,
+                        default_headers={"X-Think-Budget": "1", "X-Think-Mode": "strip"})  # fmt: skip
+    if stream:
+        chunks = list(api.chat.completions.create(model="llamacpp-qwen3", messages=HI, stream=True))
+        deltas = [c.choices[0].delta for c in chunks if c.choices]
+        content = "".join(d.content or "" for d in deltas)
+        assert not any(reasoning_of(d) for d in deltas)
+    else:
+        message = (
+            api.chat.completions.create(model="llamacpp-qwen3", messages=HI).choices[0].message
+        )
+        content = message.content or ""
+        assert not reasoning_of(message)
+    assert content == "b"
+    assert len(posts(upstream)) == 2

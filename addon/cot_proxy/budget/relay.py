@@ -26,6 +26,8 @@ from typing import Any
 
 import h11
 
+from cot_proxy.apierror import error_body
+from cot_proxy.apierror import error_body_for
 from cot_proxy.budget.chat import ChatSession
 from cot_proxy.budget.continuation import continuation_body
 from cot_proxy.budget.ollama import OllamaSession
@@ -83,7 +85,8 @@ class Relay:
             method, path, headers, body = await _read_request(reader)
             job = self.jobs.pop(dict(headers).get(TOKEN_HEADER, ""), None)
             if job is None:
-                await _answer(writer, 502, b'{"error": "unknown relay token"}')
+                error = error_body("unknown relay token", "proxy_error", "relay_token")
+                await _answer(writer, 502, error)
                 return
             await self._relay(job, method, path, headers, body, writer)
         except (ConnectionError, h11.ProtocolError, asyncio.IncompleteReadError) as e:
@@ -119,7 +122,13 @@ class Relay:
             )
         kept = [(k, v) for k, v in headers if k not in _HOP]
         answer = _Answer(client, streamed, session)
-        status = await self._upstream(job, method, path, kept, sent, answer, session, True)
+        try:
+            status = await self._upstream(job, method, path, kept, sent, answer, session, True)
+        except OSError as e:  # connect, DNS, TLS: answered as mitmproxy's own 502 would be
+            message = f"Cannot get an answer from the target {job.target.origin}: {e}"
+            error = error_body_for(job.endpoint, message, "upstream_error", "target_unreachable")
+            await answer.whole(502, error, "application/json")
+            return
         if status is None or not session.forced:
             if status is not None:
                 await answer.end(session.finish())
@@ -129,8 +138,11 @@ class Relay:
         session.restart()
         reasoning = "".join(session.reasoning)
         again = continuation_body(sent, job.server, job.endpoint, reasoning, job.message, job.tags)
-        if await self._upstream(job, method, path, kept, again, answer, session, False) is None:
-            logger.warning("think budget: the continuation request failed")
+        try:
+            if await self._upstream(job, method, path, kept, again, answer, session, False) is None:
+                logger.warning("think budget: the target refused the continuation request")
+        except OSError as e:
+            logger.warning("think budget: the continuation request failed: %s", e)
         await answer.end(session.finish())
 
     async def _upstream(

@@ -15,10 +15,12 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import ollama
 import openai
 import pytest
 
+from . import messages_upstream
 from .conftest import run_entrypoint
 from .ollama_fixtures import chat_line
 from .ollama_fixtures import ndjson
@@ -45,6 +47,10 @@ models:
     server: llamacpp
     think_mode: reasoning
     think_budget_mode: proxy
+    think_budget_message: "{MESSAGE}"
+  - model: "ollama-*"
+    server: ollama
+    think_mode: reasoning
     think_budget_message: "{MESSAGE}"
   - model: "qwen3:8b"
     server: ollama
@@ -435,3 +441,40 @@ def test_strip_mode_lets_no_think_text_through_a_cut(budgeted, upstream, stream)
         assert not reasoning_of(message)
     assert content == "b"
     assert len(posts(upstream)) == 2
+
+
+async def ollama_messages(req: Received, reply: Reply) -> None:
+    """Ollama's /v1/messages, which accepts budget_tokens and ignores it (ollama docs/api/
+    anthropic-compatibility.mdx): thinks on and on; a continuation answers at once. Events as
+    tests/e2e/messages_upstream.py builds them (the sequence Ollama's StreamConverter sends)."""
+    body = req.json()
+    if body["messages"][-1]["role"] == "assistant":
+        events = messages_upstream.vllm_text(["Four", "."])
+    else:
+        events = messages_upstream.vllm_thinking_tool(
+            [f"idea{i} " for i in range(STEPS)], ["x"], []
+        )
+    await reply.sse([messages_upstream.frame(e) for e in events], delay=0.001)
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_claude_codes_budget_tokens_hold_on_ollamas_messages_api(budgeted, upstream, stream):
+    upstream.reset(ollama_messages)
+    api = anthropic.Anthropic(base_url=budgeted.url, api_key=KEY, max_retries=0, timeout=20)
+    asked: dict[str, Any] = {"model": "ollama-qwen3", "max_tokens": 4096, "messages": HI,
+                             "thinking": {"type": "enabled", "budget_tokens": 12}}  # fmt: skip
+    if stream:
+        with api.messages.stream(**asked) as events:
+            message = events.get_final_message()
+    else:
+        message = api.messages.create(**asked)
+    texts = [b.text for b in message.content if b.type == "text"]
+    thinking = [b.thinking for b in message.content if b.type == "thinking"]
+    assert "".join(texts) == "Four."
+    assert tokens(thinking) <= 12 + 16  # one block here, counted by length: an upper bound
+    first, again = posts(upstream)
+    assert "budget_tokens" not in first.json()["thinking"]
+    turn = again.json()["messages"][-1]
+    assert turn["role"] == "assistant" and turn["content"][0]["type"] == "thinking"
+    assert turn["content"][0]["thinking"].endswith(f"\n\n{MESSAGE}")
+    assert message.usage.output_tokens == 30 + 12  # the client's budget, read as the setting

@@ -11,7 +11,8 @@ Pure logic, no mitmproxy import.
   tools/server/README.md); since PR #22727 it carries `reasoning_content`, which the template
   renders closed (`<think>…</think>`), so the answer follows.
 - Ollama: a trailing assistant message is continued (ollama/ollama#6778); its `thinking`
-  (native) or `reasoning` (/v1) is rendered closed by the template (`<think>{{ .Thinking }}</think>`).
+  (native), `reasoning` (/v1) or thinking block (/v1/messages, anthropic/anthropic.go
+  FromMessagesRequest) is rendered closed by the template (`<think>{{ .Thinking }}</think>`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def continuation_body(
     thought = wrapped(reasoning, message)
     if endpoint == "ollama_chat":
         turn: dict[str, Any] = {"role": "assistant", "content": "", "thinking": thought}
+    elif endpoint == "messages":  # Ollama's /v1/messages: the block becomes the turn's thinking
+        turn = {"role": "assistant", "content": [{"type": "thinking", "thinking": thought}]}
     elif server == "ollama":
         turn = {"role": "assistant", "content": "", "reasoning": thought}
     elif server == "llamacpp":

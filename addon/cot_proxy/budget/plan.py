@@ -22,7 +22,7 @@ How = Literal["native", "proxy", "none"]
 # rendered closed by the template.
 CONTINUES = frozenset({"vllm", "sglang", "llamacpp", "ollama"})
 # The endpoints the relay speaks.
-RELAYED = frozenset({"chat", "ollama_chat"})
+RELAYED = frozenset({"chat", "ollama_chat", "messages"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,11 +66,13 @@ def plan_budget(
 
 def _why_not_relayed(body: dict[str, Any], server: str | None, endpoint: str | None) -> str | None:
     if endpoint not in RELAYED:
-        return f"the proxy holds budgets on chat and Ollama /api/chat, not {endpoint}"
+        return f"the proxy holds budgets on chat, messages and Ollama /api/chat, not {endpoint}"
     if server not in CONTINUES:
         return f"no way known to continue a partial answer on {server or 'an unknown server'}"
     if endpoint == "ollama_chat" and server != "ollama":
         return "Ollama's API on another server"
+    if endpoint == "messages" and server != "ollama":
+        return f"no way known to continue a Messages answer on {server}"
     n = body.get("n")
     if isinstance(n, int) and n > 1:
         return "n > 1"

@@ -30,6 +30,7 @@ from cot_proxy.apierror import error_body
 from cot_proxy.apierror import error_body_for
 from cot_proxy.budget.chat import ChatSession
 from cot_proxy.budget.continuation import continuation_body
+from cot_proxy.budget.messages import MessagesSession
 from cot_proxy.budget.ollama import OllamaSession
 from cot_proxy.routing import Target
 from cot_proxy.tls import open_connection
@@ -39,7 +40,7 @@ logger = logging.getLogger(__name__)
 TOKEN_HEADER = "x-cot-proxy-relay"
 _HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "host", "te",
                   "upgrade", "proxy-connection", "trailer", TOKEN_HEADER})  # fmt: skip
-Session = ChatSession | OllamaSession
+Session = ChatSession | OllamaSession | MessagesSession
 
 
 @dataclasses.dataclass
@@ -116,6 +117,8 @@ class Relay:
         session: Session
         if job.endpoint == "ollama_chat":
             session = OllamaSession(job.tokens, streamed=streamed)
+        elif job.endpoint == "messages":
+            session = MessagesSession(job.tokens, streamed=streamed)
         else:
             session = ChatSession(
                 job.tokens, streamed=streamed, tags=job.tags, implicit=job.implicit

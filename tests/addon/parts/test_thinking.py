@@ -184,13 +184,16 @@ def test_the_budget_header_beats_the_rule_and_the_client() -> None:
 def test_a_clients_budget_on_ollama_is_held_by_the_proxy() -> None:
     rules, think = rules_addon()
     with taddons.context(rules, think) as tctx:
-        tctx.configure(rules, llm_params="model=q,server=ollama")
-        flow = chat_flow({"model": "q", "messages": [{"role": "user", "content": "Hi"}],
-                          "thinking": {"type": "enabled", "budget_tokens": 100}},
-                         path="/v1/messages")  # fmt: skip
-        rules.request(flow)
-        plan = notes(flow).budget
-        assert plan is not None and plan.how == "none"  # Messages is not relayed: left as sent
+        tctx.configure(rules, llm_params="model=q,server=ollama;model=v,server=vllm")
+        for model, how in (("q", "proxy"), ("v", "none")):
+            flow = chat_flow({"model": model, "messages": [{"role": "user", "content": "Hi"}],
+                              "thinking": {"type": "enabled", "budget_tokens": 100}},
+                             path="/v1/messages")  # fmt: skip
+            rules.request(flow)
+            plan = notes(flow).budget
+            assert plan is not None and plan.how == how  # vLLM's Messages: not continued
+            thinking = flow.request.json()["thinking"]
+            assert ("budget_tokens" in thinking) == (how == "none")  # not held: left as sent
         flow = chat_flow({"model": "q", "messages": [{"role": "user", "content": "Hi"}],
                           "thinking_budget_tokens": 100})  # fmt: skip
         rules.request(flow)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from cot_proxy.budget.chat import ChatSession
 from cot_proxy.budget.count import cost
 from cot_proxy.budget.ollama import OllamaSession
+from cot_proxy.budget.relay import Session
 
 
 def chunk(delta: dict[str, Any], finish: str | None = None, *, second: bool = False) -> dict:
@@ -58,7 +59,7 @@ def splits(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in zip(edges, edges[1:], strict=False)]
 
 
-def run(session: ChatSession | OllamaSession, first: list[bytes], second: list[bytes]) -> bytes:
+def run(session: Session, first: list[bytes], second: list[bytes]) -> bytes:
     out = b""
     for piece in first:
         out += session.first(piece)

@@ -478,3 +478,30 @@ def test_claude_codes_budget_tokens_hold_on_ollamas_messages_api(budgeted, upstr
     assert turn["role"] == "assistant" and turn["content"][0]["type"] == "thinking"
     assert turn["content"][0]["thinking"].endswith(f"\n\n{MESSAGE}")
     assert message.usage.output_tokens == 30 + 12  # the client's budget, read as the setting
+
+
+def test_an_https_target_is_reached_with_the_proxys_trust(start_proxy, tmp_path):
+    from .certs import make_ca_and_server
+    from .upstream import Upstream
+
+    ca, context = make_ca_and_server(tmp_path)
+    server = Upstream().start(tls=context)
+    try:
+        server.reset(Scripted())
+        rules = tmp_path / "rules.yaml"
+        rules.write_text("models:\n  - model: m\n    server: vllm\n    think_budget_mode: proxy\n")
+        url = f"https://127.0.0.1:{server.port}/v1"
+        for env, verified in (({"TARGET_CA_BUNDLE": str(ca)}, True), ({}, False)):
+            proxy = start_proxy({"TARGET_BASE_URL": url, "CONFIG_FILE": str(rules), **env})
+            api = client(proxy, "4")
+            if verified:
+                answer = api.chat.completions.create(model="m", messages=HI)
+                assert answer.choices[0].message.content == "The answer is 4."
+                assert len(server.received) == 2
+            else:  # the relay trusts what mitmproxy trusts: no CA bundle, no answer
+                with pytest.raises(openai.APIStatusError) as caught:
+                    api.chat.completions.create(model="m", messages=HI)
+                assert caught.value.status_code == 502
+                assert "certificate" in str(caught.value).lower()
+    finally:
+        server.stop()

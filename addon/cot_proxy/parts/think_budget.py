@@ -36,7 +36,8 @@ class ThinkBudget:
         self.tls = tls
         self.series = series
         self.relay = Relay()
-        self._tokens: dict[str, str] = {}  # flow id → relay token, until the relay takes it
+        # flow id → (relay token, the request's scheme, host, port), until its answer comes
+        self._routed: dict[str, tuple[str, str, str, int]] = {}
 
     async def running(self) -> None:
         if self.relay.port == 0:
@@ -78,8 +79,8 @@ class ThinkBudget:
             report=lambda outcome, used: self._report(flow, outcome, used),
         )
         token = self.relay.register(job)
-        self._tokens[flow.id] = token
         request = flow.request
+        self._routed[flow.id] = (token, request.scheme, request.host, request.port)
         host_header = request.host_header
         request.scheme = "http"
         request.port = self.relay.port
@@ -89,12 +90,24 @@ class ThinkBudget:
         request.headers[TOKEN_HEADER] = token
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        self._tokens.pop(flow.id, None)
+        if flow.id in self._routed:
+            self._restore(flow)
 
     def error(self, flow: http.HTTPFlow) -> None:
-        token = self._tokens.pop(flow.id, None)
-        if token is not None:
-            self.relay.forget(token)  # never reached the relay
+        if flow.id in self._routed:
+            self.relay.forget(self._restore(flow))  # it may never have reached the relay
+
+    def _restore(self, flow: http.HTTPFlow) -> str:
+        """The request as sent to the target again (the log, mitmweb and saved flows show the
+        target, not the relay); the relay token."""
+        token, scheme, host, port = self._routed.pop(flow.id)
+        request = flow.request
+        host_header = request.host_header
+        request.scheme, request.port, request.host = scheme, port, host
+        if host_header:
+            request.host_header = host_header
+        request.headers.pop(TOKEN_HEADER, None)
+        return token
 
     def _report(self, flow: http.HTTPFlow, outcome: str, used: int) -> None:
         if outcome == "forced":

@@ -41,6 +41,11 @@ models:
     think_mode: reasoning
     think_budget_mode: proxy
     think_budget_message: "{MESSAGE}"
+  - model: "sglang-*"
+    server: sglang
+    think_mode: reasoning
+    think_budget_mode: proxy
+    think_budget_message: "{MESSAGE}"
   - model: "native-*"
     server: vllm
   - model: "llamacpp-*"
@@ -81,7 +86,10 @@ class Scripted:
 
     async def __call__(self, req: Received, reply: Reply) -> None:
         body = req.json()
-        second = bool(body.get("continue_final_message"))
+        # a continuation: vLLM's flag, or (Ollama's /v1) a trailing assistant turn
+        second = (
+            bool(body.get("continue_final_message")) or body["messages"][-1]["role"] == "assistant"
+        )
         usage = (body.get("stream_options") or {}).get("include_usage")
         if not body.get("stream"):  # a buffered answer: only requests the relay did not send
             message = {"role": "assistant", "content": "The answer is 4.", "reasoning": "hm"}
@@ -139,11 +147,12 @@ def posts(upstream) -> list[Received]:
     return [r for r in upstream.received if r.method == "POST"]
 
 
-def test_streamed_vllm_answer_is_cut_at_the_budget_and_continued(budgeted, upstream):
-    server = Scripted()
+@pytest.mark.parametrize("model", ["vllm-qwen3-8b", "sglang-qwen3-8b"])
+def test_streamed_vllm_answer_is_cut_at_the_budget_and_continued(budgeted, upstream, model):
+    server = Scripted()  # SGLang: the same chunks and continue_final_message (PR #4226)
     upstream.reset(server)
     stream = client(budgeted, "20").chat.completions.create(
-        model="vllm-qwen3-8b", messages=HI, stream=True, stream_options={"include_usage": True}
+        model=model, messages=HI, stream=True, stream_options={"include_usage": True}
     )
     chunks = list(stream)
     reasoning = [reasoning_of(c.choices[0].delta) for c in chunks if c.choices]
@@ -171,7 +180,7 @@ def test_streamed_vllm_answer_is_cut_at_the_budget_and_continued(budgeted, upstr
     assert body["continue_final_message"] is True
     assert body["add_generation_prompt"] is False
     assert body["stream"] is True
-    assert body["model"] == "vllm-qwen3-8b"
+    assert body["model"] == model
     assert body["stream_options"] == {"include_usage": True}
     assert set(body) == {*sent, "continue_final_message", "add_generation_prompt"}
     for received in (first, again):
@@ -505,3 +514,18 @@ def test_an_https_target_is_reached_with_the_proxys_trust(start_proxy, tmp_path)
                 assert "certificate" in str(caught.value).lower()
     finally:
         server.stop()
+
+
+def test_ollamas_openai_api_continues_with_reasoning(budgeted, upstream):
+    """Ollama's /v1/chat/completions streams `reasoning` deltas (ollama openai/openai.go
+    ChunkChoice Delta.Reasoning), as the vLLM-shaped script does."""
+    server = Scripted()
+    upstream.reset(server)
+    answer = client(budgeted, "6").chat.completions.create(model="ollama-qwen3", messages=HI)
+    assert answer.choices[0].message.content == "The answer is 4."
+    first, again = posts(upstream)
+    thought = reasoning_of(answer.choices[0].message)
+    assert again.json()["messages"] == [
+        *HI, {"role": "assistant", "content": "", "reasoning": f"{thought.rstrip()}\n\n{MESSAGE}"}
+    ]  # fmt: skip
+    assert "continue_final_message" not in again.json()

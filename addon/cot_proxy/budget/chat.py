@@ -6,10 +6,11 @@ bytes as they come and writes what it returns to the client. `first` takes the f
 it passes the events on (the reasoning counted, `cost` per delta) until the budget is spent,
 then cuts the reasoning there and sets `forced`; the relay closes that upstream and sends
 `continuation(...)`, whose answer `second` takes: its id, model and created replaced by the
-first's, its reasoning-field text moved to the answer (the turn closed the thought: a server's
-reasoning parser that files the continuation as reasoning is wrong, vLLM #28089, SGLang PR
-#17065), its usage summed. `finish` ends the answer: the usage and `[DONE]`, or for a client
-that asked for a buffered answer, that answer as one JSON body.
+first's, its usage summed. What it files as reasoning is held until it is known what it is: a
+thought before the answer (kept up to `SLACK` tokens, fail closed) or, when the continuation
+stops with nothing else, the answer a reasoning parser misfiled (`_settled`). `finish` ends
+the answer: the usage and `[DONE]`, or for a client that asked for a buffered answer, that
+answer as one JSON body.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ class ChatSession:
         self.usage: list[dict[str, Any]] = []
         self.upstream_counted = False  # the upstream reported reasoning tokens itself
         self.done = False  # the first answer ended on its own ([DONE])
+        self._held = ""  # the continuation's reasoning-field text, until it is known what it is
+        self._answering = False  # the continuation's answer began
+        self._stopped_well = False
         self._chunks: list[dict[str, Any]] = []  # what a buffered answer is made of
 
     @property
@@ -163,27 +167,44 @@ class ChatSession:
         if delta is None or choice is None:
             return False
         delta.pop("role", None)
-        moved = "".join(delta.pop(n) for n in REASONING_FIELDS if isinstance(delta.get(n), str))
+        for name in REASONING_FIELDS:
+            if isinstance(text := delta.pop(name, None), str):
+                self._held += text  # thought, or an answer the server filed as one: see below
         content = delta.get("content")
-        text = moved + (content if isinstance(content, str) else "")
-        if self.again is not None and text:
-            text = "".join(
-                self.slack.take(p) if kind == "think" else p for kind, p in self.again.split(text)
-            )
-        if text or isinstance(content, str):
-            delta["content"] = text
-        return bool(text) or choice.get("finish_reason") is not None or bool(delta)
+        if isinstance(content, str) and content and self.again is not None:
+            pieces = self.again.split(content)
+            content = "".join(self.slack.take(p) if k == "think" else p for k, p in pieces)
+            delta["content"] = content
+        self._answering = self._answering or (isinstance(content, str) and bool(content.strip()))
+        finish = choice.get("finish_reason")
+        if self._held and self._answering:  # it thought again before answering: the slack
+            if kept := self.slack.take(self._held):
+                delta[self.field or "reasoning_content"] = kept
+            self._held = ""
+        elif self._held and finish is not None:
+            self._stopped_well = finish == "stop"
+            delta["content"] = self._settled() + (content or "")
+        return bool(delta) or finish is not None
+
+    def _settled(self) -> str:
+        """The continuation ended with no answer but what it filed as reasoning: on a `stop`
+        that was the answer (the turn had closed the thought; servers whose reasoning parser
+        misfiles it, vLLM #28089, SGLang PR #17065); else (cut by length) a thought, dropped."""
+        held, self._held = self._held, ""
+        return held if self._stopped_well else ""
 
     # ---- the end ------------------------------------------------------------------------------
 
     def finish(self) -> bytes:
         """The rest of the answer: the usage and [DONE] of a forced stream, or the buffered
         answer."""
+        out = b""
+        if self._held:  # the continuation ended without a finish reason: a thought, dropped
+            self._settled()
         if not self.streamed:
             return json.dumps(self.buffered(), ensure_ascii=False).encode()
         if not self.forced:
             return b""  # the first answer's own end went through
-        out = b""
         if self.usage:
             out += sse({**self.head, "object": "chat.completion.chunk", "choices": [],
                         "usage": self.summed()})  # fmt: skip

@@ -6,8 +6,9 @@ Pure logic, no mitmproxy import. Shapes: message_start, then content blocks (con
 input_json_delta), message_delta (stop_reason, usage.output_tokens), message_stop (Anthropic's
 streaming docs; ollama anthropic/anthropic.go StreamConverter; tests/e2e/messages_upstream.py).
 At the cut the thinking block is closed (content_block_stop); the continuation's blocks follow
-under the next indices, its message_start is dropped, a thinking block of it is the answer
-(the turn closed the thought) and its output_tokens get the counted reasoning added.
+under the next indices, its message_start is dropped, a thinking block of it is held until it
+is known whether it is a thought (kept up to the slack) or a misfiled answer, and its
+output_tokens get the counted reasoning added.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cot_proxy.budget.chat import SLACK
 from cot_proxy.budget.count import Meter
 from cot_proxy.budget.events import SSESplitter
 from cot_proxy.budget.events import data_of
@@ -40,10 +42,13 @@ class MessagesSession:
         self.offset = 0  # added to the continuation's indices
         self.end: dict[str, Any] = {}  # message_delta's delta and usage
         self.stopped = False  # message_stop went out
+        self.slack = Meter(SLACK)
+        self._held_at: int | None = None  # the continuation's thinking block, held
+        self._held = ""
 
     @property
     def counted(self) -> int:
-        return self.meter.used
+        return self.meter.used + self.slack.used
 
     def first(self, data: bytes) -> bytes:
         out = b""
@@ -98,16 +103,47 @@ class MessagesSession:
                 event["index"] += self.offset
             block, delta = event.get("content_block"), event.get("delta")
             if isinstance(block, dict) and block.get("type") == "thinking":
-                event["content_block"] = {"type": "text", "text": block.get("thinking") or ""}
-            if isinstance(delta, dict) and delta.get("type") == "thinking_delta":
-                event["delta"] = {"type": "text_delta", "text": delta.get("thinking") or ""}
-            elif isinstance(delta, dict) and delta.get("type") == "signature_delta":
+                self._held_at = event.get("index")  # held until it is known what it is
                 continue
-            if kind == "message_delta" and isinstance(event.get("usage"), dict):
-                usage = event["usage"]
-                usage["output_tokens"] = int(usage.get("output_tokens") or 0) + self.meter.used
+            if self._held_at is not None and event.get("index") == self._held_at:
+                if isinstance(delta, dict) and isinstance(delta.get("thinking"), str):
+                    self._held += delta["thinking"]
+                continue  # its signature and stop too
+            if kind == "content_block_start":
+                out += self._release(answer=False)  # a thought before the answer: the slack
+            if kind == "message_delta":
+                stop = (delta or {}).get("stop_reason") if isinstance(delta, dict) else None
+                out += self._release(answer=stop in ("end_turn", "stop_sequence"))
+                if isinstance(event.get("usage"), dict):
+                    usage = event["usage"]
+                    usage["output_tokens"] = int(usage.get("output_tokens") or 0) + self.meter.used
             out += self._emit(event, None)
         return out
+
+    def _release(self, answer: bool) -> bytes:
+        """The held thinking block: as a thinking block of at most the slack, or, when the
+        continuation stopped with nothing else, as the answer a reasoning parser misfiled
+        (cot_proxy.budget.chat, `_settled`)."""
+        index, self._held_at = self._held_at, None
+        held, self._held = self._held, ""
+        if index is None:
+            return b""
+        if answer:
+            block, delta = {"type": "text", "text": ""}, {"type": "text_delta", "text": held}
+        else:
+            held = self.slack.take(held)
+            block = {"type": "thinking", "thinking": ""}
+            delta = {"type": "thinking_delta", "thinking": held}
+        if not held:
+            return b""
+        return b"".join(
+            self._emit(event, None)
+            for event in (
+                {"type": "content_block_start", "index": index, "content_block": block},
+                {"type": "content_block_delta", "index": index, "delta": delta},
+                {"type": "content_block_stop", "index": index},
+            )
+        )
 
     def finish(self) -> bytes:
         if not self.streamed:

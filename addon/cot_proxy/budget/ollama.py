@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cot_proxy.budget.chat import SLACK
 from cot_proxy.budget.count import Meter
 from cot_proxy.budget.events import LineSplitter
 
@@ -33,6 +34,9 @@ class OllamaSession:
         self.forced = False
         self.answered = False
         self.reasoning: list[str] = []
+        self.slack = Meter(SLACK)
+        self._held = ""  # the continuation's thinking, until it is known what it is
+        self._answering = False
         self.model: Any = None
         self.last: dict[str, Any] | None = None  # the done line
         self._content = ""
@@ -40,7 +44,7 @@ class OllamaSession:
 
     @property
     def counted(self) -> int:
-        return self.meter.used
+        return self.meter.used + self.slack.used
 
     def first(self, data: bytes) -> bytes:
         out = b""
@@ -83,13 +87,27 @@ class OllamaSession:
                 continue
             obj["model"] = self.model
             message = obj.get("message")
-            if isinstance(message, dict):
-                # the turn closed the thought: what the server files as thinking is the answer
-                moved = message.pop("thinking", None)
-                if isinstance(moved, str) and moved:
-                    message["content"] = moved + (message.get("content") or "")
+            if not isinstance(message, dict):
+                message = obj["message"] = {"role": "assistant", "content": ""}
+            # thinking is held until it is known what it is (cot_proxy.budget.chat, _settled)
+            if isinstance(thought := message.pop("thinking", None), str):
+                self._held += thought
+            content = message.get("content")
+            self._answering = self._answering or (
+                isinstance(content, str) and bool(content.strip())
+            )
+            if self._held and self._answering:
+                if kept := self.slack.take(self._held):
+                    message["thinking"] = kept
+                self._held = ""
+            elif self._held and obj.get("done") is True:
+                if obj.get("done_reason") == "stop":  # the answer, misfiled as thinking
+                    message["content"] = self._held + (content or "")
+                self._held = ""
             if obj.get("done") is True:
                 obj["eval_count"] = int(obj.get("eval_count") or 0) + self.meter.used
+            elif not message.get("content") and not message.get("thinking"):
+                continue
             out += self._emit(obj, None)
         return out
 

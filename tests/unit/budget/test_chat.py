@@ -12,6 +12,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from cot_proxy.budget.chat import ChatSession
+from cot_proxy.budget.count import InlineTags
 from cot_proxy.budget.count import cost
 from cot_proxy.budget.ollama import OllamaSession
 from cot_proxy.budget.relay import Session
@@ -45,7 +46,7 @@ SECOND = b"".join(
     [
         sse(chunk({"role": "assistant", "content": ""}, second=True)),
         sse(chunk({"reasoning": "Four"}, second=True)),  # a parser that misfiles the answer
-        sse(chunk({"content": "."}, second=True)),
+        sse(chunk({"reasoning": "."}, second=True)),
         sse(chunk({}, "stop", second=True)),
         sse({**chunk({}, second=True), "choices": [], "usage": USAGE}),
         sse("[DONE]"),
@@ -115,6 +116,27 @@ def test_the_forced_stream_is_one_answer():
     assert session.reasoning == ["Let", " me", " think"]
 
 
+def test_a_continuation_that_thinks_before_answering_keeps_at_most_the_slack():
+    second = b"".join(
+        [sse(chunk({"reasoning": "x" * 400}, second=True)), sse(chunk({"content": "Four."}, second=True)),
+         sse(chunk({}, "stop", second=True))]
+    )  # fmt: skip
+    answer = json.loads(run(ChatSession(4, streamed=False, tags=None), [FIRST], [second]))
+    message = answer["choices"][0]["message"]
+    assert message["content"] == "Four."
+    assert message["reasoning"] == "Let me think" + "x" * 16 * 4
+
+
+def test_a_continuation_cut_by_length_in_its_thought_shows_none_of_it():
+    second = sse(chunk({"reasoning": "still thinking"}, second=True)) + sse(
+        chunk({}, "length", second=True)
+    )
+    answer = json.loads(run(ChatSession(4, streamed=False, tags=None), [FIRST], [second]))
+    message = answer["choices"][0]["message"]
+    assert message["content"] == "" and message["reasoning"] == "Let me think"
+    assert answer["choices"][0]["finish_reason"] == "length"
+
+
 def test_a_long_delta_is_cut_to_what_fits():
     session = ChatSession(3, streamed=True, tags=None)
     out = session.first(sse(chunk({"reasoning_content": "x" * 40})))
@@ -181,7 +203,7 @@ def ndjson(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj).encode() + b"\n"
 
 
-DONE = {"done_reason": "stop", "prompt_eval_count": 12, "eval_count": 5}
+DONE: dict[str, Any] = {"done_reason": "stop", "prompt_eval_count": 12, "eval_count": 5}
 OLLAMA_FIRST = b"".join(
     ndjson({"model": "q", "created_at": "t", "message": {"role": "assistant", "content": "",
             "thinking": w}, "done": False}) for w in ["Hmm", " so", " then", " well", " ok"]
@@ -212,3 +234,66 @@ def test_ollama_forced_answer():
     assert answer["message"] == {"role": "assistant", "content": "Four", "thinking": "Hmm so"}
     assert answer["done"] is True and answer["eval_count"] == 5 + 2
     assert answer["model"] == "q"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.text(min_size=1, max_size=60), min_size=1, max_size=40),
+    st.integers(1, 60),
+    st.booleans(),
+    st.text(max_size=300),
+)
+def test_never_more_than_the_budget_and_sixteen(deltas, budget, inline, again):
+    """Whatever the deltas, the client gets at most budget (first answer) + 16 (a continuation
+    that thinks again) tokens of reasoning, counted as the proxy counts; the answer stays."""
+    tags = ("<think>", "</think>") if inline else None
+    if inline:
+        first = [sse(chunk({"content": "<think>"}))] + [sse(chunk({"content": d.replace("<", "")}))
+                                                        for d in deltas]  # fmt: skip
+    else:
+        first = [sse(chunk({"reasoning_content": d})) for d in deltas]
+    rethink = "<think>" + again.replace("<", "") + "</think>Answer."
+    second = sse(chunk({"content": rethink}, second=True)) + sse(chunk({}, "stop", second=True))
+    session = ChatSession(budget, streamed=True, tags=tags)
+    out = events(run(session, first, [second]))
+    seen = InlineTags("<think>", "</think>")
+    thought = 0
+    for event in out:
+        if event == "[DONE]" or not event["choices"]:
+            continue
+        delta = event["choices"][0]["delta"]
+        if delta.get("reasoning_content"):
+            thought += cost(delta["reasoning_content"])
+        for kind, piece in seen.split(delta.get("content") or ""):
+            thought += cost(piece) if kind == "think" else 0
+    assert thought <= budget + 16
+    if session.forced:
+        assert "".join(e["choices"][0]["delta"].get("content") or "" for e in out
+                       if e != "[DONE]" and e["choices"]).endswith("Answer.")  # fmt: skip
+
+
+def ollama_line(content: str = "", thinking: str = "", **done: Any) -> bytes:
+    message = {
+        "role": "assistant",
+        "content": content,
+        **({"thinking": thinking} if thinking else {}),
+    }
+    return ndjson(
+        {"model": "q2", "created_at": "t", "message": message, "done": bool(done), **done}
+    )
+
+
+def test_ollama_continuation_thought_and_misfiled_answer():
+    thinks = ollama_line(thinking="y" * 400) + ollama_line("Four") + ollama_line(**DONE)
+    answer = json.loads(run(OllamaSession(2, streamed=False), [OLLAMA_FIRST], [thinks]))
+    assert answer["message"] == {
+        "role": "assistant",
+        "content": "Four",
+        "thinking": "Hmm so" + "y" * 64,
+    }
+    misfiled = ollama_line(thinking="Four") + ollama_line(**DONE)
+    answer = json.loads(run(OllamaSession(2, streamed=False), [OLLAMA_FIRST], [misfiled]))
+    assert answer["message"]["content"] == "Four"
+    cut = ollama_line(thinking="more") + ollama_line(**{**DONE, "done_reason": "length"})
+    answer = json.loads(run(OllamaSession(2, streamed=False), [OLLAMA_FIRST], [cut]))
+    assert answer["message"] == {"role": "assistant", "content": "", "thinking": "Hmm so"}

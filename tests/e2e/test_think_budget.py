@@ -12,6 +12,7 @@ native NDJSON (tests/e2e/ollama_fixtures.py, ollama api/types.go ChatResponse).
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -529,3 +530,20 @@ def test_ollamas_openai_api_continues_with_reasoning(budgeted, upstream):
         *HI, {"role": "assistant", "content": "", "reasoning": f"{thought.rstrip()}\n\n{MESSAGE}"}
     ]  # fmt: skip
     assert "continue_final_message" not in again.json()
+
+
+def test_a_client_that_leaves_stops_the_server(budgeted, upstream):
+    server = Scripted()
+    upstream.reset(server)
+    closed = upstream.connections_closed
+    stream = client(budgeted, "1000").chat.completions.create(
+        model="vllm-qwen3-8b", messages=HI, stream=True
+    )
+    for _, _chunk in zip(range(5), stream, strict=False):
+        pass
+    stream.close()  # the client goes away mid-thought
+    deadline = time.monotonic() + 10
+    while upstream.connections_closed == closed and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert upstream.connections_closed > closed
+    assert server.sent < STEPS  # the relay closed its upstream request too

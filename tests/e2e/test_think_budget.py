@@ -67,7 +67,9 @@ models:
 STEPS = 300  # reasoning deltas a scripted server would send: far more than any budget here
 
 
-def vllm_chunk(delta: dict[str, Any], finish: str | None = None, *, second: bool = False) -> dict:
+def vllm_chunk(
+    delta: dict[str, Any], finish: str | None = None, *, second: bool = False
+) -> dict[str, Any]:
     return {
         "id": "chatcmpl-second" if second else "chatcmpl-first",
         "object": "chat.completion.chunk",

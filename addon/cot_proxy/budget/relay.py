@@ -32,6 +32,7 @@ from cot_proxy.budget.chat import ChatSession
 from cot_proxy.budget.continuation import continuation_body
 from cot_proxy.budget.messages import MessagesSession
 from cot_proxy.budget.ollama import OllamaSession
+from cot_proxy.formats.registry import format_of
 from cot_proxy.routing import Target
 from cot_proxy.tls import open_connection
 
@@ -129,7 +130,8 @@ class Relay:
             status = await self._upstream(job, method, path, kept, sent, answer, session, True)
         except OSError as e:  # connect, DNS, TLS: answered as mitmproxy's own 502 would be
             message = f"Cannot get an answer from the target {job.target.origin}: {e}"
-            error = error_body_for(job.endpoint, message, "upstream_error", "target_unreachable")
+            fmt = format_of(job.endpoint)
+            error = error_body_for(fmt, message, "upstream_error", "target_unreachable")
             await answer.whole(502, error, "application/json")
             return
         if status is None or not session.forced:

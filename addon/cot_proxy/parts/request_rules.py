@@ -21,21 +21,22 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeGuard
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
 from cot_proxy.apierror import error_body
 from cot_proxy.flow import answer_locally
 from cot_proxy.flow import notes
-from cot_proxy.formats import endpoint_of
+from cot_proxy.formats.registry import endpoint_of
+from cot_proxy.formats.registry import format_of
+from cot_proxy.formats.registry import model_list_merger
 from cot_proxy.jsonbytes import dumps_body
 from cot_proxy.jsonbytes import loads_body
+from cot_proxy.options import declare
 from cot_proxy.options import reject
 from cot_proxy.parts.think_removal import ThinkRemoval
 from cot_proxy.parts.thinking import ThinkingControl
-from cot_proxy.rewrite import OLLAMA_DEFAULT_TAG
-from cot_proxy.rewrite import merge_models_list
-from cot_proxy.rewrite import merge_ollama_tags
 from cot_proxy.rewrite import rewrite_request
 from cot_proxy.rules import ConfigError
 from cot_proxy.rules import ModelRule
@@ -54,8 +55,6 @@ logger = logging.getLogger(__name__)
 
 THINK_MODE_HEADER = "x-think-mode"
 
-OLLAMA_ENDPOINTS = frozenset({"ollama_chat", "ollama_generate"})
-
 
 class RequestRules:
     def __init__(
@@ -70,19 +69,8 @@ class RequestRules:
         self.settled: Callable[[http.HTTPFlow], None] | None = None
         self._loaded = False  # the first load is no reload
 
-    def load(self, loader: Any) -> None:
-        loader.add_option(
-            "llm_params",
-            str,
-            "",
-            "Per-model rules: 'model=NAME,key=value,...;model=NAME2,...' (see docs/rules.md).",
-        )
-        loader.add_option(
-            "rules_file",
-            str,
-            "",
-            "YAML file with per-model rules (see config.yaml); LLM_PARAMS wins over it per model and key.",
-        )
+    def load(self, loader: addonmanager.Loader) -> None:
+        declare(loader, "llm_params", "rules_file")
 
     def configure(self, updated: set[str]) -> None:
         if not updated & {"llm_params", "rules_file"}:
@@ -132,6 +120,7 @@ class RequestRules:
         request = flow.request
         record = notes(flow)
         record.endpoint = endpoint_of(request.method, request.path)
+        record.format = format_of(record.endpoint)
         sent = request.headers.get(THINK_MODE_HEADER)
         mode: ThinkMode | None = None
         if sent is not None:
@@ -146,10 +135,10 @@ class RequestRules:
                 )
                 return
             mode = wanted
-        going, thinking = self.thinking.take_header(flow, record.endpoint)
+        going, thinking = self.thinking.take_header(flow, record.format)
         if not going:
             return
-        going, budget = self.thinking.take_budget_header(flow, record.endpoint)
+        going, budget = self.thinking.take_budget_header(flow, record.format)
         if not going:
             return
         body = self._json_body(flow)
@@ -160,8 +149,8 @@ class RequestRules:
             model = body.get("model")
             record.model = model if isinstance(model, str) else None
             rule = self.rules.match(record.model)
-            if record.endpoint in OLLAMA_ENDPOINTS and record.model:
-                rule = self._ollama_rule(record.model, rule)
+            if record.format is not None and record.model:
+                rule = record.format.rule_for(record.model, rule, self.rules.match)
             settle = functools.partial(
                 self._settle, flow, body, rule, mode, thinking, budget, held=True
             )
@@ -204,7 +193,7 @@ class RequestRules:
             record.think = self.think.config_for(rule, detected)
             changes = []
             if rule is not None:
-                changes = rewrite_request(body, rule, record.think, record.endpoint)
+                changes = rewrite_request(body, rule, record.think, record.format)
             changes += self.thinking.compile(flow, body, rule, thinking, record.endpoint, budget)
             if changes:
                 flow.request.content = dumps_body(body)
@@ -215,22 +204,12 @@ class RequestRules:
         if held and self.settled is not None:
             self.settled(flow)
 
-    def _ollama_rule(self, model: str, rule: ModelRule | None) -> ModelRule | None:
-        """Ollama reads `qwen3` as `qwen3:latest`: a request for `NAME:latest` that no rule names
-        exactly gets the rule of `NAME` (an exact one still beats a glob)."""
-        name, _, tag = model.rpartition(":")
-        if tag != OLLAMA_DEFAULT_TAG or not name or (rule is not None and not rule.is_glob):
-            return rule
-        bare = self.rules.match(name)
-        if bare is None or (rule is not None and bare.is_glob):
-            return rule
-        return bare
-
     def response(self, flow: http.HTTPFlow) -> None:
         response = flow.response
         assert response
         record = notes(flow)
-        if record.local or record.endpoint not in ("models", "ollama_tags"):
+        merge = model_list_merger(record.endpoint)
+        if record.local or merge is None:
             return
         if response.stream or response.status_code >= 400:
             return
@@ -241,7 +220,6 @@ class RequestRules:
             listing = response.json()
         except ValueError:
             return
-        merge = merge_models_list if record.endpoint == "models" else merge_ollama_tags
         merged = merge(listing, pseudo)
         if merged is not None:
             response.content = json.dumps(merged).encode()

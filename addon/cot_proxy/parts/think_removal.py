@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
@@ -22,9 +22,10 @@ from cot_proxy.codec import can_decode
 from cot_proxy.detect.servers import AUTO
 from cot_proxy.flow import FlowNotes
 from cot_proxy.flow import notes
-from cot_proxy.formats import format_of
 from cot_proxy.formats._api import FAILURE_CODE
 from cot_proxy.formats._api import failure_message
+from cot_proxy.formats.registry import model_list_merger
+from cot_proxy.options import declare
 from cot_proxy.options import env_name
 from cot_proxy.options import reject
 from cot_proxy.rules import ModelRule
@@ -40,9 +41,6 @@ from cot_proxy.transcript import Transcript
 
 logger = logging.getLogger(__name__)
 
-# Model lists: buffered, for the request rules to add the pseudo models.
-_LISTS = ("models", "ollama_tags")
-
 
 class ThinkRemoval:
     def __init__(self) -> None:
@@ -52,40 +50,15 @@ class ThinkRemoval:
         # THINK_FAMILY=auto: each model's family as detected (parts/detection.py).
         self.auto = False
 
-    def load(self, loader: Any) -> None:
-        loader.add_option(
-            "think_tag", str, "<think>", "Tag that opens a think block (literal, case-sensitive)."
-        )
-        loader.add_option("think_end_tag", str, "</think>", "Tag that closes a think block.")
-        loader.add_option(
+    def load(self, loader: addonmanager.Loader) -> None:
+        declare(
+            loader,
+            "think_tag",
+            "think_end_tag",
             "think_family",
-            str,
-            "",
-            "Tag preset of a model family (" + ", ".join(FAMILY_NAMES) + "), or auto (each "
-            "model's family detected from the target); a think_tag or think_end_tag other than "
-            "the default replaces the start or end of its first pair.",
-        )
-        loader.add_option(
             "think_mode",
-            str,
-            "strip",
-            "What happens to think blocks by default: strip (removed), reasoning (moved to the "
-            "reasoning field), keep (untouched), inline (reasoning fields put back into the text "
-            "as think blocks). Model rules may override it.",
-        )
-        loader.add_option(
             "reasoning_field",
-            str,
-            "reasoning_content",
-            "Message/delta field that receives think text in reasoning mode, or both "
-            "(reasoning_content and reasoning, the same text).",
-        )
-        loader.add_option(
             "responses_reasoning",
-            str,
-            "text",
-            "Responses API, reasoning mode: the reasoning items written, text (reasoning_text "
-            "content), summary (summary_text, what Codex shows) or both.",
         )
 
     def configure(self, updated: set[str]) -> None:
@@ -158,11 +131,12 @@ class ThinkRemoval:
         if record.local:
             return
         config = record.think or self.defaults
-        fmt = format_of(record.endpoint)
+        fmt = record.format
         if fmt is None or response.status_code >= 400:
             # Passed on as it arrives, but for the model lists (for the request rules to add
             # the pseudo models) and error bodies (for the log), which are buffered.
-            if not (record.endpoint in _LISTS or response.status_code >= 400):
+            is_list = model_list_merger(record.endpoint) is not None
+            if not (is_list or response.status_code >= 400):
                 response.stream = True
             return
         content_type = response.headers.get("content-type", "")
@@ -250,7 +224,7 @@ class ThinkRemoval:
         if record.local or response.stream or response.status_code >= 400:
             return
         config = record.think or self.defaults
-        fmt = format_of(record.endpoint)
+        fmt = record.format
         if fmt is None:
             return
         record.answered_at = time.time()  # a buffered answer goes out whole, right after

@@ -43,6 +43,7 @@ from cot_proxy.thinking.table import OLLAMA_NATIVE
 from cot_proxy.thinking.table import knob_family
 
 if TYPE_CHECKING:
+    from cot_proxy.formats._api import EndpointFormat
     from cot_proxy.parts.detection import Detection
 
 THINKING_HEADER = "x-thinking"
@@ -55,9 +56,11 @@ class ThinkingControl:
     def __init__(self, detect: Detection | None = None) -> None:
         self.detect = detect
 
-    def take_header(self, flow: http.HTTPFlow, endpoint: str | None) -> tuple[bool, Level | None]:
+    def take_header(
+        self, flow: http.HTTPFlow, fmt: EndpointFormat | None
+    ) -> tuple[bool, Level | None]:
         """(whether the request goes on, the header's level). The header is removed; a value
-        that is no level is answered 400 `invalid_thinking` in the endpoint's error shape."""
+        that is no level is answered 400 `invalid_thinking` in the format's error shape."""
         sent = flow.request.headers.get(THINKING_HEADER)
         if sent is None:
             return True, None
@@ -68,13 +71,13 @@ class ThinkingControl:
             answer_locally(
                 flow,
                 400,
-                error_body_for(endpoint, message, "invalid_request_error", "invalid_thinking"),
+                error_body_for(fmt, message, "invalid_request_error", "invalid_thinking"),
             )
             return False, None
         return True, level
 
     def take_budget_header(
-        self, flow: http.HTTPFlow, endpoint: str | None
+        self, flow: http.HTTPFlow, fmt: EndpointFormat | None
     ) -> tuple[bool, int | None]:
         """(whether the request goes on, the `X-Think-Budget` header's tokens). The header is
         removed; a value that is no whole number ≥ 1 is answered 400 `invalid_think_budget`."""
@@ -88,7 +91,7 @@ class ThinkingControl:
             answer_locally(
                 flow,
                 400,
-                error_body_for(endpoint, message, "invalid_request_error", "invalid_think_budget"),
+                error_body_for(fmt, message, "invalid_request_error", "invalid_think_budget"),
             )
             return False, None
         return True, tokens

@@ -14,6 +14,7 @@ from mitmproxy.test import tutils
 from cot_proxy.codec import DecodingStream
 from cot_proxy.flow import notes
 from cot_proxy.formats import Endpoint
+from cot_proxy.formats import format_of
 from cot_proxy.parts.think_removal import ThinkRemoval
 from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
@@ -27,6 +28,7 @@ def think_flow(
 ) -> http.HTTPFlow:
     flow = chat_flow({"model": "m", "stream": True})
     notes(flow).endpoint = endpoint
+    notes(flow).format = format_of(endpoint)  # as the request rules write it
     if config:
         notes(flow).think = config
     return flow
@@ -208,6 +210,7 @@ def test_responses_reasoning_option(started):
             tctx.configure(think, responses_reasoning="summaries")
         assert think.defaults.responses_reasoning == "text"
         tctx.configure(think, responses_reasoning="summary", think_family="qwen3")
-        assert think.defaults.responses_reasoning == "summary"
+        defaults = think.defaults  # (read again: mypy would keep "text" from the assert above)
+        assert defaults.responses_reasoning == "summary"
         tctx.configure(think, responses_reasoning="both", think_family="")
         assert think.defaults == ThinkConfig(responses_reasoning="both")

@@ -18,7 +18,9 @@ from cot_proxy.budget.ollama import OllamaSession
 from cot_proxy.budget.relay import Session
 
 
-def chunk(delta: dict[str, Any], finish: str | None = None, *, second: bool = False) -> dict:
+def chunk(
+    delta: dict[str, Any], finish: str | None = None, *, second: bool = False
+) -> dict[str, Any]:
     """vLLM's chat chunk (vllm/entrypoints/openai/protocol.py ChatCompletionStreamResponse)."""
     return {
         "id": "c2" if second else "c1",

@@ -6,6 +6,7 @@ field set; Ollama's anthropic/anthropic.go StreamConverter sends the same event 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from hypothesis import given
 from hypothesis import settings
@@ -33,7 +34,7 @@ MISFILED = sse(
 )  # fmt: skip
 
 
-def decoded(out: bytes) -> list[dict]:
+def decoded(out: bytes) -> list[dict[str, Any]]:
     return [json.loads(line[6:]) for line in out.decode().split("\n") if line.startswith("data: ")]
 
 

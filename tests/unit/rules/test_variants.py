@@ -1,8 +1,10 @@
 """Rule variants: `NAME@LABEL` gets the rule of NAME with its variant LABEL on top."""
 
+from typing import Any
+
 import pytest
 
-from cot_proxy.rewrite import merge_models_list
+from cot_proxy.formats.choices_request import merge_models_list
 from cot_proxy.rewrite import rewrite_request
 from cot_proxy.rules import ConfigError
 from cot_proxy.rules import ModelRule
@@ -50,7 +52,7 @@ def matched(rules: RuleSet, model: str) -> ModelRule:
     return rule
 
 
-def sent(rules: RuleSet, body: dict) -> dict:
+def sent(rules: RuleSet, body: dict[str, Any]) -> dict[str, Any]:
     rewrite_request(body, matched(rules, body["model"]))
     return body
 

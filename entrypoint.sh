@@ -47,8 +47,11 @@ CLIENT_HEADER_TIMEOUT=${CLIENT_HEADER_TIMEOUT:-30}
 CLIENT_IDLE_TIMEOUT=${CLIENT_IDLE_TIMEOUT:-300}
 TARGET_SERVER=${TARGET_SERVER:-auto}
 DETECT_TTL_SECONDS=${DETECT_TTL_SECONDS:-600}
-# PROXY_API_KEYS and TARGET_API_KEY are read by the addon from the environment
-# itself: on the command line, `ps` would show them to every local user.
+REASONING_STORE_MAX_MB=${REASONING_STORE_MAX_MB:-64}
+REASONING_STORE_TTL=${REASONING_STORE_TTL:-3600}
+# PROXY_API_KEYS, TARGET_API_KEY and REASONING_STORE (a redis:// URL may hold a password) are
+# read by the addon from the environment itself: on the command line, `ps` would show them to
+# every local user.
 MITM_TOOL=${MITM_TOOL:-mitmdump}
 WORKERS=${WORKERS:-1}
 
@@ -89,11 +92,14 @@ whole_number() { # NAME VALUE: a whole number (0 allowed), or fail
 whole_number MAX_CONCURRENT_REQUESTS "$MAX_CONCURRENT_REQUESTS"
 whole_number SHUTDOWN_GRACE_SECONDS "$SHUTDOWN_GRACE_SECONDS"
 whole_number DETECT_TTL_SECONDS "$DETECT_TTL_SECONDS"
-for name in CLIENT_HEADER_TIMEOUT CLIENT_IDLE_TIMEOUT; do
+for name in CLIENT_HEADER_TIMEOUT CLIENT_IDLE_TIMEOUT REASONING_STORE_TTL; do
     if ! [[ ${!name} =~ ^[0-9]{1,9}$ ]] || ((10#${!name} == 0)); then
         fail "$name must be a whole number of seconds above 0, not '${!name}'"
     fi
 done
+if ! [[ $REASONING_STORE_MAX_MB =~ ^[0-9]{1,6}$ ]] || ((10#$REASONING_STORE_MAX_MB == 0)); then
+    fail "REASONING_STORE_MAX_MB must be a whole number of MiB above 0, not '$REASONING_STORE_MAX_MB'"
+fi
 case ${TARGET_TLS_VERIFY,,} in
     true | 1 | yes | on) ssl_insecure=false ;;
     false | 0 | no | off) ssl_insecure=true ;;
@@ -178,6 +184,8 @@ args=(
     --set client_idle_timeout="$((10#$CLIENT_IDLE_TIMEOUT))"
     --set target_server="$TARGET_SERVER"
     --set detect_ttl_seconds="$((10#$DETECT_TTL_SECONDS))"
+    --set reasoning_store_max_mb="$((10#$REASONING_STORE_MAX_MB))"
+    --set reasoning_store_ttl="$((10#$REASONING_STORE_TTL))"
 )
 
 # The log's first line: what runs, where to (the URL carries no credentials: refused above).

@@ -36,6 +36,9 @@ ENV_NAMES: dict[str, str] = {
     "client_idle_timeout": "CLIENT_IDLE_TIMEOUT",
     "target_server": "TARGET_SERVER",
     "detect_ttl_seconds": "DETECT_TTL_SECONDS",
+    "reasoning_store": "REASONING_STORE",
+    "reasoning_store_max_mb": "REASONING_STORE_MAX_MB",
+    "reasoning_store_ttl": "REASONING_STORE_TTL",
 }
 
 

@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeGuard
@@ -48,6 +49,7 @@ from cot_proxy.thinking.levels import Level
 
 if TYPE_CHECKING:
     from cot_proxy.parts.detection import Detection
+    from cot_proxy.parts.reasoning_memory import ReasoningMemory
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +66,7 @@ class RequestRules:
         self.series = series
         self.detect = detect  # THINK_FAMILY=auto / think_family: auto (parts/detection.py)
         self.thinking = ThinkingControl(detect)  # X-Thinking, rule thinking (parts/thinking.py)
+        self.memory: ReasoningMemory | None = None  # history_restore (parts/reasoning_memory.py)
         self.rules = RuleSet([])
         self._loaded = False  # the first load is no reload
 
@@ -157,9 +160,20 @@ class RequestRules:
             if record.endpoint in OLLAMA_ENDPOINTS and record.model:
                 rule = self._ollama_rule(record.model, rule)
             settle = functools.partial(self._settle, flow, body, rule, mode, thinking)
-            if self.detect is not None and self.detect.hold(flow, rule, settle):
-                return  # settled once the model's family is known (parts/detection.py)
+            go = functools.partial(self._go, flow, rule, settle)
+            if self.memory is not None and self.memory.hold(flow, body, rule, go):
+                return  # settled once the reasoning memory answered (parts/reasoning_memory.py)
+            go()
+            return
         self._settle(flow, body, rule, mode, thinking)
+
+    def _go(self, flow: http.HTTPFlow, rule: ModelRule | None, settle: Callable[[], None]) -> bool:
+        """Settle the request now, or once its model's family is known (parts/detection.py):
+        True when detection holds the flow (and resumes it)."""
+        if self.detect is not None and self.detect.hold(flow, rule, settle):
+            return True
+        settle()
+        return False
 
     def _json_body(self, flow: http.HTTPFlow) -> dict[str, Any] | None:
         """The request's JSON object, if it sends one; a body that is not JSON is answered 400."""
@@ -190,9 +204,9 @@ class RequestRules:
         if body is not None:
             detected = self.detect.family(flow, rule) if self.detect is not None else None
             record.think = self.think.config_for(rule, detected)
-            changes = []
+            changes = self.memory.apply(flow) if self.memory is not None else []
             if rule is not None:
-                changes = rewrite_request(body, rule, record.think, record.endpoint)
+                changes += rewrite_request(body, rule, record.think, record.endpoint)
             changes += self.thinking.compile(flow, body, rule, thinking, record.endpoint)
             if changes:
                 flow.request.content = dumps_body(body)

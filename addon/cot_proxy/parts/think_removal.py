@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from mitmproxy import ctx
@@ -25,6 +26,7 @@ from cot_proxy.flow import notes
 from cot_proxy.formats import format_of
 from cot_proxy.formats._api import FAILURE_CODE
 from cot_proxy.formats._api import failure_message
+from cot_proxy.memory.recall import Recall
 from cot_proxy.options import env_name
 from cot_proxy.options import reject
 from cot_proxy.rules import ModelRule
@@ -51,6 +53,9 @@ class ThinkRemoval:
         self.record = False
         # THINK_FAMILY=auto: each model's family as detected (parts/detection.py).
         self.auto = False
+        # The reasoning memory's recall of an answer, when its rule has history_restore
+        # (parts/reasoning_memory.py sets it).
+        self.recall_for: Callable[[http.HTTPFlow, ThinkConfig], Recall | None] = _no_recall
 
     def load(self, loader: Any) -> None:
         loader.add_option(
@@ -174,7 +179,9 @@ class ThinkRemoval:
         watched = fmt.done_payload is not None
         if streamed and config.mode != "keep":
             transcript = self._transcript(record, config)
-            self._install_filter(flow, record, FilterStream(config, fmt, transcript=transcript))
+            recall = self.recall_for(flow, config)
+            stream = FilterStream(config, fmt, transcript=transcript, recall=recall)
+            self._install_filter(flow, record, stream)
         elif streamed and (not watched or is_identity(response)):
             # Keep mode: bytes pass unchanged, watched for the first byte and the end.
             response.stream = record.stream = FilterStream(config, fmt)
@@ -267,11 +274,18 @@ class ThinkRemoval:
         if body is None:
             return
         transcript = self._transcript(record, config)
-        new_body, record.body_think_chars = filter_body_counted(body, config, fmt, transcript)
+        recall = self.recall_for(flow, config)
+        new_body, record.body_think_chars = filter_body_counted(
+            body, config, fmt, transcript, recall
+        )
         if new_body is not None:
             response.content = new_body
             if not record.body_think_chars:  # else the change list counts them (FlowNotes)
                 record.changes.append(f"think {config.mode}")
+
+
+def _no_recall(flow: http.HTTPFlow, config: ThinkConfig) -> Recall | None:
+    return None
 
 
 def is_identity(response: http.Response) -> bool:

@@ -158,6 +158,7 @@ TESTED_BY = {
     "formats.textparts": "tests/unit/formats/test_messages.py",
     "framing": "tests/unit/test_eventstream.py",
     "history": "tests/unit/test_rewrite.py",
+    "memory.redis_store": "tests/e2e/test_reasoning_memory_redis.py",
     "parts.flow_marks": "tests/e2e/test_saved_flows.py",
     "parts.listening": "tests/e2e/test_workers.py",
     "parts.metrics_endpoint": "tests/e2e/test_metrics.py",

@@ -66,7 +66,8 @@ class ReasoningMemory:
         self.router = router
         self.rules = rules
         self.series = series
-        self.store: ReasoningStore | None = None
+        # The default until configure says otherwise (REASONING_STORE, its size and TTL).
+        self.store: ReasoningStore | None = MemoryStore()
         self._rules_seen: RuleSet | None = None
         self._active = False  # some rule has history_restore: true
         # Per flow, never on its notes: (owner digest, model); the lookups; the answer's recall.

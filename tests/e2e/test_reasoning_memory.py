@@ -38,7 +38,10 @@ TOOLS_CHAT: Any = [
     }
 ]
 
-RULES = "model=mem-*,history_restore=true;model=plain,history=keep"
+RULES = (
+    "model=mem-*,history_restore=true;model=plain,history=keep;"
+    "model=keep-*,history_restore=true,think_mode=keep"
+)
 
 
 def _turn(body: dict[str, Any]) -> int:
@@ -153,6 +156,46 @@ def test_chat_turn_two_gets_its_reasoning_back(memory_proxy, upstream, stream):
     memory_proxy.wait_log("history: restored 1 turns")
     log = memory_proxy.log()
     assert THOUGHT not in log and KEY_A not in log
+
+
+def test_keep_mode_remembers_what_the_sdk_dropped(memory_proxy, upstream):
+    """Keep mode changes nothing in the answer; the openai SDK still drops reasoning_content."""
+    got = _chat_conversation(memory_proxy, upstream, "keep-chat", KEY_A, False)
+    assert got["sent"] == {**got["assistant"], "reasoning_content": THOUGHT}
+
+
+def test_keep_mode_stream_with_the_think_block_dropped_by_the_client(memory_proxy, upstream):
+    """Keep mode streams the think block in the content; a client that drops it from the history
+    (as Open WebUI does) gets it back in the reasoning field; one that keeps it gets nothing."""
+    upstream.reset(chat_handler)
+    client = openai.OpenAI(base_url=f"{memory_proxy.url}/v1", api_key=KEY_A, max_retries=0)
+    question: Any = [{"role": "user", "content": "Weather in Paris?"}]
+    text, call_id = "", ""
+    for chunk in client.chat.completions.create(
+        model="keep-stream", messages=question, tools=TOOLS_CHAT, stream=True
+    ):
+        delta = chunk.choices[0].delta if chunk.choices else None
+        if delta is not None:
+            text += delta.content or ""
+            call_id = next((c.id for c in delta.tool_calls or [] if c.id), call_id)
+    assert text == f"<think>{THOUGHT}</think>\n\n{ANSWER}"  # keep: as the model wrote it
+    calls = [
+        {
+            "id": call_id,
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+        }
+    ]
+    for content, restored in ((text, False), (ANSWER, True)):
+        assistant = {"role": "assistant", "content": content, "tool_calls": calls}
+        second: Any = [
+            *question,
+            assistant,
+            {"role": "tool", "tool_call_id": call_id, "content": "sunny"},
+        ]
+        client.chat.completions.create(model="keep-stream", messages=second, tools=TOOLS_CHAT)
+        sent = upstream.received[-1].json()["messages"][1]
+        assert sent == ({**assistant, "reasoning_content": THOUGHT} if restored else assistant)
 
 
 def test_chat_without_the_rule_key_restores_nothing(memory_proxy, upstream):

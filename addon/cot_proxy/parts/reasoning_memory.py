@@ -246,7 +246,7 @@ class ReasoningMemory:
     def recall_for(self, flow: http.HTTPFlow, config: ThinkConfig) -> Recall | None:
         """The recall the think removal feeds for this answer; None when nothing is remembered."""
         who = self._who.get(flow)
-        if who is None or config.mode == "keep":
+        if who is None:
             return None
         recall = self._recalls[flow] = Recall(notes(flow).endpoint or "", config.mode)
         return recall

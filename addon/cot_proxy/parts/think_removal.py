@@ -27,6 +27,8 @@ from cot_proxy.formats import format_of
 from cot_proxy.formats._api import FAILURE_CODE
 from cot_proxy.formats._api import failure_message
 from cot_proxy.memory.recall import Recall
+from cot_proxy.memory.tap import RecallTap
+from cot_proxy.memory.tap import reading
 from cot_proxy.options import env_name
 from cot_proxy.options import reject
 from cot_proxy.rules import ModelRule
@@ -177,18 +179,25 @@ class ThinkRemoval:
         # Chat and completions: their streams are watched for the done event (`[DONE]`) in the
         # bytes, which an encoded body hides; the other formats' rewriters find their end.
         watched = fmt.done_payload is not None
+        recall = self.recall_for(flow, config)  # the reasoning memory's (history_restore)
         if streamed and config.mode != "keep":
             transcript = self._transcript(record, config)
-            recall = self.recall_for(flow, config)
             stream = FilterStream(config, fmt, transcript=transcript, recall=recall)
             self._install_filter(flow, record, stream)
         elif streamed and (not watched or is_identity(response)):
-            # Keep mode: bytes pass unchanged, watched for the first byte and the end.
+            # Keep mode: bytes pass unchanged, watched for the first byte and the end (and
+            # read by a copy for the reasoning memory).
             response.stream = record.stream = FilterStream(config, fmt)
-        elif config.mode == "keep" if watched else not content_type.startswith("application/json"):
+            if recall is not None:
+                response.stream = RecallTap(record.stream, config, fmt, recall)
+        elif streamed or (
+            config.mode == "keep" and recall is None
+            if watched
+            else not content_type.startswith("application/json")
+        ):
             # Passed on as it arrives. The rest is buffered for the `response` hook: JSON
             # answers to rewrite (chat and completions: any answer that is no stream, unless
-            # in keep mode).
+            # in keep mode without the reasoning memory).
             response.stream = True
 
     def _install_filter(self, flow: http.HTTPFlow, record: FlowNotes, stream: FilterStream) -> None:
@@ -261,7 +270,8 @@ class ThinkRemoval:
         if fmt is None:
             return
         record.answered_at = time.time()  # a buffered answer goes out whole, right after
-        if config.mode == "keep":
+        recall = self.recall_for(flow, config)
+        if config.mode == "keep" and recall is None:
             return
         if not response.headers.get("content-type", "").startswith("application/json"):
             return
@@ -273,8 +283,10 @@ class ThinkRemoval:
             return
         if body is None:
             return
+        if config.mode == "keep":  # read for the reasoning memory only, the body left as it is
+            filter_body_counted(body, reading(config), fmt, None, recall)
+            return
         transcript = self._transcript(record, config)
-        recall = self.recall_for(flow, config)
         new_body, record.body_think_chars = filter_body_counted(
             body, config, fmt, transcript, recall
         )

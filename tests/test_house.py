@@ -159,6 +159,7 @@ TESTED_BY = {
     "framing": "tests/unit/test_eventstream.py",
     "history": "tests/unit/test_rewrite.py",
     "memory.redis_store": "tests/e2e/test_reasoning_memory_redis.py",
+    "memory.tap": "tests/unit/memory/test_recall.py",
     "parts.flow_marks": "tests/e2e/test_saved_flows.py",
     "parts.listening": "tests/e2e/test_workers.py",
     "parts.metrics_endpoint": "tests/e2e/test_metrics.py",

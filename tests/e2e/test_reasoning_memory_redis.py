@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,10 @@ def test_two_workers_share_the_memory_in_redis(start_proxy, upstream, redis):
     results = [conversation(proxy, upstream, n) for n in range(10)]
     assert all(results), results
     assert WARNING not in proxy.log()
+    # counted over both workers (prometheus_client's multiprocess mode)
+    metrics = urllib.request.urlopen(f"{proxy.url}/metrics", timeout=10).read().decode()
+    assert 'cot_proxy_history_restored_total{result="hit"} 10.0' in metrics
+    assert 'cot_proxy_history_restored_total{result="miss"} 0.0' in metrics
 
 
 def test_without_redis_two_workers_miss_turns_the_other_served(start_proxy, upstream):

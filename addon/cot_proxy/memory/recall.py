@@ -62,18 +62,25 @@ class Recall:
         self.tool_ids: dict[int, list[str]] = {}
         self.room = TEXT_LIMIT
         self.overflow = False
+        # Responses: each reasoning item's text, by item id (deltas, then the whole item).
+        self._items: dict[str, str] = {}
+        self._items_done: set[str] = set()
 
     def _turn(self, channel: int) -> int:
         return channel if self.per_choice else 0
 
-    def _keep(self, into: dict[int, list[str]], turn: int, text: str) -> None:
-        if not text or self.overflow:
-            return
+    def _room(self, text: str) -> bool:
+        """Whether `text` fits in what one answer may keep (past it, nothing is stored)."""
+        if self.overflow:
+            return False
         self.room -= len(text)
         if self.room < 0:
             self.overflow = True
-            return
-        into.setdefault(turn, []).append(text)
+        return not self.overflow
+
+    def _keep(self, into: dict[int, list[str]], turn: int, text: str) -> None:
+        if text and self._room(text):
+            into.setdefault(turn, []).append(text)
 
     def add_answer(self, channel: int, text: str) -> None:
         self._keep(self.answer, self._turn(channel), text)
@@ -136,18 +143,29 @@ class Recall:
         kind = obj.get("type")
         if kind == "response.output_item.done":
             self._responses_item(obj.get("item"))
+        elif kind in ("response.reasoning_text.delta", "response.reasoning_summary_text.delta"):
+            # Streamed reasoning, in case no whole item follows it (the item's text replaces it).
+            delta, item_id = obj.get("delta"), obj.get("item_id")
+            if isinstance(delta, str) and isinstance(item_id, str) and self._room(delta):
+                if item_id not in self._items_done:
+                    self._items[item_id] = self._items.get(item_id, "") + delta
         elif "output" in obj and kind in (None, "response"):  # a buffered answer
             output = obj.get("output")
             if isinstance(output, list):
-                for item in output:
-                    self._responses_item(item)
+                for position, item in enumerate(output):
+                    self._responses_item(item, f"#{position}")
 
-    def _responses_item(self, item: object) -> None:
+    def _responses_item(self, item: object, fallback_id: str = "") -> None:
         if not isinstance(item, dict):
             return
         kind = item.get("type")
         if kind == "reasoning":
-            self._reasoning(0, reasoning_text_of(item))
+            item_id = item.get("id")
+            key = item_id if isinstance(item_id, str) and item_id else fallback_id
+            text = reasoning_text_of(item)
+            if self._room(text):
+                self._items[key] = text
+                self._items_done.add(key)
         elif kind in ("function_call", "custom_tool_call"):
             self._tool(0, item.get("call_id"))
 
@@ -191,8 +209,11 @@ class Recall:
         """(fingerprint, reasoning) of each turn that had reasoning and can be known again."""
         if self.overflow:
             return []
+        think = self.think
+        if self._items:  # Responses: its reasoning items come before the turn's other text
+            think = {**think, 0: ["".join(self._items.values()), *think.get(0, ())]}
         found: list[tuple[str, str]] = []
-        for turn, parts in sorted(self.think.items()):
+        for turn, parts in sorted(think.items()):
             reasoning = "".join(parts).strip()
             if not reasoning:
                 continue

@@ -181,3 +181,75 @@ def test_completions_have_no_turns():
     recall = Recall("completions", "strip")
     recall.scan({"choices": [{"text": "x", "reasoning_content": "y"}]})
     assert recall.turns() == []
+
+
+def sse_events(events: list[dict]) -> list[bytes]:
+    return [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events]
+
+
+@pytest.mark.parametrize("mode", ["strip", "reasoning", "inline"])
+def test_responses_stream_of_vllm(mode):
+    from tests.e2e.fixtures_responses import vllm_stream
+
+    events = vllm_stream(
+        reasoning=[THOUGHT[:6], THOUGHT[6:]], text=["Ok", "."], calls=[("f", ["{", "}"])]
+    )
+    recall = run_stream("responses", mode, sse_events(events))
+    [(turn, reasoning)] = recall.turns()
+    assert reasoning == THOUGHT
+    call_ids = [
+        e["item"]["call_id"]
+        for e in events
+        if e["type"] == "response.output_item.done" and e["item"]["type"] == "function_call"
+    ]
+    assert turn == fingerprint("Ok.", call_ids)
+
+
+def test_responses_stream_of_ollama():
+    from tests.e2e.fixtures_responses import ollama_stream
+
+    events = ollama_stream(thinking=[THOUGHT[:6], THOUGHT[6:]], text=["Ok."])
+    recall = run_stream("responses", "strip", sse_events(events))
+    assert recall.turns() == [(fingerprint("Ok.", []), THOUGHT)]
+
+
+def test_responses_reasoning_deltas_without_a_whole_item():
+    recall = Recall("responses", "strip")
+    for piece in (THOUGHT[:4], THOUGHT[4:]):
+        recall.scan({"type": "response.reasoning_text.delta", "item_id": "rs_1", "delta": piece})
+    recall.add_answer(0, "Ok.")
+    assert recall.turns() == [(fingerprint("Ok.", []), THOUGHT)]
+    recall.scan(
+        {
+            "type": "response.output_item.done",
+            "item": {
+                "type": "reasoning",
+                "id": "rs_1",
+                "summary": [],
+                "content": [{"type": "reasoning_text", "text": THOUGHT}],
+            },
+        }
+    )
+    assert recall.turns() == [(fingerprint("Ok.", []), THOUGHT)]  # not twice
+
+
+@pytest.mark.parametrize("mode", ["strip", "reasoning", "inline", "keep"])
+def test_messages_stream_of_vllm(mode):
+    from tests.e2e.messages_upstream import sse as messages_sse
+    from tests.e2e.messages_upstream import vllm_thinking_tool
+
+    events = vllm_thinking_tool([THOUGHT[:6], THOUGHT[6:]], ["Ok", "."], ['{"a":', "1}"])
+    if mode == "keep":  # keep mode: the memory reads a copy (cot_proxy.memory.tap)
+        from cot_proxy.memory.tap import RecallTap
+
+        recall = Recall("messages", mode)
+        fmt = format_of("messages")
+        assert fmt is not None
+        raw = messages_sse(events)
+        tap = RecallTap(
+            FilterStream(ThinkConfig(mode="keep"), fmt), ThinkConfig(mode="keep"), fmt, recall
+        )
+        assert b"".join(tap(raw) + tap(b"")) == raw  # the client gets every byte as it came
+    else:
+        recall = run_stream("messages", mode, [messages_sse(events)])
+    assert recall.turns() == [(fingerprint("Ok.", ["chatcmpl-tool-1f2e"]), THOUGHT)]

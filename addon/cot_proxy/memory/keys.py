@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Iterable
 from collections.abc import Mapping
 
@@ -26,8 +25,6 @@ OWNER_LABEL = b"cot-proxy reasoning memory owner v1"
 ANONYMOUS = "anonymous"
 CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key")
 KEY_PREFIX = "cot-proxy:reasoning:"
-
-_SPACE = re.compile(r"\s+")
 
 
 def owner_of(headers: Mapping[str, str]) -> str:
@@ -41,7 +38,8 @@ def owner_of(headers: Mapping[str, str]) -> str:
 
 
 def normalise(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
+    """Whitespace runs as one space, none at the ends (str.split: faster than a regex)."""
+    return " ".join(text.split())
 
 
 def fingerprint(text: str, tool_ids: Iterable[str]) -> str | None:

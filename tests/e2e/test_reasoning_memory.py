@@ -13,10 +13,14 @@ import ollama
 import openai
 import pytest
 
+from .fixtures_responses import vllm_sse
+from .fixtures_responses import vllm_stream
 from .messages_upstream import sse as messages_sse
 from .messages_upstream import vllm_thinking_tool
 from .ollama_fixtures import chat_line
 from .ollama_fixtures import go_json
+from .ollama_fixtures import ndjson
+from .ollama_fixtures import ndjson_handler
 from .ollama_fixtures import tool_call
 from .upstream import Received
 from .upstream import Reply
@@ -318,6 +322,40 @@ def test_responses_turn_two_gets_a_reasoning_item_back(memory_proxy, upstream):
     assert item["content"] == [{"type": "reasoning_text", "text": THOUGHT}]
 
 
+async def responses_stream_handler(req: Received, reply: Reply) -> None:
+    if _turn(req.json()) == 2:
+        await responses_handler(req, reply)
+        return
+    events = vllm_stream(
+        reasoning=[THOUGHT[:9], THOUGHT[9:]],
+        text=[ANSWER],
+        calls=[("get_weather", ['{"city":', '"Paris"}'])],
+    )
+    await reply.sse([vllm_sse(events)])
+
+
+def test_responses_stream_turn_two_gets_a_reasoning_item_back(memory_proxy, upstream):
+    upstream.reset(responses_stream_handler)
+    client = openai.OpenAI(base_url=f"{memory_proxy.url}/v1", api_key=KEY_A, max_retries=0)
+    tools: Any = [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]
+    question: Any = [{"role": "user", "content": "Weather in Paris?"}]
+    with client.responses.stream(model="mem-resp-s", input=question, tools=tools) as stream:
+        first = stream.get_final_response()
+    output = [item.model_dump(exclude_none=True) for item in first.output]
+    assert [item["type"] for item in output] == ["message", "function_call"]
+    call_id = output[1]["call_id"]
+    second: Any = [
+        *question,
+        *output,
+        {"type": "function_call_output", "call_id": call_id, "output": "sunny"},
+    ]
+    client.responses.create(model="mem-resp-s", input=second, tools=tools)
+    sent = upstream.received[-1].json()["input"]
+    assert [item.get("type") for item in sent[1:4]] == ["reasoning", "message", "function_call"]
+    assert sent[1]["content"] == [{"type": "reasoning_text", "text": THOUGHT}]
+    assert sent[2:] == second[1:]
+
+
 # -- Anthropic Messages ---------------------------------------------------------------------------
 
 
@@ -406,3 +444,39 @@ def test_ollama_turn_two_gets_its_thinking_back(memory_proxy, upstream):
     assert sent["thinking"] == THOUGHT
     assert sent["content"] == ANSWER
     assert sent["tool_calls"][0]["function"]["arguments"] == {"city": "Paris"}
+
+
+async def ollama_stream_handler(req: Received, reply: Reply) -> None:
+    if _turn(req.json()) == 2:
+        await ollama_handler(req, reply)
+        return
+    lines = [
+        chat_line(step=0, thinking=THOUGHT[:10]),
+        chat_line(step=1, thinking=THOUGHT[10:]),
+        chat_line(ANSWER, step=2),
+        chat_line(step=3, tool_calls=[tool_call("get_weather", city="Paris")]),
+        chat_line(step=4, done_reason="stop"),
+    ]
+    await ndjson_handler(ndjson(lines))(req, reply)
+
+
+def test_ollama_stream_turn_two_gets_its_thinking_back(memory_proxy, upstream):
+    upstream.reset(ollama_stream_handler)
+    client = ollama.Client(
+        host=memory_proxy.url, timeout=20, headers={"Authorization": f"Bearer {KEY_A}"}
+    )
+    question: Any = [{"role": "user", "content": "Weather in Paris?"}]
+    content, calls = "", list[Any]()
+    for part in client.chat(model="mem-ollama-s", messages=question, stream=True):
+        assert not part.message.thinking
+        content += part.message.content or ""
+        calls += part.message.tool_calls or []
+    assistant = {"role": "assistant", "content": content, "tool_calls": calls}
+    second: Any = [
+        *question,
+        assistant,
+        {"role": "tool", "content": "sunny", "tool_name": "get_weather"},
+    ]
+    client.chat(model="mem-ollama-s", messages=second)
+    sent = upstream.received[-1].json()["messages"][1]
+    assert sent["thinking"] == THOUGHT and sent["content"] == ANSWER

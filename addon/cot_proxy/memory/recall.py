@@ -150,10 +150,25 @@ class Recall:
                 if item_id not in self._items_done:
                     self._items[item_id] = self._items.get(item_id, "") + delta
         elif "output" in obj and kind in (None, "response"):  # a buffered answer
-            output = obj.get("output")
-            if isinstance(output, list):
-                for position, item in enumerate(output):
-                    self._responses_item(item, f"#{position}")
+            self._responses_output(obj.get("output"))
+        elif kind in ("response.completed", "response.incomplete"):
+            # What the client keeps (the SDKs' final response): its items are the truth, and
+            # vLLM gives them new ids there (`responses_full_generator`).
+            response = obj.get("response")
+            output = response.get("output") if isinstance(response, dict) else None
+            if isinstance(output, list) and output:
+                reasoning = dict(self._items)
+                self._items.clear()
+                self._items_done.clear()
+                self.tool_ids.pop(0, None)
+                self._responses_output(output)
+                if not any(self._items.values()):  # no text in its items: the streamed one
+                    self._items = reasoning
+
+    def _responses_output(self, output: object) -> None:
+        if isinstance(output, list):
+            for position, item in enumerate(output):
+                self._responses_item(item, f"#{position}")
 
     def _responses_item(self, item: object, fallback_id: str = "") -> None:
         if not isinstance(item, dict):

@@ -44,6 +44,7 @@ from cot_proxy.rules import ModelRule
 from cot_proxy.rules import RuleSet
 from cot_proxy.series import Series
 from cot_proxy.think import ThinkConfig
+from cot_proxy.think_families import ThinkFamily
 
 logger = logging.getLogger(__name__)
 
@@ -163,12 +164,13 @@ class ReasoningMemory:
         flow: http.HTTPFlow,
         body: dict[str, Any],
         rule: ModelRule | None,
-        then: Callable[[], bool],
+        then: Callable[[], object],
+        detected: ThinkFamily | None = None,
     ) -> bool:
-        """Called by the request rules once the rule is known. Without history_restore: False,
-        nothing done. Else the flow's owner and model are noted for its answer, and the history's
-        turns without reasoning looked up; a shared store is awaited with the flow intercepted
-        (True: `then` runs after, and resumes the flow unless it returns True)."""
+        """Called by the request rules once the rule and the model's family are known. Without
+        history_restore: False, nothing done. Else the flow's owner and model are noted for its
+        answer, and the history's turns without reasoning looked up; a shared store is awaited
+        with the flow intercepted (True: `then` runs after, and the flow is resumed)."""
         store = self.store
         record = notes(flow)
         if rule is None or not rule.history_restore or store is None:
@@ -177,7 +179,7 @@ class ReasoningMemory:
             return False
         owner = self._owners.pop(flow, None) or owner_of(flow.request.headers) or ANONYMOUS
         self._who[flow] = (owner, record.model)
-        config = self.think.config_for(rule)
+        config = self.think.config_for(rule, detected)
         starts = tuple(dict.fromkeys((*(start for start, _ in config.tags), "<think>")))
         turns = lacking(body, record.endpoint, starts, config.reasoning_field)
         if not turns:
@@ -196,9 +198,8 @@ class ReasoningMemory:
         store: ReasoningStore,
         turns: list[Turn],
         keys: list[str],
-        then: Callable[[], bool],
+        then: Callable[[], object],
     ) -> None:
-        held = False
         try:
             try:
                 found = await store.aget(keys)  # within the store's budget, never raises
@@ -206,12 +207,11 @@ class ReasoningMemory:
                 logger.exception("cot-proxy: the reasoning memory lookup failed")
                 found = {}
             self._found[flow] = (turns, keys, found)
-            held = then()
+            then()
         except Exception:
             logger.exception("cot-proxy: applying the rules after the reasoning lookup failed")
         finally:
-            if not held:
-                flow.resume()
+            flow.resume()
 
     def _anthropic(self, record: Any) -> bool:
         target = self.router.target

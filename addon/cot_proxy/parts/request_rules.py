@@ -158,18 +158,27 @@ class RequestRules:
             if record.format is not None and record.model:
                 rule = record.format.rule_for(record.model, rule, self.rules.match)
             settle = functools.partial(self._settle, flow, body, rule, mode, thinking)
-            go = functools.partial(self._go, flow, rule, settle)
-            if self.memory is not None and self.memory.hold(flow, body, rule, go):
-                return  # settled once the reasoning memory answered (parts/reasoning_memory.py)
-            go()
+            then = functools.partial(self._recall, flow, body, rule, settle)
+            if self.detect is not None and self.detect.hold(flow, rule, then):
+                return  # settled once the model's family is known (parts/detection.py)
+            then()
             return
         self._settle(flow, body, rule, mode, thinking)
 
-    def _go(self, flow: http.HTTPFlow, rule: ModelRule | None, settle: Callable[[], None]) -> bool:
-        """Settle the request now, or once its model's family is known (parts/detection.py):
-        True when detection holds the flow (and resumes it)."""
-        if self.detect is not None and self.detect.hold(flow, rule, settle):
-            return True
+    def _recall(
+        self,
+        flow: http.HTTPFlow,
+        body: dict[str, Any],
+        rule: ModelRule | None,
+        settle: Callable[[], None],
+    ) -> bool:
+        """Once the model's family is known: the reasoning memory's lookup (history_restore),
+        then settle. True when the memory holds the flow while it waits for a shared store (it
+        settles and resumes it then)."""
+        if self.memory is not None:
+            detected = self.detect.family(flow, rule) if self.detect is not None else None
+            if self.memory.hold(flow, body, rule, settle, detected):
+                return True
         settle()
         return False
 

@@ -4,6 +4,7 @@ the options checked at start."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from typing import Any
@@ -185,3 +186,55 @@ def _parts() -> tuple[Any, Any, Any]:
     from cot_proxy.rules import RuleSet
 
     return ThinkRemoval(), Router(), lambda: RuleSet([])
+
+
+class SlowSharedStore:
+    """An asynchronous store (as Redis is) that answers after a pause."""
+
+    asynchronous = True
+
+    def __init__(self) -> None:
+        self.entries: dict[str, str] = {}
+        self.lookups = 0
+
+    def get(self, keys: list[str]) -> dict[str, str]:
+        raise AssertionError("a shared store is awaited")
+
+    async def aget(self, keys: list[str]) -> dict[str, str]:
+        self.lookups += 1
+        await asyncio.sleep(0.01)
+        return {k: self.entries[k] for k in keys if k in self.entries}
+
+    def put(self, items: dict[str, str]) -> None:
+        self.entries.update(items)
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_shared_store_holds_the_flow_until_the_rules_are_applied():
+    proxy = CotProxy()
+    memory = next(part for part in proxy.parts if isinstance(part, ReasoningMemory))
+    store = memory.store = SlowSharedStore()
+    with taddons.context(proxy) as tctx:
+        tctx.configure(
+            proxy,
+            target_base_url="http://upstream:8080/v1/",
+            llm_params="model=mem,history_restore=true,temperature=0.5",
+        )
+        one = chat_flow(TURN_ONE, path="/v1/chat/completions")
+        proxy.requestheaders(one)
+        proxy.request(one)
+        assert not one.intercepted  # nothing in its history to look up
+        _answer(one, CHAT_ANSWER)
+        proxy.responseheaders(one)
+        proxy.response(one)
+        assert len(store.entries) == 1
+        two = chat_flow(TURN_TWO, path="/v1/chat/completions")
+        proxy.requestheaders(two)
+        proxy.request(two)
+        assert two.intercepted and "temperature" not in two.request.json()  # not settled yet
+        await asyncio.wait_for(two.wait_for_resume(), 5)
+        sent = two.request.json()
+        assert sent["messages"][1]["reasoning_content"] == THOUGHT and sent["temperature"] == 0.5
+        assert store.lookups == 1

@@ -178,6 +178,7 @@ def test_redis_stopped_mid_run_costs_one_warning_and_no_request(start_proxy, ups
     upstream.reset(chat_handler)
     env = {"TARGET_BASE_URL": upstream.url, "LLM_PARAMS": RULES, "REASONING_STORE": redis.url}
     proxy = start_proxy(env)
+    proxy.wait_log(f"reasoning memory: shared store redis://127.0.0.1:{redis.port}/0")
     assert conversation(proxy, upstream, 0)
     redis.stop()
     started = time.monotonic()
@@ -187,6 +188,14 @@ def test_redis_stopped_mid_run_costs_one_warning_and_no_request(start_proxy, ups
     proxy.wait_log(WARNING)
     assert proxy.log().count(WARNING) == 1, proxy.log()
     assert THOUGHT not in proxy.log() and KEY_A not in proxy.log()
+
+
+def test_the_log_names_the_store_without_its_password():
+    from cot_proxy.memory.redis_store import where_of
+
+    assert where_of("redis://:s3cret@cache.local:6380/2") == "redis://cache.local:6380/2"
+    assert where_of("rediss://user:s3cret@cache.local") == "rediss://cache.local"
+    assert where_of("unix:///run/redis.sock") == "unix:/run/redis.sock"
 
 
 def test_a_bad_store_url_is_refused_at_start(tmp_path):

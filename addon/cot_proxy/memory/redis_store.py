@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class RedisStore:
                 url, socket_connect_timeout=1.0, socket_timeout=WRITE_TIMEOUT
             )
         self.client = client
+        self.where = where_of(url)
         self.ttl = max(1, int(ttl))
         self.budget = budget
         self.max_pending = max_pending
@@ -116,3 +118,13 @@ class RedisStore:
             await self.client.aclose()
         except Exception:  # closing a client whose server is gone
             logger.debug("closing the redis client failed", exc_info=True)
+
+
+def where_of(url: str) -> str:
+    """The store's place for the log: scheme, host, port and database, never a password."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return f"unix:{parts.path}"
+    host = parts.hostname or "?"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"

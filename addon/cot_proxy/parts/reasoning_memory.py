@@ -131,6 +131,11 @@ class ReasoningMemory:
         if old is not None:
             self._spawn(old.close())
 
+    def running(self) -> None:
+        where = getattr(self.store, "where", None)
+        if where is not None:
+            logger.info("reasoning memory: shared store %s (history_restore)", where)
+
     async def done(self) -> None:
         for task in list(self._tasks):
             task.cancel()

@@ -160,6 +160,11 @@ class ReasoningMemory:
 
     # -- request ------------------------------------------------------------------------------
 
+    @staticmethod
+    def wants(rule: ModelRule | None) -> bool:
+        """Whether requests under `rule` are remembered and restored (`history_restore`)."""
+        return rule is not None and bool(rule.history_restore)
+
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if self._wanted():
             self._owners[flow] = owner_of(flow.request.headers)
@@ -177,9 +182,9 @@ class ReasoningMemory:
         answer, and the history's turns without reasoning looked up; a shared store is awaited
         with the flow intercepted (True: `then` runs after, and the flow is resumed)."""
         store = self.store
-        record = notes(flow)
-        if rule is None or not rule.history_restore or store is None:
+        if not self.wants(rule) or store is None:
             return False
+        record = notes(flow)
         if record.endpoint not in ENDPOINTS or not record.model or self._anthropic(record):
             return False
         owner = self._owners.pop(flow, None) or owner_of(flow.request.headers) or ANONYMOUS

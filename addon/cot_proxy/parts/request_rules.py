@@ -175,7 +175,7 @@ class RequestRules:
         """Once the model's family is known: the reasoning memory's lookup (history_restore),
         then settle. True when the memory holds the flow while it waits for a shared store (it
         settles and resumes it then)."""
-        if self.memory is not None:
+        if self.memory is not None and self.memory.wants(rule):
             detected = self.detect.family(flow, rule) if self.detect is not None else None
             if self.memory.hold(flow, body, rule, settle, detected):
                 return True

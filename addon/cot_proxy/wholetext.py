@@ -15,9 +15,9 @@ import dataclasses
 import functools
 import re
 
-from cot_proxy.think import BLOCK_SEPARATOR
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import remove_think_blocks
+from cot_proxy.think_config import BLOCK_SEPARATOR
 
 
 @dataclasses.dataclass(frozen=True)

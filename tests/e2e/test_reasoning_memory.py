@@ -90,7 +90,7 @@ async def chat_handler(req: Received, reply: Reply) -> None:
         await reply.json(200, _chat_body(ANSWER, [call], reasoning_content=THOUGHT))
 
 
-def _chat_body(content: str, calls: list[dict] | None, **extra: Any) -> dict[str, Any]:
+def _chat_body(content: str, calls: list[dict[str, Any]] | None, **extra: Any) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": content, **extra}
     if calls:
         message["tool_calls"] = calls

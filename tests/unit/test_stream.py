@@ -18,6 +18,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 import cot_proxy.stream as stream_module
+from cot_proxy import jsonbytes
 from cot_proxy.channel import ChannelStep
 from cot_proxy.formats import FORMATS
 from cot_proxy.formats._api import FAILURE_CODE
@@ -372,7 +373,7 @@ def test_heartbeat_with_fake_clock() -> None:
 
 def test_fast_path_passes_original_bytes_without_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    real_decode = stream_module.decode_json
+    real_decode = jsonbytes.decode_json  # what stream.py calls
 
     def counting_decode(data: bytes) -> Any:
         calls.append(1)

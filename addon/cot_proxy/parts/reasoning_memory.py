@@ -18,8 +18,10 @@ import logging
 import os
 import weakref
 from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
@@ -31,12 +33,11 @@ from cot_proxy.memory.recall import ENDPOINTS
 from cot_proxy.memory.recall import Recall
 from cot_proxy.memory.restore import Turn
 from cot_proxy.memory.restore import lacking
-from cot_proxy.memory.store import DEFAULT_MAX_MB
-from cot_proxy.memory.store import DEFAULT_TTL
 from cot_proxy.memory.store import MemoryStore
 from cot_proxy.memory.store import ReasoningStore
 from cot_proxy.memory.store import parse_store
-from cot_proxy.options import env_name
+from cot_proxy.options import declare
+from cot_proxy.options import in_range
 from cot_proxy.options import reject
 from cot_proxy.parts.router import Router
 from cot_proxy.parts.think_removal import ThinkRemoval
@@ -48,7 +49,7 @@ from cot_proxy.think_families import ThinkFamily
 
 logger = logging.getLogger(__name__)
 
-OPTIONS = ("reasoning_store", "reasoning_store_max_mb", "reasoning_store_ttl")
+OPTIONS = ("reasoning_store_max_mb", "reasoning_store_ttl")
 # Anthropic's own API verifies thinking signatures: nothing is added to a history sent there.
 ANTHROPIC_HOSTS = ("api.anthropic.com",)
 
@@ -62,7 +63,10 @@ class ReasoningMemory:
         router: Router,
         rules: Callable[[], RuleSet],
         series: Series | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
+        # REASONING_STORE is read from the environment, never from argv: a URL may hold a password.
+        self.environ = os.environ if environ is None else environ
         self.think = think
         self.router = router
         self.rules = rules
@@ -83,42 +87,17 @@ class ReasoningMemory:
         self._tasks: set[asyncio.Task[None]] = set()
         think.recall_for = self.recall_for
 
-    def load(self, loader: Any) -> None:
-        loader.add_option(
-            "reasoning_store",
-            str,
-            "",
-            "Where the reasoning memory (rule key history_restore) keeps what it remembers: "
-            "memory (this process) or a redis:// URL shared by every worker and replica; empty: "
-            "the environment's REASONING_STORE (kept off the command line: a URL may hold a "
-            "password), else memory.",
-        )
-        loader.add_option(
-            "reasoning_store_max_mb",
-            int,
-            DEFAULT_MAX_MB,
-            "The reasoning memory's size in this process, in MiB (REASONING_STORE=memory); the "
-            "least recently used entries go first.",
-        )
-        loader.add_option(
-            "reasoning_store_ttl",
-            int,
-            DEFAULT_TTL,
-            "Seconds the reasoning memory keeps an answer's reasoning.",
-        )
+    def load(self, loader: addonmanager.Loader) -> None:
+        declare(loader, *OPTIONS)
 
     def configure(self, updated: set[str]) -> None:
-        if not updated & set(OPTIONS):
+        if not updated & set(OPTIONS) or not in_range(updated, *OPTIONS):
             return
-        url = (ctx.options.reasoning_store or os.environ.get("REASONING_STORE", "")).strip()
+        url = self.environ.get("REASONING_STORE", "").strip()
         size, ttl = ctx.options.reasoning_store_max_mb, ctx.options.reasoning_store_ttl
         problem = parse_store(url)
         if problem is not None:
-            reject(f"{env_name('reasoning_store')} {problem}")
-        elif size <= 0:
-            reject(f"{env_name('reasoning_store_max_mb')} must be above 0 MiB, not {size}")
-        elif ttl <= 0:
-            reject(f"{env_name('reasoning_store_ttl')} must be above 0 seconds, not {ttl}")
+            reject(f"REASONING_STORE {problem}")
         elif url in ("", "memory"):
             self._replace(MemoryStore(size << 20, ttl))
         else:

@@ -30,7 +30,12 @@ def _answer(flow: http.HTTPFlow, body: dict[str, Any]) -> None:
 
 
 def _conversation(
-    proxy: CotProxy, key: str, path: str, turn_one: dict, turn_two: dict, answer: dict
+    proxy: CotProxy,
+    key: str,
+    path: str,
+    turn_one: dict[str, Any],
+    turn_two: dict[str, Any],
+    answer: dict[str, Any],
 ) -> http.HTTPFlow:
     """Turn 1 answered with `answer`, then turn 2 sent; the flow of turn 2 (request rewritten)."""
     for body in (turn_one, turn_two):
@@ -159,24 +164,26 @@ async def test_without_the_rule_key_nothing_is_kept():
 
 
 @pytest.mark.parametrize(
-    ("option", "value", "says"),
+    ("environ", "options", "says"),
     [
-        ("reasoning_store", "mysql://db", "REASONING_STORE must be memory or a redis://"),
-        ("reasoning_store_max_mb", -1, "REASONING_STORE_MAX_MB must be above 0"),
-        ("reasoning_store_ttl", 0, "REASONING_STORE_TTL must be above 0"),
+        ({"REASONING_STORE": "mysql://db"}, {}, "REASONING_STORE must be memory or a redis://"),
+        ({}, {"reasoning_store_max_mb": 0}, "REASONING_STORE_MAX_MB must be a whole number of MiB"),
+        ({}, {"reasoning_store_ttl": 0}, "REASONING_STORE_TTL must be a whole number of seconds"),
     ],
 )
-def test_bad_options_are_refused(started, option, value, says):
-    memory = ReasoningMemory(*_parts())
+def test_bad_settings_are_refused(
+    started: None, environ: dict[str, str], options: dict[str, int], says: str
+) -> None:
+    memory = ReasoningMemory(*_parts(), environ=environ)
     with taddons.context(memory) as tctx:
         with pytest.raises(exceptions.OptionsError, match=says):
-            tctx.configure(memory, **{option: value})
+            tctx.configure(memory, **(options or {"reasoning_store_ttl": 60}))
 
 
-def test_redis_url_makes_a_redis_store():
-    memory = ReasoningMemory(*_parts())
+def test_redis_url_makes_a_redis_store() -> None:
+    memory = ReasoningMemory(*_parts(), environ={"REASONING_STORE": "redis://127.0.0.1:1/0"})
     with taddons.context(memory) as tctx:
-        tctx.configure(memory, reasoning_store="redis://127.0.0.1:1/0")
+        tctx.configure(memory, reasoning_store_ttl=60)
         assert memory.store is not None and memory.store.asynchronous
 
 

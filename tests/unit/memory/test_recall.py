@@ -183,7 +183,7 @@ def test_completions_have_no_turns():
     assert recall.turns() == []
 
 
-def sse_events(events: list[dict]) -> list[bytes]:
+def sse_events(events: list[dict[str, Any]]) -> list[bytes]:
     return [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events]
 
 

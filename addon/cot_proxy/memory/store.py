@@ -20,6 +20,7 @@ from typing import Protocol
 ENTRY_OVERHEAD = 96  # bytes counted per entry beyond its key and text (the dict, the tuple)
 DEFAULT_MAX_MB = 64
 DEFAULT_TTL = 3600
+PURGE_EVERY = 60.0  # seconds between sweeps of the expired entries (at a write)
 
 
 class ReasoningStore(Protocol):
@@ -61,6 +62,7 @@ class MemoryStore:
         self._clock = clock
         self._entries: OrderedDict[str, tuple[float, str, int]] = OrderedDict()
         self.size = 0  # bytes counted, `entry_size` of every entry
+        self._purged_at = clock()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -85,7 +87,11 @@ class MemoryStore:
         return self.get(keys)
 
     def put(self, items: dict[str, str]) -> None:
-        expires = self._clock() + self.ttl
+        now = self._clock()
+        if now - self._purged_at >= PURGE_EVERY:  # what is past its time leaves memory too
+            self._purged_at = now
+            self.expire()
+        expires = now + self.ttl
         for key, value in items.items():
             size = entry_size(key, value)
             old = self._entries.pop(key, None)

@@ -114,3 +114,15 @@ def test_bad_store_values_never_echo_the_url(value, says):
     problem = parse_store(value)
     assert problem is not None and says in problem
     assert "secret" not in problem
+
+
+def test_expired_entries_leave_memory_at_a_later_write():
+    clock = Clock()
+    store = MemoryStore(ttl=10, clock=clock)
+    store.put({f"old{i}": "x" for i in range(5)})
+    clock.now += 30
+    store.put({"new": "y"})  # within a minute of the start: no sweep yet
+    assert len(store) == 6
+    clock.now += 31  # a minute on: every entry but the one written now is past its time
+    store.put({"newer": "z"})
+    assert len(store) == 1 and store.size == entry_size("newer", "z")

@@ -26,7 +26,6 @@ from mitmproxy import ctx
 from mitmproxy import http
 
 from cot_proxy.flow import notes
-from cot_proxy.memory.keys import ANONYMOUS
 from cot_proxy.memory.keys import entry_key
 from cot_proxy.memory.keys import owner_of
 from cot_proxy.memory.recall import ENDPOINTS
@@ -131,10 +130,12 @@ class ReasoningMemory:
         task.add_done_callback(self._tasks.discard)
 
     def _wanted(self) -> bool:
+        """Whether any rule wants the memory (`wants`): then every request's owner is taken at
+        its request headers, before the gateway may replace the credential."""
         rules = self.rules()
         if rules is not self._rules_seen:
             self._rules_seen = rules
-            self._active = any(rule.history_restore for rule in _with_variants(rules))
+            self._active = any(self.wants(rule) for rule in _with_variants(rules))
         return self._active
 
     # -- request ------------------------------------------------------------------------------
@@ -166,7 +167,9 @@ class ReasoningMemory:
         record = notes(flow)
         if record.endpoint not in ENDPOINTS or not record.model or self._anthropic(record):
             return False
-        owner = self._owners.pop(flow, None) or owner_of(flow.request.headers) or ANONYMOUS
+        owner = self._owners.pop(flow, None)
+        if owner is None:  # not taken at the request headers: the gateway may have replaced it
+            return False
         self._who[flow] = (owner, record.model)
         config = self.think.config_for(rule, detected)
         starts = tuple(dict.fromkeys((*(start for start, _ in config.tags), "<think>")))

@@ -212,3 +212,30 @@ def test_a_bad_store_url_is_refused_at_start(tmp_path):
         {"TARGET_BASE_URL": "http://127.0.0.1:9/", "REASONING_STORE_MAX_MB": "-1"}, tmp_path
     )
     assert result.returncode != 0 and "REASONING_STORE_MAX_MB must be" in result.stderr
+
+
+def test_a_store_that_does_not_answer_costs_the_budget_once_then_nothing():
+    class Silent:
+        calls = 0
+
+        async def mget(self, keys: list[str]) -> list[None]:
+            Silent.calls += 1
+            await asyncio.sleep(10)
+            return [None]
+
+    now = [100.0]
+
+    async def run() -> None:
+        store = RedisStore("redis://127.0.0.1:1/0", ttl=60, client=Silent(), clock=lambda: now[0])
+        started = time.monotonic()
+        assert await store.aget(["k"]) == {}
+        assert 0.04 < time.monotonic() - started < 1.0  # the 50 ms budget
+        started = time.monotonic()
+        for _ in range(20):
+            assert await store.aget(["k"]) == {}
+        assert time.monotonic() - started < 0.05 and Silent.calls == 1  # paused
+        now[0] += 2.5
+        assert await store.aget(["k"]) == {}
+        assert Silent.calls == 2 and store.failures == 2
+
+    asyncio.run(run())

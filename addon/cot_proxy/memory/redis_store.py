@@ -3,7 +3,9 @@
 Lookups are awaited within `budget` seconds (50 ms) per request; writes go out in the
 background after the answer, at most `max_pending` at a time (more are dropped: an answer is
 never held for its memory). Redis down or slow costs one warning line per `warn_every` seconds,
-never a failed request: the lookup finds nothing and the request goes on as it is. Entries are
+never a failed request: the lookup finds nothing and the request goes on as it is; for `PAUSE`
+seconds after a failure the store is not asked at all (a Redis that does not answer would
+otherwise cost every request the whole budget). Entries are
 `SET` with `EX` (the TTL); Redis's own `maxmemory` bounds its size.
 
 The redis package's asyncio client; no mitmproxy import.
@@ -24,6 +26,7 @@ LOOKUP_BUDGET = 0.05  # seconds a request may wait for its lookup
 WRITE_TIMEOUT = 2.0
 MAX_PENDING = 64
 WARN_EVERY = 60.0
+PAUSE = 2.0  # seconds without lookups or writes after a failure: no 50 ms wait per request then
 
 
 class RedisStore:
@@ -53,12 +56,16 @@ class RedisStore:
         self.warn_every = warn_every
         self._clock = clock
         self._warned_at: float | None = None
+        self._failed_at: float | None = None
         self._pending: set[asyncio.Task[None]] = set()
         self.failures = 0
 
+    def _paused(self) -> bool:
+        return self._failed_at is not None and self._clock() - self._failed_at < PAUSE
+
     def _warn(self, what: str, exc: BaseException) -> None:
         self.failures += 1
-        now = self._clock()
+        now = self._failed_at = self._clock()
         if self._warned_at is not None and now - self._warned_at < self.warn_every:
             return
         self._warned_at = now
@@ -75,7 +82,7 @@ class RedisStore:
         raise NotImplementedError("RedisStore is asynchronous: use aget")
 
     async def aget(self, keys: list[str]) -> dict[str, str]:
-        if not keys:
+        if not keys or self._paused():
             return {}
         try:
             values = await asyncio.wait_for(self.client.mget(keys), self.budget)
@@ -91,7 +98,7 @@ class RedisStore:
         return found
 
     def put(self, items: dict[str, str]) -> None:
-        if not items:
+        if not items or self._paused():
             return
         if len(self._pending) >= self.max_pending:
             return  # bounded: this answer is not remembered

@@ -7,6 +7,9 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from cot_proxy.body import filter_body_counted
 from cot_proxy.formats import format_of
@@ -254,3 +257,39 @@ def test_messages_stream_of_vllm(mode):
     else:
         recall = run_stream("messages", mode, [messages_sse(events)])
     assert recall.turns() == [(fingerprint("Ok.", ["chatcmpl-tool-1f2e"]), THOUGHT)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    mode=st.sampled_from(["strip", "reasoning", "keep"]),
+    cuts=st.lists(st.integers(min_value=1, max_value=400), max_size=12),
+)
+def test_a_stream_split_anywhere_recalls_the_same_turn(mode, cuts):
+    events = [
+        chat_chunk(role="assistant", content=""),
+        chat_chunk(content="Sure, <think>" + THOUGHT[:9]),
+        chat_chunk(content=THOUGHT[9:] + "</think> the answer é."),
+        chat_chunk(reasoning_content="more"),
+        chat_chunk(tool_calls=[CALL]),
+        b"data: [DONE]\n\n",
+    ]
+    data = b"".join(events)
+    config = ThinkConfig(mode=mode)
+    recall = Recall("chat", mode)
+    fmt = format_of("chat")
+    assert fmt is not None
+    if mode == "keep":
+        from cot_proxy.memory.tap import RecallTap
+
+        stream: Any = RecallTap(FilterStream(config, fmt), config, fmt, recall)
+    else:
+        stream = FilterStream(config, fmt, recall=recall)
+    at = 0
+    for cut in sorted(set(cuts)):
+        stream(data[at:cut])
+        at = max(at, cut)
+    stream(data[at:])
+    stream(b"")
+    [(turn, reasoning)] = recall.turns()
+    assert turn == fingerprint("Sure, the answer é.", ["call_1"])
+    assert reasoning.startswith(THOUGHT) and reasoning.endswith("more")

@@ -265,12 +265,10 @@ def test_compose_proxy_runs_hardened_and_holds_no_secrets() -> None:
 
 
 def default_grace_seconds() -> int:
-    [value] = re.findall(
-        r"^SHUTDOWN_GRACE_SECONDS=\$\{SHUTDOWN_GRACE_SECONDS:-(\d+)\}$",
-        (REPO / "entrypoint.sh").read_text(),
-        re.MULTILINE,
-    )
-    return int(value)
+    """The default the settings table gives SHUTDOWN_GRACE_SECONDS (entrypoint.sh reads it)."""
+    from cot_proxy.settings import BY_OPTION
+
+    return int(BY_OPTION["shutdown_grace_seconds"].default)
 
 
 def test_docker_and_compose_wait_for_the_drain() -> None:

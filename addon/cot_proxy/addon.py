@@ -30,6 +30,7 @@ from cot_proxy.parts.health import Health
 from cot_proxy.parts.listening import Listening
 from cot_proxy.parts.metrics import Metrics
 from cot_proxy.parts.metrics_endpoint import MetricsEndpoint
+from cot_proxy.parts.reasoning_memory import ReasoningMemory
 from cot_proxy.parts.request_log import RequestLog
 from cot_proxy.parts.request_rules import RequestRules
 from cot_proxy.parts.router import Router
@@ -72,6 +73,7 @@ class CotProxy:
         detection.rules = lambda: rules.rules
         budget = ThinkBudget(router, tls, series)
         rules.settled = budget.route
+        memory = rules.memory = ReasoningMemory(think, router, lambda: rules.rules, series)
         self.parts: list[object] = [
             Startup(),
             AddonChain(),
@@ -89,6 +91,9 @@ class CotProxy:
             router,
             budget,
             think,
+            # After the think removal (its response feeds the memory); it takes the client's
+            # credential at the request headers, before the gateway may replace it.
+            memory,
             Timeouts(),
             ClientTimeouts(),
             Metrics(series, rules),

@@ -39,6 +39,7 @@ UPSTREAM_ERROR_KINDS = ("connect", "tls", "timeout", "closed_early")
 FALLBACK_REASONS = ("oversized", "error", "encoding")
 RELOAD_RESULTS = ("ok", "error")
 BUDGET_OUTCOMES = ("within", "native", "forced")
+RESTORE_RESULTS = ("hit", "miss")
 
 
 class Series:
@@ -112,6 +113,13 @@ class Series:
             ["outcome"],
             registry=registry,
         )
+        self.history_restored = Counter(
+            "cot_proxy_history_restored",
+            "Assistant turns of a request's history that lacked their reasoning (history_restore): "
+            "hit, the reasoning memory put it back; miss, it knew no reasoning of that turn.",
+            ["result"],
+            registry=registry,
+        )
         # Known label values start at 0, so that a scrape shows them before the first event.
         for mode in THINK_MODES:
             if mode != "keep":
@@ -124,6 +132,8 @@ class Series:
             self.rule_reloads.labels(result)
         for outcome in BUDGET_OUTCOMES:
             self.think_budget.labels(outcome)
+        for result in RESTORE_RESULTS:
+            self.history_restored.labels(result)
 
     def render(self) -> bytes:
         """The text exposition of every series, over all workers in multiprocess mode."""

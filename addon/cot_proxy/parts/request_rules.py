@@ -50,6 +50,7 @@ from cot_proxy.thinking.levels import Level
 
 if TYPE_CHECKING:
     from cot_proxy.parts.detection import Detection
+    from cot_proxy.parts.reasoning_memory import ReasoningMemory
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class RequestRules:
         self.series = series
         self.detect = detect  # THINK_FAMILY=auto / think_family: auto (parts/detection.py)
         self.thinking = ThinkingControl(detect)  # X-Thinking, rule thinking (parts/thinking.py)
+        self.memory: ReasoningMemory | None = None  # history_restore (parts/reasoning_memory.py)
         self.rules = RuleSet([])
         # Runs for a flow whose rules settled after the request hooks (parts/think_budget.py).
         self.settled: Callable[[http.HTTPFlow], None] | None = None
@@ -151,12 +153,34 @@ class RequestRules:
             rule = self.rules.match(record.model)
             if record.format is not None and record.model:
                 rule = record.format.rule_for(record.model, rule, self.rules.match)
-            settle = functools.partial(
+            settle = functools.partial(self._settle, flow, body, rule, mode, thinking, budget)
+            late = functools.partial(
                 self._settle, flow, body, rule, mode, thinking, budget, held=True
             )
-            if self.detect is not None and self.detect.hold(flow, rule, settle):
+            then = functools.partial(self._recall, flow, body, rule, late, late)
+            if self.detect is not None and self.detect.hold(flow, rule, then):
                 return  # settled once the model's family is known (parts/detection.py)
+            self._recall(flow, body, rule, settle, late)
+            return
         self._settle(flow, body, rule, mode, thinking, budget)
+
+    def _recall(
+        self,
+        flow: http.HTTPFlow,
+        body: dict[str, Any],
+        rule: ModelRule | None,
+        settle: Callable[[], None],
+        late: Callable[[], None],
+    ) -> bool:
+        """Once the model's family is known: the reasoning memory's lookup (history_restore),
+        then settle. True when the memory holds the flow while it waits for a shared store (it
+        settles it `late` then, after the later parts' request hooks, and resumes it)."""
+        if self.memory is not None and self.memory.wants(rule):
+            detected = self.detect.family(flow, rule) if self.detect is not None else None
+            if self.memory.hold(flow, body, rule, late, detected):
+                return True
+        settle()
+        return False
 
     def _json_body(self, flow: http.HTTPFlow) -> dict[str, Any] | None:
         """The request's JSON object, if it sends one; a body that is not JSON is answered 400."""
@@ -191,9 +215,9 @@ class RequestRules:
         if body is not None:
             detected = self.detect.family(flow, rule) if self.detect is not None else None
             record.think = self.think.config_for(rule, detected)
-            changes = []
+            changes = self.memory.apply(flow) if self.memory is not None else []
             if rule is not None:
-                changes = rewrite_request(body, rule, record.think, record.format)
+                changes += rewrite_request(body, rule, record.think, record.format)
             changes += self.thinking.compile(flow, body, rule, thinking, record.endpoint, budget)
             if changes:
                 flow.request.content = dumps_body(body)

@@ -1,13 +1,11 @@
 """The rule model: the table of rule settings, and `ModelRule` built from it.
 
-Pure logic, no mitmproxy import.
-
 A rule setting is a key of LLM_PARAMS and of a config.yaml rule that the proxy itself acts on
 (never sent upstream). `SETTINGS` is the one list of them: the reserved keys, the keys a
 config.yaml rule accepts, which LLM_PARAMS values stay text, how each value is checked and
 how `describe` shows it all come from it. A new setting is one row there, a `ModelRule` field
-of the same name, and the code that uses it (`think_config`, `cot_proxy.rewrite`).
-Matching a request's model to a rule is `cot_proxy.rules.ruleset`.
+of the same name, and the code that uses it (`think_config`, `cot_proxy.rewrite`). Matching
+a request's model to a rule is `cot_proxy.rules.ruleset`. Pure logic, no mitmproxy import.
 """
 
 from __future__ import annotations
@@ -171,6 +169,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("think_end_markers", _markers, show=_show_markers),
     Setting("history", _one_of(*HISTORY_MODES)),
     Setting("strip_think_from_history", _flag, show=show_value),
+    Setting("history_restore", _flag, show=show_value),
     Setting("append_to_last_user_message", _suffix, show=show_value),
     Setting("server", _one_of(AUTO, *SERVER_NAMES)),
     Setting("thinking", _thinking),
@@ -227,6 +226,7 @@ class ModelRule:
     history: str | None = None
     # The old spelling of history: strip (true) / keep (false).
     strip_think_from_history: bool | None = None
+    history_restore: bool | None = None  # the reasoning memory puts dropped reasoning back
     # The server behind this model's name (targets that route models to several servers):
     # how its family is probed (cot_proxy.detect).
     server: str | None = None

@@ -1,4 +1,5 @@
-"""The history each model family needs: `history` and `history_turns` presets, with sources.
+"""The history each model family needs: `history`, `history_turns` and `history_restore`
+presets, with sources.
 
 A family's preset applies to a request when its rule does not set the key itself (explicit
 keys win, key by key). The family is the one in effect for the request: the rule's
@@ -25,6 +26,8 @@ class HistoryPreset:
     turns: str | None
     """The `history_turns`; None: the default (all)."""
     source: str
+    restore: bool = False
+    """`history_restore`: the reasoning memory puts back what the client dropped."""
 
 
 _DEEPSEEK_KIMI = (
@@ -40,6 +43,7 @@ BY_FAMILY: dict[str, HistoryPreset] = {
         "to_inline",
         None,
         "MiniMaxAI MiniMax-M2 model card, quoted in getkimchi/kimchi PR #132",
+        restore=True,
     ),
     # Thoughts "must not be added before the next user turn begins, with the exception of
     # tool call turns".
@@ -48,19 +52,28 @@ BY_FAMILY: dict[str, HistoryPreset] = {
         "tool_calls",
         "google/gemma-4-31B-it model card, quoted in Mintplex-Labs/anything-llm#6260",
     ),
-    "kimi_k2": HistoryPreset("to_field", "tool_calls", f"Kimi K2 thinking: {_DEEPSEEK_KIMI}"),
+    "kimi_k2": HistoryPreset(
+        "to_field", "tool_calls", f"Kimi K2 thinking: {_DEEPSEEK_KIMI}", restore=True
+    ),
 }
 
 BY_NAME: tuple[tuple[re.Pattern[str], HistoryPreset], ...] = (
     (
         re.compile(r"deepseek[-_]?v(3[._-]?\d|4)", re.IGNORECASE),
-        HistoryPreset("to_field", "tool_calls", f"DeepSeek V3.x/V4: {_DEEPSEEK_KIMI}"),
+        HistoryPreset(
+            "to_field", "tool_calls", f"DeepSeek V3.x/V4: {_DEEPSEEK_KIMI}", restore=True
+        ),
     ),
     (
         re.compile(r"kimi[-_]?k2(\.\d+)?[-_]?thinking|kimi[-_]?k2\.\d", re.IGNORECASE),
-        HistoryPreset("to_field", "tool_calls", f"Kimi K2 thinking: {_DEEPSEEK_KIMI}"),
+        HistoryPreset(
+            "to_field", "tool_calls", f"Kimi K2 thinking: {_DEEPSEEK_KIMI}", restore=True
+        ),
     ),
 )
+
+# Whether any preset restores: the reasoning memory then notes every request's owner.
+RESTORES = any(p.restore for p in (*BY_FAMILY.values(), *(p for _, p in BY_NAME)))
 
 
 def preset_for(family: str | None, *names: str | None) -> HistoryPreset | None:
@@ -72,6 +85,13 @@ def preset_for(family: str | None, *names: str | None) -> HistoryPreset | None:
             if pattern.search(name or ""):
                 return preset
     return None
+
+
+def restore_for(rule: ModelRule | None, preset: HistoryPreset | None) -> bool:
+    """`history_restore` of the request: the rule's, else the preset's."""
+    if rule is not None and rule.history_restore is not None:
+        return rule.history_restore
+    return preset is not None and preset.restore
 
 
 def history_for(

@@ -18,6 +18,8 @@ import openai
 import pytest
 
 from .test_core import KEY
+from .test_reasoning_memory import THOUGHT
+from .test_reasoning_memory import _chat_conversation
 from .test_rules_formats import MESSAGE
 from .test_rules_formats import OLLAMA_CHAT
 from .test_rules_formats import RESPONSE
@@ -205,3 +207,31 @@ def test_ollama_tool_calls_turns_from_the_family_preset(history_proxy, answering
     del history[1]["content"]  # the ollama client leaves an empty content out
     del history[3]["thinking"]  # the text turn loses it; the tool turn keeps it
     assert received(answering)["messages"] == history
+
+
+# -- family presets with the reasoning memory: restored, then put in the family's form -----------
+
+
+@pytest.fixture(scope="module")
+def preset_proxy(start_proxy, upstream):
+    # No history key and no history_restore: the family's (or the name's) preset says them.
+    return start_proxy(
+        {"TARGET_BASE_URL": upstream.url, "LLM_PARAMS": "model=mm-chat,think_family=minimax"}
+    )
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream-tags", "buffered-field"])
+def test_minimax_preset_restores_the_dropped_reasoning_inline(preset_proxy, upstream, stream):
+    got = _chat_conversation(preset_proxy, upstream, "mm-chat", KEY, stream)
+    block = f"<think>{THOUGHT}</think>"
+    content = got["assistant"]["content"]
+    assert got["sent"] == {
+        **got["assistant"],
+        "content": f"{block}\n\n{content}" if content else block,
+    }
+    preset_proxy.wait_log("history: restored 1 turns")
+
+
+def test_deepseek_name_preset_restores_the_field_on_the_tool_call_turn(preset_proxy, upstream):
+    got = _chat_conversation(preset_proxy, upstream, "deepseek-v4-flash", KEY, False)
+    assert got["sent"] == {**got["assistant"], "reasoning_content": THOUGHT}

@@ -6,8 +6,10 @@ import pytest
 
 from cot_proxy.history_presets import BY_FAMILY
 from cot_proxy.history_presets import BY_NAME
+from cot_proxy.history_presets import RESTORES
 from cot_proxy.history_presets import history_for
 from cot_proxy.history_presets import preset_for
+from cot_proxy.history_presets import restore_for
 from cot_proxy.rules import ConfigError
 from cot_proxy.rules import ModelRule
 from cot_proxy.rules import parse_config
@@ -87,3 +89,14 @@ def test_unknown_values_are_one_clear_line(text, error):
     with pytest.raises(ConfigError) as e:
         parse_llm_params(text)
     assert error in str(e.value) and "\n" not in str(e.value)
+
+
+def test_restore_from_the_preset_unless_the_rule_says():
+    assert restore_for(None, preset_for("minimax"))
+    assert restore_for(None, preset_for("kimi_k2")) and restore_for(
+        None, preset_for(None, "deepseek-v4")
+    )
+    assert not restore_for(None, preset_for("gemma4")) and not restore_for(None, None)
+    assert not restore_for(ModelRule("m", history_restore=False), preset_for("minimax"))
+    assert restore_for(ModelRule("m", history_restore=True), None)
+    assert RESTORES

@@ -33,8 +33,10 @@ from cot_proxy.flow import notes
 from cot_proxy.formats.registry import endpoint_of
 from cot_proxy.formats.registry import format_of
 from cot_proxy.formats.registry import model_list_merger
+from cot_proxy.history_presets import HistoryPreset
 from cot_proxy.history_presets import history_for
 from cot_proxy.history_presets import preset_for
+from cot_proxy.history_presets import restore_for
 from cot_proxy.jsonbytes import dumps_body
 from cot_proxy.jsonbytes import loads_body
 from cot_proxy.options import declare
@@ -183,9 +185,10 @@ class RequestRules:
         """Once the model's family is known: the reasoning memory's lookup (history_restore),
         then settle. True when the memory holds the flow while it waits for a shared store (it
         settles it `late` then, after the later parts' request hooks, and resumes it)."""
-        if self.memory is not None and self.memory.wants(rule):
+        if self.memory is not None:
             detected = self.detect.family(flow, rule) if self.detect is not None else None
-            if self.memory.hold(flow, body, rule, late, detected):
+            restore = restore_for(rule, self._preset(notes(flow).model, rule, detected))
+            if restore and self.memory.hold(flow, body, rule, late, detected, restore):
                 return True
         settle()
         return False
@@ -223,9 +226,7 @@ class RequestRules:
         if body is not None:
             detected = self.detect.family(flow, rule) if self.detect is not None else None
             record.think = self.think.config_for(rule, detected)
-            family = _family_in_effect(rule, detected)
-            upstream = rule.upstream_model_name if rule is not None else None
-            preset = preset_for(family, record.model, upstream)
+            preset = self._preset(record.model, rule, detected)
             history = history_for(rule, record.think, preset)
             changes = self.memory.apply(flow) if self.memory is not None else []
             if rule is not None or history.touches:
@@ -241,6 +242,13 @@ class RequestRules:
             record.think = dataclasses.replace(base, mode=mode)
         if held and self.settled is not None:
             self.settled(flow)
+
+    def _preset(
+        self, model: str | None, rule: ModelRule | None, detected: ThinkFamily | None
+    ) -> HistoryPreset | None:
+        """The history preset of the request's family or model name (`history_presets`)."""
+        upstream = rule.upstream_model_name if rule is not None else None
+        return preset_for(_family_in_effect(rule, detected), model, upstream)
 
     def response(self, flow: http.HTTPFlow) -> None:
         response = flow.response

@@ -47,6 +47,14 @@ def split_blocks(text: str, config: ThinkConfig) -> tuple[str, str]:
     cutter = _cutter(config)
     if cutter is None:
         return remove_think_blocks(text, config)
+    if (first := cutter.tags.match(text)) and (closer := cutter.closers.get(first.group())):
+        # The usual assistant turn: one block first, then the answer with no tag in it; the
+        # same cut as the loop below in a few calls.
+        start, end = first.end(), closer[0]
+        close = text.find(end, start)
+        if close >= 0 and not cutter.tags.search(text, after := close + len(end)):
+            thought = text[start:close].strip() if config.mode == "reasoning" else ""
+            return text[after:].lstrip(), thought
     answer: list[str] = []
     blocks: list[str] = []
     spaced = True  # the answer so far is empty or ends in whitespace

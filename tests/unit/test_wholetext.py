@@ -77,3 +77,19 @@ def test_agent_history_messages() -> None:
     assert split_blocks(text, ThinkConfig()) == ("Done with step 3: ok", "")
     reasoning = ThinkConfig(mode="reasoning")
     assert split_blocks("<think>\na\n</think>b<think>c</think>", reasoning) == ("b", "a\n\nc")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(["<think>", "[THINK]", "[["]),
+    texts,
+    st.sampled_from(["</think>", "[/THINK]", "]]"]),
+    texts,
+    st.sampled_from(CONFIGS),
+)
+def test_a_block_first_is_cut_as_the_state_machine_cuts_it(
+    start: str, thought: str, end: str, answer: str, config: ThinkConfig
+) -> None:
+    # The usual assistant turn (a block, then the answer) takes a shorter path in split_blocks.
+    text = f"{start}{thought}{end}{answer}"
+    assert split_blocks(text, config) == remove_think_blocks(text, config)

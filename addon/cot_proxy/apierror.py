@@ -1,4 +1,5 @@
-"""Error bodies in OpenAI's shape, so clients' SDKs show a readable message.
+"""Error bodies in OpenAI's shape (the other APIs' are their formats': `RequestSide.error_body`),
+so clients' SDKs show a readable message.
 
 Pure logic, no mitmproxy import.
 """
@@ -6,6 +7,10 @@ Pure logic, no mitmproxy import.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cot_proxy.formats._api import EndpointFormat
 
 
 def error_body(message: str, type: str, code: str | None = None) -> bytes:
@@ -13,16 +18,12 @@ def error_body(message: str, type: str, code: str | None = None) -> bytes:
     return json.dumps({"error": {"message": message, "type": type, "code": code}}).encode()
 
 
-def error_body_for(endpoint: str | None, message: str, type: str, code: str) -> bytes:
-    """An error in the shape of the endpoint's API, so its official client shows it:
-    Anthropic's `{"type": "error", "error": {"type", "message"}}`, Ollama's `{"error": message}`
-    (its client raises ResponseError with it), OpenAI's elsewhere. The code rides along."""
-    if endpoint == "messages":
-        error = {"type": type, "message": message, "code": code}
-        return json.dumps({"type": "error", "error": error}).encode()
-    if endpoint in ("ollama_chat", "ollama_generate"):
-        return json.dumps({"error": message, "code": code}).encode()
-    return error_body(message, type, code)
+def error_body_for(fmt: EndpointFormat | None, message: str, type: str, code: str) -> bytes:
+    """An error in the shape of the format's API, so its official client shows it
+    (`RequestSide.error_body`: Anthropic's, Ollama's), OpenAI's for a path of no known format."""
+    if fmt is None:
+        return error_body(message, type, code)
+    return fmt.error_body(message, type, code)
 
 
 # Status codes mitmproxy itself may answer with, mapped to our error type and code.

@@ -17,7 +17,8 @@ from typing import Any
 
 from mitmproxy import http
 
-from cot_proxy.formats import Endpoint
+from cot_proxy.formats._api import EndpointFormat
+from cot_proxy.formats.registry import Endpoint
 from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from cot_proxy.transcript import Tee
@@ -30,6 +31,8 @@ METADATA_KEY = "cot_proxy"
 class FlowNotes:
     endpoint: Endpoint | None = None
     """The endpoint the client's path names ("chat", "completions", "models"), if any."""
+    format: EndpointFormat | None = None
+    """Its wire format (`cot_proxy.formats.registry`), looked up once with the endpoint."""
     model: str | None = None
     """The `model` the request body named."""
     think: ThinkConfig | None = None

@@ -10,8 +10,8 @@ import copy
 import pytest
 from ollama._types import ListResponse
 
-from cot_proxy.rewrite import merge_ollama_tags
-from cot_proxy.rewrite import ollama_full_name
+from cot_proxy.formats.ollama_request import merge_ollama_tags
+from cot_proxy.formats.ollama_request import ollama_full_name
 
 
 def tag(name, digest="sha", family="qwen3"):

@@ -22,12 +22,17 @@ the package. Stdlib only, no mitmproxy import.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import Literal
 from typing import Protocol
 
 from cot_proxy.filters import Filters
 from cot_proxy.think_config import ThinkConfig
+
+if TYPE_CHECKING:
+    from cot_proxy.rules import ModelRule
 
 Framing = Literal["sse", "ndjson"]
 
@@ -155,3 +160,35 @@ class Format(Protocol):
         an oversized event): one the format's official client raises on. `bytes`: the whole
         event, framed by the format itself."""
         ...
+
+
+class RequestSide(Protocol):
+    """What the request rules ask of the format of a request (each family's `*_request`)."""
+
+    def append_suffix(self, body: dict[str, Any], suffix: str, /) -> str | None:
+        """The rule key `append_to_last_user_message`: `suffix` appended where the format keeps
+        the user's last words (`body` in place); what changed, for the log, None: nothing."""
+        ...
+
+    def rewrite_history(
+        self, body: dict[str, Any], splitter: ThinkConfig, to_field: bool, /
+    ) -> list[str]:
+        """The rule key `history` (strip, or `to_field`) on the assistant turns of `body`, in
+        place; `splitter` (reasoning mode) says what a think block is. What changed, for the log."""
+        ...
+
+    def error_body(self, message: str, type: str, code: str, /) -> bytes:
+        """An error answer of the proxy's own, in the shape the format's official client shows."""
+        ...
+
+    def rule_for(
+        self, model: str, rule: ModelRule | None, match: Callable[[str], ModelRule | None], /
+    ) -> ModelRule | None:
+        """The rule of a request for `model`, given the one `match` found for its name: the
+        format may know other names of the same model (Ollama's `:latest`)."""
+        ...
+
+
+class EndpointFormat(Format, RequestSide, Protocol):
+    """A format with its request side: what the registry maps an endpoint to and the flow's
+    record holds (`FlowNotes.format`)."""

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from collections.abc import Container
+from typing import TYPE_CHECKING
 from typing import Any
 
+from cot_proxy import apierror
 from cot_proxy.channel import Change
 from cot_proxy.channel import ChannelStep
 from cot_proxy.filters import Filters
+from cot_proxy.formats import choices_request
 from cot_proxy.formats._api import FAILURE_CODE
 from cot_proxy.formats._api import Framing
 from cot_proxy.formats.choices_stream import Channels
@@ -28,6 +32,9 @@ from cot_proxy.formats.choices_stream import ChoicesRewriter
 from cot_proxy.jsonbytes import encode_json
 from cot_proxy.think_config import ThinkConfig
 from cot_proxy.think_config import reasoning_keys
+
+if TYPE_CHECKING:
+    from cot_proxy.rules import ModelRule
 
 # Reasoning that servers with a reasoning parser already split off (vLLM, SGLang, llama.cpp, ...).
 UPSTREAM_REASONING_FIELDS: tuple[str, ...] = ("reasoning_content", "reasoning")
@@ -51,6 +58,8 @@ class ChoiceShape:
     framing: Framing = "sse"
     upstream_reasoning_fields: tuple[str, ...] = UPSTREAM_REASONING_FIELDS
     done_payload: bytes | None = DONE_PAYLOAD
+    # Where the user's words are: `prompt` (completions), else `messages` (chat).
+    prompt: bool = False
 
     def event_channels(self, obj: Any) -> Channels | None:
         """The channels one decoded stream event carries, in order, as (channel, text container,
@@ -163,9 +172,29 @@ class ChoiceShape:
                 changed = True
         return changed
 
+    # The request side (`formats.choices_request`).
+
+    def append_suffix(self, body: dict[str, Any], suffix: str) -> str | None:
+        return choices_request.append_suffix(body, suffix, prompt=self.prompt)
+
+    def rewrite_history(
+        self, body: dict[str, Any], splitter: ThinkConfig, to_field: bool
+    ) -> list[str]:
+        return choices_request.rewrite_history(body, splitter, to_field)
+
+    def error_body(self, message: str, type: str, code: str) -> bytes:
+        return apierror.error_body(message, type, code)
+
+    def rule_for(
+        self, model: str, rule: ModelRule | None, match: Callable[[str], ModelRule | None]
+    ) -> ModelRule | None:
+        return rule
+
 
 chat = ChoiceShape(name="chat", text_key="content", stream_key="delta", body_key="message")
-completions = ChoiceShape(name="completions", text_key="text", stream_key=None, body_key=None)
+completions = ChoiceShape(
+    name="completions", text_key="text", stream_key=None, body_key=None, prompt=True
+)
 
 
 def _empty(container: dict[str, Any], text_key: str) -> bool:

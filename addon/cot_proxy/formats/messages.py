@@ -12,6 +12,8 @@ Stdlib only, no mitmproxy import.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 from typing import Any
 
 from cot_proxy.formats._api import Framing
@@ -19,10 +21,16 @@ from cot_proxy.formats._api import NewFilter
 from cot_proxy.formats.messages_blocks import THINKING_TYPES
 from cot_proxy.formats.messages_blocks import finish_reason
 from cot_proxy.formats.messages_blocks import thinking_block
+from cot_proxy.formats.messages_request import append_suffix as append_suffix
+from cot_proxy.formats.messages_request import error_body as error_body
+from cot_proxy.formats.messages_request import rewrite_history as rewrite_history
 from cot_proxy.formats.messages_stream import MessagesRewriter
 from cot_proxy.formats.textparts import TEXT
 from cot_proxy.formats.textparts import TextSplitter
 from cot_proxy.think import ThinkConfig
+
+if TYPE_CHECKING:
+    from cot_proxy.rules import ModelRule
 from cot_proxy.think_config import BLOCK_SEPARATOR
 
 name = "messages"
@@ -96,3 +104,9 @@ def _body_block(
             return []  # nothing to show
         return [{"type": "text", "text": block.open_block(thinking) + block.close_block()}]
     return None
+
+
+def rule_for(
+    model: str, rule: ModelRule | None, match: Callable[[str], ModelRule | None]
+) -> ModelRule | None:
+    return rule

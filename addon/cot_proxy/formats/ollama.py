@@ -19,10 +19,13 @@ Ollama has one reasoning field, `thinking`: reasoning mode writes there whatever
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 from typing import Any
 
 from cot_proxy import channel
 from cot_proxy.filters import ChannelFilter
+from cot_proxy.formats import ollama_request
 from cot_proxy.formats._api import SAME
 from cot_proxy.formats._api import Framing
 from cot_proxy.formats._api import NewFilter
@@ -31,6 +34,9 @@ from cot_proxy.jsonbytes import decode_json
 from cot_proxy.jsonbytes import needles_for
 from cot_proxy.jsonbytes import split_escaped
 from cot_proxy.think import ThinkConfig
+
+if TYPE_CHECKING:
+    from cot_proxy.rules import ModelRule
 
 THINKING = "thinking"
 TOOL_CALLS = "tool_calls"
@@ -115,6 +121,27 @@ class OllamaFormat:
         finish = reason if type(reason) is str else ""
         changed, _ = rewrite_container(channel_step(self, config), new_filter(0), container, finish)
         return changed
+
+    # The request side (`formats.ollama_request`).
+
+    def append_suffix(self, body: dict[str, Any], suffix: str) -> str | None:
+        if self.message_key is None:
+            return ollama_request.append_to_prompt(body, suffix)
+        return ollama_request.append_to_chat(body, suffix)
+
+    def rewrite_history(
+        self, body: dict[str, Any], splitter: ThinkConfig, to_field: bool
+    ) -> list[str]:
+        chat = self.message_key is not None
+        return ollama_request.rewrite_history(body, splitter, to_field, chat=chat)
+
+    def error_body(self, message: str, type: str, code: str) -> bytes:
+        return ollama_request.error_body(message, type, code)
+
+    def rule_for(
+        self, model: str, rule: ModelRule | None, match: Callable[[str], ModelRule | None]
+    ) -> ModelRule | None:
+        return ollama_request.rule_for(model, rule, match)
 
 
 chat = OllamaFormat(name="ollama_chat", message_key="message", text_key="content")

@@ -35,6 +35,8 @@ Stdlib only, no mitmproxy import.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 from typing import Any
 
 from cot_proxy.formats._api import FAILURE_CODE
@@ -43,8 +45,14 @@ from cot_proxy.formats._api import NewFilter
 from cot_proxy.formats.responses_modes import InlineRewriter
 from cot_proxy.formats.responses_modes import ReasoningRewriter
 from cot_proxy.formats.responses_output import filter_body as filter_body
+from cot_proxy.formats.responses_request import append_suffix as append_suffix
+from cot_proxy.formats.responses_request import error_body as error_body
+from cot_proxy.formats.responses_request import rewrite_history as rewrite_history
 from cot_proxy.formats.responses_stream import ResponsesRewriter
 from cot_proxy.think import ThinkConfig
+
+if TYPE_CHECKING:
+    from cot_proxy.rules import ModelRule
 
 name = "responses"
 framing: Framing = "sse"
@@ -71,3 +79,9 @@ def rewriter(config: ThinkConfig, new_filter: NewFilter) -> ResponsesRewriter:
     if config.mode == "inline":
         return InlineRewriter(config, new_filter)
     return ResponsesRewriter(config, new_filter)
+
+
+def rule_for(
+    model: str, rule: ModelRule | None, match: Callable[[str], ModelRule | None]
+) -> ModelRule | None:
+    return rule

@@ -26,15 +26,14 @@ from mitmproxy import http
 from cot_proxy.apierror import error_body
 from cot_proxy.flow import answer_locally
 from cot_proxy.flow import notes
-from cot_proxy.formats import endpoint_of
+from cot_proxy.formats.registry import endpoint_of
+from cot_proxy.formats.registry import format_of
+from cot_proxy.formats.registry import model_list_merger
 from cot_proxy.jsonbytes import dumps_body
 from cot_proxy.jsonbytes import loads_body
 from cot_proxy.options import reject
 from cot_proxy.parts.think_removal import ThinkRemoval
 from cot_proxy.parts.thinking import ThinkingControl
-from cot_proxy.rewrite import OLLAMA_DEFAULT_TAG
-from cot_proxy.rewrite import merge_models_list
-from cot_proxy.rewrite import merge_ollama_tags
 from cot_proxy.rewrite import rewrite_request
 from cot_proxy.rules import ConfigError
 from cot_proxy.rules import ModelRule
@@ -52,8 +51,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 THINK_MODE_HEADER = "x-think-mode"
-
-OLLAMA_ENDPOINTS = frozenset({"ollama_chat", "ollama_generate"})
 
 
 class RequestRules:
@@ -129,6 +126,7 @@ class RequestRules:
         request = flow.request
         record = notes(flow)
         record.endpoint = endpoint_of(request.method, request.path)
+        record.format = format_of(record.endpoint)
         sent = request.headers.get(THINK_MODE_HEADER)
         mode: ThinkMode | None = None
         if sent is not None:
@@ -143,7 +141,7 @@ class RequestRules:
                 )
                 return
             mode = wanted
-        going, thinking = self.thinking.take_header(flow, record.endpoint)
+        going, thinking = self.thinking.take_header(flow, record.format)
         if not going:
             return
         body = self._json_body(flow)
@@ -154,8 +152,8 @@ class RequestRules:
             model = body.get("model")
             record.model = model if isinstance(model, str) else None
             rule = self.rules.match(record.model)
-            if record.endpoint in OLLAMA_ENDPOINTS and record.model:
-                rule = self._ollama_rule(record.model, rule)
+            if record.format is not None and record.model:
+                rule = record.format.rule_for(record.model, rule, self.rules.match)
             settle = functools.partial(self._settle, flow, body, rule, mode, thinking)
             if self.detect is not None and self.detect.hold(flow, rule, settle):
                 return  # settled once the model's family is known (parts/detection.py)
@@ -192,7 +190,7 @@ class RequestRules:
             record.think = self.think.config_for(rule, detected)
             changes = []
             if rule is not None:
-                changes = rewrite_request(body, rule, record.think, record.endpoint)
+                changes = rewrite_request(body, rule, record.think, record.format)
             changes += self.thinking.compile(flow, body, rule, thinking, record.endpoint)
             if changes:
                 flow.request.content = dumps_body(body)
@@ -201,22 +199,12 @@ class RequestRules:
             base = record.think or self.think.defaults
             record.think = dataclasses.replace(base, mode=mode)
 
-    def _ollama_rule(self, model: str, rule: ModelRule | None) -> ModelRule | None:
-        """Ollama reads `qwen3` as `qwen3:latest`: a request for `NAME:latest` that no rule names
-        exactly gets the rule of `NAME` (an exact one still beats a glob)."""
-        name, _, tag = model.rpartition(":")
-        if tag != OLLAMA_DEFAULT_TAG or not name or (rule is not None and not rule.is_glob):
-            return rule
-        bare = self.rules.match(name)
-        if bare is None or (rule is not None and bare.is_glob):
-            return rule
-        return bare
-
     def response(self, flow: http.HTTPFlow) -> None:
         response = flow.response
         assert response
         record = notes(flow)
-        if record.local or record.endpoint not in ("models", "ollama_tags"):
+        merge = model_list_merger(record.endpoint)
+        if record.local or merge is None:
             return
         if response.stream or response.status_code >= 400:
             return
@@ -227,7 +215,6 @@ class RequestRules:
             listing = response.json()
         except ValueError:
             return
-        merge = merge_models_list if record.endpoint == "models" else merge_ollama_tags
         merged = merge(listing, pseudo)
         if merged is not None:
             response.content = json.dumps(merged).encode()

@@ -22,9 +22,9 @@ from cot_proxy.codec import can_decode
 from cot_proxy.detect.servers import AUTO
 from cot_proxy.flow import FlowNotes
 from cot_proxy.flow import notes
-from cot_proxy.formats import format_of
 from cot_proxy.formats._api import FAILURE_CODE
 from cot_proxy.formats._api import failure_message
+from cot_proxy.formats.registry import model_list_merger
 from cot_proxy.options import env_name
 from cot_proxy.options import reject
 from cot_proxy.rules import ModelRule
@@ -39,9 +39,6 @@ from cot_proxy.transcript import Tee
 from cot_proxy.transcript import Transcript
 
 logger = logging.getLogger(__name__)
-
-# Model lists: buffered, for the request rules to add the pseudo models.
-_LISTS = ("models", "ollama_tags")
 
 
 class ThinkRemoval:
@@ -158,11 +155,12 @@ class ThinkRemoval:
         if record.local:
             return
         config = record.think or self.defaults
-        fmt = format_of(record.endpoint)
+        fmt = record.format
         if fmt is None or response.status_code >= 400:
             # Passed on as it arrives, but for the model lists (for the request rules to add
             # the pseudo models) and error bodies (for the log), which are buffered.
-            if not (record.endpoint in _LISTS or response.status_code >= 400):
+            is_list = model_list_merger(record.endpoint) is not None
+            if not (is_list or response.status_code >= 400):
                 response.stream = True
             return
         content_type = response.headers.get("content-type", "")
@@ -250,7 +248,7 @@ class ThinkRemoval:
         if record.local or response.stream or response.status_code >= 400:
             return
         config = record.think or self.defaults
-        fmt = format_of(record.endpoint)
+        fmt = record.format
         if fmt is None:
             return
         record.answered_at = time.time()  # a buffered answer goes out whole, right after

@@ -38,6 +38,7 @@ from cot_proxy.thinking.table import OLLAMA_NATIVE
 from cot_proxy.thinking.table import knob_family
 
 if TYPE_CHECKING:
+    from cot_proxy.formats._api import EndpointFormat
     from cot_proxy.parts.detection import Detection
 
 THINKING_HEADER = "x-thinking"
@@ -47,9 +48,11 @@ class ThinkingControl:
     def __init__(self, detect: Detection | None = None) -> None:
         self.detect = detect
 
-    def take_header(self, flow: http.HTTPFlow, endpoint: str | None) -> tuple[bool, Level | None]:
+    def take_header(
+        self, flow: http.HTTPFlow, fmt: EndpointFormat | None
+    ) -> tuple[bool, Level | None]:
         """(whether the request goes on, the header's level). The header is removed; a value
-        that is no level is answered 400 `invalid_thinking` in the endpoint's error shape."""
+        that is no level is answered 400 `invalid_thinking` in the format's error shape."""
         sent = flow.request.headers.get(THINKING_HEADER)
         if sent is None:
             return True, None
@@ -60,7 +63,7 @@ class ThinkingControl:
             answer_locally(
                 flow,
                 400,
-                error_body_for(endpoint, message, "invalid_request_error", "invalid_thinking"),
+                error_body_for(fmt, message, "invalid_request_error", "invalid_thinking"),
             )
             return False, None
         return True, level

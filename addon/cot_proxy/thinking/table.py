@@ -173,6 +173,31 @@ ROWS: tuple[Row, ...] = (
     Row(ANY, ("gpt_oss",), "reasoning_effort", f"{_VLLM_DOCS} (gpt-oss); {_ENVOY}"),
     Row(
         ANY,
+        ("kimi_k2",),
+        "thinking",
+        "SGLang docs basic_usage/kimi_k2_5 (Kimi K2.5 instant mode: chat_template_kwargs "
+        "thinking=false); llama.cpp models/templates/Kimi-K3.jinja (reads thinking); Kimi K2 "
+        "Thinking always thinks and its template ignores it",
+    ),
+    Row(
+        ANY,
+        ("command_r",),
+        "reasoning",
+        "CohereLabs/command-a-reasoning-08-2025 model card (the 'reasoning' parameter); "
+        "llama.cpp models/templates/Cohere2MoE.jinja (reasoning, default true)",
+    ),
+    # Mistral Medium 3.5 and Small 4 think only when asked; Magistral always thinks (its
+    # system prompt asks it to) and takes no effort.
+    Row(
+        ANY,
+        ("mistral",),
+        "reasoning_effort",
+        "pydantic/pydantic-ai#5285 (Mistral API reasoning_effort: high or none)",
+        efforts=("high",),
+        on_effort="high",
+    ),
+    Row(
+        ANY,
         ("deepseek_r1", "minimax"),
         "none",
         f"{_ENVOY} (DeepSeek-R1/QwQ: always on); vLLM vllm/reasoning/"

@@ -14,6 +14,7 @@ from mitmproxy.test import tutils
 from cot_proxy.codec import DecodingStream
 from cot_proxy.flow import notes
 from cot_proxy.formats import Endpoint
+from cot_proxy.formats import format_of
 from cot_proxy.parts.think_removal import ThinkRemoval
 from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
@@ -27,6 +28,7 @@ def think_flow(
 ) -> http.HTTPFlow:
     flow = chat_flow({"model": "m", "stream": True})
     notes(flow).endpoint = endpoint
+    notes(flow).format = format_of(endpoint)  # as the request rules write it
     if config:
         notes(flow).think = config
     return flow

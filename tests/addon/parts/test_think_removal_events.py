@@ -35,6 +35,7 @@ def event_flow(
     flow = chat_flow({"model": "m", "stream": True}, path="/v1/responses")
     endpoint: Endpoint = "responses"
     notes(flow).endpoint = endpoint
+    notes(flow).format = EVENT_FORMATS[endpoint]  # as the request rules write it
     if config:
         notes(flow).think = config
     flow.response = tutils.tresp(status_code=status, content=body)
@@ -109,5 +110,6 @@ def test_the_ollama_model_list_is_buffered_for_the_pseudo_models() -> None:
     with taddons.context(think):
         flow = event_flow("application/json")
         notes(flow).endpoint = "ollama_tags"
+        notes(flow).format = None
         think.responseheaders(flow)
         assert not answer(flow).stream

@@ -2,7 +2,7 @@
 
 import pytest
 
-from cot_proxy.rewrite import merge_models_list
+from cot_proxy.formats.choices_request import merge_models_list
 from cot_proxy.rewrite import rewrite_request
 from cot_proxy.rules import ConfigError
 from cot_proxy.rules import ModelRule

@@ -24,6 +24,7 @@ def test_the_knob_names_are_the_issues() -> None:
     assert set(KNOB_NAMES) == {
         "enable_thinking",
         "thinking",
+        "reasoning",  # Command A Reasoning's template switch
         "reasoning_effort",
         "think",
         "anthropic",

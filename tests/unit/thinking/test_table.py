@@ -101,6 +101,13 @@ def compiled(
         ("vllm", "gpt_oss", "low", "responses", {"reasoning": {"effort": "low"}}),
         ("vllm", "deepseek_r1", "off", "chat", {}),
         (None, "minimax", "on", "chat", {}),
+        # Kimi K2.5, Command A Reasoning, Mistral's effort-switched models
+        ("vllm", "kimi_k2", "off", "chat", {"chat_template_kwargs": {"thinking": False}}),
+        ("sglang", "command_r", "off", "chat", {"chat_template_kwargs": {"reasoning": False}}),
+        (None, "command_r", "high", "chat", {"chat_template_kwargs": {"reasoning": True}}),
+        ("vllm", "mistral", "off", "chat", {"reasoning_effort": "none"}),
+        ("vllm", "mistral", "on", "chat", {"reasoning_effort": "high"}),
+        ("vllm", "mistral", "low", "responses", {"reasoning": {"effort": "high"}}),
     ],
 )  # fmt: skip
 def test_each_row(server, family, level, endpoint, fields) -> None:
@@ -121,7 +128,8 @@ def test_a_server_own_rows_come_before_the_rows_of_any_server() -> None:
 
 def test_no_row_for_an_unknown_model() -> None:
     assert row_for("vllm", None, "chat") is None
-    assert row_for("vllm", "mistral", "chat") is None
+    assert row_for("vllm", "hunyuan", "chat") is None  # no source for its switch yet
+    assert row_for("vllm", "seed", "chat") is None  # Seed-OSS: a budget, not a switch
     assert row_for("openai", None, "responses") is None
 
 

@@ -64,6 +64,7 @@ KNOBS: dict[str, Knob] = {
     for knob in (
         template.ENABLE_THINKING,
         template.THINKING,
+        template.REASONING,
         effort.REASONING_EFFORT,
         ollama.THINK,
         anthropic.ANTHROPIC,
@@ -81,4 +82,5 @@ READ_ORDER: tuple[Knob, ...] = (
     ollama.THINK,
     template.ENABLE_THINKING,
     template.THINKING,
+    template.REASONING,
 )

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cot_proxy.suffix import append_suffix
+from cot_proxy.formats.choices import chat
+from cot_proxy.formats.registry import format_of
 from cot_proxy.thinking.levels import OFF
 from cot_proxy.thinking.levels import Level
 from cot_proxy.thinking.levels import Shape
@@ -34,7 +35,8 @@ class NoThinkSuffix:
     ) -> str | None:
         if express(level, shape) != OFF:
             return None
-        if append_suffix(body, NO_THINK, endpoint) is None:
+        request = format_of(endpoint) or chat  # a path of no known format: read as chat
+        if request.append_suffix(body, NO_THINK) is None:
             return None
         return "/no_think appended"
 

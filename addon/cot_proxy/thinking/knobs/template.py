@@ -1,9 +1,10 @@
 """`chat_template_kwargs.enable_thinking` and `chat_template_kwargs.thinking`: a boolean the
 chat template reads (vLLM, SGLang and llama.cpp pass `chat_template_kwargs` to the template).
 
-Qwen3, GLM and Gemma 4 templates read `enable_thinking`; Granite 3.2 and DeepSeek-V3.1 read
-`thinking` (docs.vllm.ai reasoning_outputs, "thinking can be turned on/off"). Pure logic, no
-mitmproxy import.
+Qwen3, GLM and Gemma 4 templates read `enable_thinking`; Granite 3.2, DeepSeek-V3.1 and Kimi
+K2.5 read `thinking` (docs.vllm.ai reasoning_outputs, "thinking can be turned on/off"; SGLang docs
+basic_usage/kimi_k2_5); Cohere's Command A Reasoning reads `reasoning` (its chat_template.jinja:
+`reasoning` defaults to true). Pure logic, no mitmproxy import.
 """
 
 from __future__ import annotations
@@ -56,3 +57,4 @@ class TemplateFlag:
 
 ENABLE_THINKING = TemplateFlag("enable_thinking", "enable_thinking")
 THINKING = TemplateFlag("thinking", "thinking")
+REASONING = TemplateFlag("reasoning", "reasoning")

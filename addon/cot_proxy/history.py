@@ -20,6 +20,7 @@ from typing import Any
 from cot_proxy.think_config import BLOCK_SEPARATOR
 from cot_proxy.think_config import ThinkConfig
 from cot_proxy.wholetext import split_blocks
+from cot_proxy.wholetext import splitter_for
 
 # Where clients send reasoning back in assistant messages (vLLM, DeepSeek, Ollama/Anthropic-style).
 HISTORY_REASONING_FIELDS: tuple[str, ...] = ("reasoning_content", "reasoning", "thinking")
@@ -54,9 +55,21 @@ def _chat(messages: object, splitter: ThinkConfig, field: str, to_field: bool) -
     if not isinstance(messages, list):
         return 0
     keys = tuple(dict.fromkeys((field, *HISTORY_REASONING_FIELDS)))
+    cut = splitter_for(splitter)
     changed = 0
     for message in messages:
         if not isinstance(message, dict) or message.get("role") != "assistant":
+            continue
+        content = message.get("content")
+        if type(content) is str and message.keys().isdisjoint(keys):
+            # The usual turn (text, no reasoning field): only its think blocks can change. What
+            # the walk below does for it, without its bookkeeping (an agent sends hundreds).
+            answer, thought = cut(content)
+            if answer != content:
+                message["content"] = answer
+                if to_field and thought:
+                    message[field] = thought
+                changed += 1
             continue
         before = {key: message[key] for key in keys if key in message}
         moved: list[str] = []  # reasoning of this message, in order, for to_field
@@ -65,7 +78,6 @@ def _chat(messages: object, splitter: ThinkConfig, field: str, to_field: bool) -
             if isinstance(value, str) and value and value not in moved:
                 moved.append(value)
         content_changed = False
-        content = message.get("content")
         texts: list[dict[str, Any]] = []  # the text parts, or the message for string content
         text_key = "content"
         if isinstance(content, str):

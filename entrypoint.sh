@@ -24,33 +24,45 @@ fail() {
     exit 2
 }
 
-TARGET_BASE_URL=${TARGET_BASE_URL:-https://api.openai.com/v1/}
 PORT=${PORT:-5000}
 LISTEN_HOST=${LISTEN_HOST:-0.0.0.0}
-LLM_PARAMS=${LLM_PARAMS:-}
-CONFIG_FILE=${CONFIG_FILE:-}
-THINK_TAG=${THINK_TAG:-<think>}
-THINK_END_TAG=${THINK_END_TAG:-</think>}
-THINK_FAMILY=${THINK_FAMILY:-}
-THINK_MODE=${THINK_MODE:-strip}
-REASONING_FIELD=${REASONING_FIELD:-reasoning_content}
-RESPONSES_REASONING=${RESPONSES_REASONING:-text}
-API_REQUEST_TIMEOUT=${API_REQUEST_TIMEOUT:-3000}
-DEBUG=${DEBUG:-false}
-MAX_REQUEST_BYTES=${MAX_REQUEST_BYTES:-67108864}
-TARGET_CA_BUNDLE=${TARGET_CA_BUNDLE:-}
-TARGET_TLS_VERIFY=${TARGET_TLS_VERIFY:-true}
-METRICS_REQUIRE_KEY=${METRICS_REQUIRE_KEY:-false}
-MAX_CONCURRENT_REQUESTS=${MAX_CONCURRENT_REQUESTS:-0}
-SHUTDOWN_GRACE_SECONDS=${SHUTDOWN_GRACE_SECONDS:-30}
-CLIENT_HEADER_TIMEOUT=${CLIENT_HEADER_TIMEOUT:-30}
-CLIENT_IDLE_TIMEOUT=${CLIENT_IDLE_TIMEOUT:-300}
-TARGET_SERVER=${TARGET_SERVER:-auto}
-DETECT_TTL_SECONDS=${DETECT_TTL_SECONDS:-600}
-# PROXY_API_KEYS and TARGET_API_KEY are read by the addon from the environment
-# itself: on the command line, `ps` would show them to every local user.
 MITM_TOOL=${MITM_TOOL:-mitmdump}
 WORKERS=${WORKERS:-1}
+
+if ! [[ $PORT =~ ^[0-9]{1,5}$ ]] || ((10#$PORT < 1 || 10#$PORT > 65535)); then
+    fail "PORT must be a number from 1 to 65535, not '$PORT'"
+fi
+PORT=$((10#$PORT))
+case $MITM_TOOL in
+    mitmdump) tool_args=(--set flow_detail=0) ;; # our addon logs one line per request
+    mitmweb) tool_args=(--no-web-open-browser) ;;
+    *) fail "MITM_TOOL must be mitmdump or mitmweb, not '$MITM_TOOL'" ;;
+esac
+if [[ ${WORKERS,,} == auto ]]; then
+    WORKERS=$(nproc)
+fi
+if ! [[ $WORKERS =~ ^[0-9]{1,3}$ ]] || ((10#$WORKERS < 1 || 10#$WORKERS > 256)); then
+    fail "WORKERS must be a number from 1 to 256, or auto, not '$WORKERS'"
+fi
+WORKERS=$((10#$WORKERS))
+if ((WORKERS > 1)) && [[ $MITM_TOOL == mitmweb ]]; then
+    fail "WORKERS must be 1 with mitmweb (one web UI, one process)"
+fi
+tool_path=$(command -v "$MITM_TOOL") ||
+    fail "$MITM_TOOL is not on PATH: activate the venv (make run does) or install requirements.txt"
+
+# Every option is a row of addon/cot_proxy/settings.py, the one table: run with the Python beside
+# mitmdump (any python3 would do: it needs the standard library only), it reads the environment,
+# refuses a malformed or too small number, a bad yes/no or a missing file with one line (exit 2),
+# and prints the target URL, then the --set arguments, each ended by NUL. What a text means (a known
+# THINK_MODE, a family) the addon checks as it starts. PROXY_API_KEYS and TARGET_API_KEY are read by
+# the addon from the environment itself: on the command line, `ps` would show them to every local user.
+python=$(dirname "$tool_path")/python3
+[[ -x $python ]] || python=python3
+mapfile -d '' -t options < <(PYTHONPATH="$here/addon" "$python" -P -m cot_proxy.settings)
+wait $! || exit
+TARGET_BASE_URL=${options[0]}
+options=("${options[@]:1}")
 
 # A reverse-mode spec cannot carry a path: take scheme://host[:port] for --mode,
 # the addon takes the whole URL and prepends its path.
@@ -71,73 +83,6 @@ if [[ $hostport =~ :([^]:]*)$ ]]; then
         fail "TARGET_BASE_URL '$TARGET_BASE_URL' has an invalid port '$target_port'"
 fi
 
-if ! [[ $PORT =~ ^[0-9]{1,5}$ ]] || ((10#$PORT < 1 || 10#$PORT > 65535)); then
-    fail "PORT must be a number from 1 to 65535, not '$PORT'"
-fi
-if ! [[ $API_REQUEST_TIMEOUT =~ ^[0-9]{1,9}$ ]] || ((10#$API_REQUEST_TIMEOUT == 0)); then
-    fail "API_REQUEST_TIMEOUT must be a whole number of seconds above 0, not '$API_REQUEST_TIMEOUT'"
-fi
-PORT=$((10#$PORT))
-API_REQUEST_TIMEOUT=$((10#$API_REQUEST_TIMEOUT))
-if ! [[ $MAX_REQUEST_BYTES =~ ^[0-9]{1,15}$ ]] || ((10#$MAX_REQUEST_BYTES == 0)); then
-    fail "MAX_REQUEST_BYTES must be a whole number of bytes above 0, not '$MAX_REQUEST_BYTES'"
-fi
-MAX_REQUEST_BYTES=$((10#$MAX_REQUEST_BYTES))
-whole_number() { # NAME VALUE: a whole number (0 allowed), or fail
-    [[ $2 =~ ^[0-9]{1,9}$ ]] || fail "$1 must be a whole number, not '$2'"
-}
-whole_number MAX_CONCURRENT_REQUESTS "$MAX_CONCURRENT_REQUESTS"
-whole_number SHUTDOWN_GRACE_SECONDS "$SHUTDOWN_GRACE_SECONDS"
-whole_number DETECT_TTL_SECONDS "$DETECT_TTL_SECONDS"
-for name in CLIENT_HEADER_TIMEOUT CLIENT_IDLE_TIMEOUT; do
-    if ! [[ ${!name} =~ ^[0-9]{1,9}$ ]] || ((10#${!name} == 0)); then
-        fail "$name must be a whole number of seconds above 0, not '${!name}'"
-    fi
-done
-case ${TARGET_TLS_VERIFY,,} in
-    true | 1 | yes | on) ssl_insecure=false ;;
-    false | 0 | no | off) ssl_insecure=true ;;
-    *) fail "TARGET_TLS_VERIFY must be true or false, not '$TARGET_TLS_VERIFY'" ;;
-esac
-case ${METRICS_REQUIRE_KEY,,} in
-    true | 1 | yes | on) metrics_require_key=true ;;
-    false | 0 | no | off | '') metrics_require_key=false ;;
-    *) fail "METRICS_REQUIRE_KEY must be true or false, not '$METRICS_REQUIRE_KEY'" ;;
-esac
-if [[ -n $TARGET_CA_BUNDLE && ! -r $TARGET_CA_BUNDLE ]]; then
-    fail "TARGET_CA_BUNDLE '$TARGET_CA_BUNDLE' is not a readable file"
-fi
-case ${DEBUG,,} in
-    true | 1 | yes | on) verbosity=debug log_bodies=true ;;
-    false | 0 | no | off | '') verbosity=info log_bodies=false ;;
-    *) fail "DEBUG must be true or false, not '$DEBUG'" ;;
-esac
-case $MITM_TOOL in
-    mitmdump) tool_args=(--set flow_detail=0) ;; # our addon logs one line per request
-    mitmweb) tool_args=(--no-web-open-browser) ;;
-    *) fail "MITM_TOOL must be mitmdump or mitmweb, not '$MITM_TOOL'" ;;
-esac
-if [[ ${WORKERS,,} == auto ]]; then
-    WORKERS=$(nproc)
-fi
-if ! [[ $WORKERS =~ ^[0-9]{1,3}$ ]] || ((10#$WORKERS < 1 || 10#$WORKERS > 256)); then
-    fail "WORKERS must be a number from 1 to 256, or auto, not '$WORKERS'"
-fi
-WORKERS=$((10#$WORKERS))
-if ((WORKERS > 1)) && [[ $MITM_TOOL == mitmweb ]]; then
-    fail "WORKERS must be 1 with mitmweb (one web UI, one process)"
-fi
-command -v "$MITM_TOOL" >/dev/null ||
-    fail "$MITM_TOOL is not on PATH: activate the venv (make run does) or install requirements.txt"
-
-# mitmproxy closes client connections idle for tcp_timeout seconds without an
-# HTTP answer; keep it above our own timeouts so the client gets the JSON 504
-# (API_REQUEST_TIMEOUT) and the client limits are ours (parts/client_timeouts.py).
-tcp_timeout=600
-for t in "$API_REQUEST_TIMEOUT" "$CLIENT_HEADER_TIMEOUT" "$CLIENT_IDLE_TIMEOUT"; do
-    ((10#$t + 30 <= tcp_timeout)) || tcp_timeout=$((10#$t + 30))
-done
-
 # mitmproxy writes its CA into its confdir at start. Keep that, the only thing
 # written, in a fresh private directory (mktemp -d: mode 0700) under TMPDIR, so
 # the image runs with a read-only root filesystem and as any uid, whatever HOME.
@@ -155,29 +100,7 @@ args=(
     -s "$here/addon/main.py"
     --set connection_strategy=lazy
     --set block_global=false
-    --set termlog_verbosity="$verbosity"
-    --set tcp_timeout="$tcp_timeout"
-    --set target_base_url="$TARGET_BASE_URL"
-    --set llm_params="$LLM_PARAMS"
-    --set rules_file="$CONFIG_FILE"
-    --set think_tag="$THINK_TAG"
-    --set think_end_tag="$THINK_END_TAG"
-    --set think_family="$THINK_FAMILY"
-    --set think_mode="$THINK_MODE"
-    --set reasoning_field="$REASONING_FIELD"
-    --set responses_reasoning="$RESPONSES_REASONING"
-    --set api_request_timeout="$API_REQUEST_TIMEOUT"
-    --set log_bodies="$log_bodies"
-    --set max_request_bytes="$MAX_REQUEST_BYTES"
-    --set target_ca_bundle="$TARGET_CA_BUNDLE"
-    --set ssl_insecure="$ssl_insecure"
-    --set metrics_require_key="$metrics_require_key"
-    --set max_concurrent_requests="$((10#$MAX_CONCURRENT_REQUESTS))"
-    --set shutdown_grace_seconds="$((10#$SHUTDOWN_GRACE_SECONDS))"
-    --set client_header_timeout="$((10#$CLIENT_HEADER_TIMEOUT))"
-    --set client_idle_timeout="$((10#$CLIENT_IDLE_TIMEOUT))"
-    --set target_server="$TARGET_SERVER"
-    --set detect_ttl_seconds="$((10#$DETECT_TTL_SECONDS))"
+    "${options[@]}"
 )
 
 # The log's first line: what runs, where to (the URL carries no credentials: refused above).

@@ -5,7 +5,8 @@
 - the pure modules (all but `addon.py`, `parts/`, `flow.py`, `options.py`, `seams/` and the
   content view) import nothing from mitmproxy, not even through another module of ours;
 - every module has a test file named after it, or stands in TESTED_BY with the suite that tests it
-  (as mitmproxy's `test/filename_matching.py` asks of its own modules).
+  (as mitmproxy's `test/filename_matching.py` asks of its own modules);
+- every option declared once, in `cot_proxy.settings` (only `options.declare` calls `add_option`).
 """
 
 from __future__ import annotations
@@ -201,3 +202,15 @@ def test_every_module_has_its_tests(name: str) -> None:
 
 def test_tested_by_names_only_modules() -> None:
     assert set(TESTED_BY) <= set(MODULES)
+
+
+def test_options_are_declared_from_the_table_only() -> None:
+    # Every option is a row of cot_proxy.settings; a part declares it with options.declare(), which
+    # alone calls loader.add_option (tests/addon/test_options.py checks what the addon declares).
+    callers = sorted(
+        name
+        for name, path in MODULES.items()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr == "add_option"
+    )
+    assert callers == ["options"], f"declare options in cot_proxy.settings, not in {callers}"

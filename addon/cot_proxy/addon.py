@@ -13,6 +13,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import connection
 from mitmproxy import http
 
@@ -104,7 +105,7 @@ class CotProxy:
     def _methods(self, name: str) -> list[Any]:
         return [getattr(part, name) for part in self.parts if hasattr(part, name)]
 
-    def load(self, loader: Any) -> None:
+    def load(self, loader: addonmanager.Loader) -> None:
         for load in self._methods("load"):
             load(loader)
 

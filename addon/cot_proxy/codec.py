@@ -28,7 +28,8 @@ class _BrotliDecoder:
         self._decompressor = brotli.Decompressor()
 
     def decode(self, data: bytes) -> bytes:
-        return self._decompressor.process(data)
+        decoded: bytes = self._decompressor.process(data)
+        return decoded
 
     def flush(self) -> bytes:
         return b""

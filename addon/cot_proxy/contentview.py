@@ -8,6 +8,8 @@ automatically for every answer that has one; elsewhere it never is.
 
 from __future__ import annotations
 
+from typing import Any
+
 from mitmproxy import contentviews
 from mitmproxy import http
 
@@ -37,7 +39,7 @@ class CotProxyView(contentviews.Contentview):
         return 2 if _transcript(metadata) is not None else -1
 
 
-def _transcript(metadata: contentviews.Metadata) -> dict | None:
+def _transcript(metadata: contentviews.Metadata) -> dict[str, Any] | None:
     flow = metadata.flow
     if not isinstance(flow, http.HTTPFlow) or metadata.http_message is not flow.response:
         return None

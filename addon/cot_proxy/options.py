@@ -1,42 +1,46 @@
 """Refusing a bad setting the way a user understands, before and after start-up.
 
-The options are declared by the parts that use them (`parts/*.py`, in their `load`); this module
-holds what they share: whether mitmproxy is running yet, `reject()`, and the environment variable
-each option is set from by entrypoint.sh, so that messages name what the user actually typed.
+Every option is a row of `cot_proxy.settings`; the parts that use one declare it in their `load`
+with `declare()`. This module holds what they share: `declare()`, whether mitmproxy is running
+yet, `reject()`, and the environment variable each option is set from (`ENV_NAMES`, derived from
+the table), so that messages name what the user actually typed.
 """
 
 from __future__ import annotations
 
 import logging
 
+from mitmproxy import addonmanager
+from mitmproxy import ctx
 from mitmproxy import exceptions
+
+from cot_proxy import settings
 
 logger = logging.getLogger(__name__)
 
-# Option → the entrypoint.sh variable it comes from (for messages).
-ENV_NAMES: dict[str, str] = {
-    "target_base_url": "TARGET_BASE_URL",
-    "llm_params": "LLM_PARAMS",
-    "rules_file": "CONFIG_FILE",
-    "think_tag": "THINK_TAG",
-    "think_end_tag": "THINK_END_TAG",
-    "think_family": "THINK_FAMILY",
-    "think_mode": "THINK_MODE",
-    "reasoning_field": "REASONING_FIELD",
-    "responses_reasoning": "RESPONSES_REASONING",
-    "api_request_timeout": "API_REQUEST_TIMEOUT",
-    "log_bodies": "DEBUG",
-    "max_request_bytes": "MAX_REQUEST_BYTES",
-    "target_ca_bundle": "TARGET_CA_BUNDLE",
-    "ssl_insecure": "TARGET_TLS_VERIFY",
-    "metrics_require_key": "METRICS_REQUIRE_KEY",
-    "max_concurrent_requests": "MAX_CONCURRENT_REQUESTS",
-    "shutdown_grace_seconds": "SHUTDOWN_GRACE_SECONDS",
-    "client_header_timeout": "CLIENT_HEADER_TIMEOUT",
-    "client_idle_timeout": "CLIENT_IDLE_TIMEOUT",
-    "target_server": "TARGET_SERVER",
-    "detect_ttl_seconds": "DETECT_TTL_SECONDS",
-}
+# Option → the environment variable it comes from (for messages).
+ENV_NAMES: dict[str, str] = {s.option: s.env for s in settings.SETTINGS if s.env}
+
+
+def declare(loader: addonmanager.Loader, *names: str) -> None:
+    """Declare these options of `cot_proxy.settings` (their type, default and help live there)."""
+    for name in names:
+        setting = settings.BY_OPTION[name]
+        if setting.declared_by_mitmproxy:
+            raise ValueError(f"{name} is mitmproxy's own option: it is not ours to declare")
+        loader.add_option(name, setting.typespec, setting.default, setting.help)
+
+
+def in_range(updated: set[str], *names: str) -> bool:
+    """Refuse each updated number of `names` below its row's minimum; whether all are in range."""
+    fine = True
+    for name in names:
+        if name in updated:
+            problem = settings.number_problem(settings.BY_OPTION[name], getattr(ctx.options, name))
+            if problem:
+                reject(problem)
+                fine = False
+    return fine
 
 
 class _Phase:

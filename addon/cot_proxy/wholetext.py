@@ -16,9 +16,9 @@ import functools
 import re
 from collections.abc import Callable
 
-from cot_proxy.think import BLOCK_SEPARATOR
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import remove_think_blocks
+from cot_proxy.think_config import BLOCK_SEPARATOR
 
 
 @dataclasses.dataclass(frozen=True)

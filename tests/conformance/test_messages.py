@@ -9,6 +9,7 @@ prompt to the same server: the same request the converter makes, so the same tok
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ from .llama import LlamaServer
 PROMPTS = ["Hi", "Hello there"]
 
 
-def raw_text(body: dict) -> str:
+def raw_text(body: dict[str, Any]) -> str:
     return "".join(block["text"] for block in body["content"] if block["type"] == "text")
 
 

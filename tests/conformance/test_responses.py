@@ -7,6 +7,8 @@ message) is the reference for the proxy's reasoning mode.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from .cases import CASES
@@ -25,7 +27,7 @@ from .compare import agree
 SEEDS = range(2)
 
 
-def raw_text(body: dict) -> str:
+def raw_text(body: dict[str, Any]) -> str:
     return "".join(
         part["text"]
         for item in body["output"]

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -158,7 +159,7 @@ def _reset_upstream(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(scope="session")
-def start_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+def start_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Proxy]]:
     """Factory: start_proxy(env) -> a ready Proxy; all are stopped at the end of the session."""
     started: list[Proxy] = []
 
@@ -174,6 +175,6 @@ def start_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
 
 
 @pytest.fixture(scope="session")
-def proxy(start_proxy, upstream: Upstream) -> Proxy:
+def proxy(start_proxy: Callable[..., Proxy], upstream: Upstream) -> Proxy:
     """The default proxy: TARGET_BASE_URL=<upstream>/v1/, everything else at its defaults."""
     return start_proxy({"TARGET_BASE_URL": f"{upstream.url}/v1/", "API_REQUEST_TIMEOUT": "3"})

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -38,7 +39,7 @@ def curl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
     )
 
 
-def curl_json(*args: str, timeout: float = 20) -> tuple[int, dict, dict[str, str]]:
+def curl_json(*args: str, timeout: float = 20) -> tuple[int, dict[str, Any], dict[str, str]]:
     """(status, JSON body, lower-case headers) of one curl call."""
     result = curl("-i", *args, timeout=timeout)
     assert result.stdout, f"no answer: {result.stderr}"
@@ -367,7 +368,7 @@ def test_health_hanging_target_does_not_block_other_requests(start_proxy, upstre
         proxy = start_proxy(
             {"TARGET_BASE_URL": f"http://127.0.0.1:{port}/v1/", "API_REQUEST_TIMEOUT": "30"}
         )
-        result: dict = {}
+        result: dict[str, Any] = {}
 
         def check() -> None:
             result["health"] = curl_json(f"{proxy.url}/health")

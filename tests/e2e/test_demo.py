@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 from typing import NamedTuple
 
 import anthropic
@@ -62,7 +63,7 @@ def wait_healthy(proxy: Proxy, timeout: float = 15.0) -> None:
     raise AssertionError(f"demo not healthy within {timeout} s:\n{proxy.log()}")
 
 
-def curl(url: str, body: dict, stream: bool = False) -> str:
+def curl(url: str, body: dict[str, Any], stream: bool = False) -> str:
     args = ["curl", "-sS", "--max-time", "20", url, "-H", "Content-Type: application/json"]
     args += ["-N"] if stream else []
     result = subprocess.run(
@@ -76,7 +77,7 @@ def sse_data(text: str) -> list[str]:
     return [line[6:] for line in text.splitlines() if line.startswith("data: ")]
 
 
-def chat(stream: bool) -> dict:
+def chat(stream: bool) -> dict[str, Any]:
     return {
         "model": "demo-reasoner",
         "stream": stream,
@@ -151,7 +152,7 @@ def test_both_listen_on_this_machine_only(demo: Demo) -> None:
     assert f"scripted reasoning model on {demo.upstream_url}/v1" in log
 
 
-def post(url: str, body: dict, **headers: str) -> tuple[int, bytes]:
+def post(url: str, body: dict[str, Any], **headers: str) -> tuple[int, bytes]:
     request = urllib.request.Request(
         url, json.dumps(body).encode(), {"Content-Type": "application/json", **headers}
     )
@@ -178,7 +179,7 @@ FORMATS = [
 @pytest.mark.parametrize("stream", [False, True])
 @pytest.mark.parametrize(("path", "body"), FORMATS)
 def test_every_format_thinks_first_and_the_proxy_removes_it(
-    demo: Demo, path: str, body: dict, stream: bool
+    demo: Demo, path: str, body: dict[str, Any], stream: bool
 ) -> None:
     body = {**body, "stream": stream}
     status, raw = post(demo.upstream_url + path, body)

@@ -235,7 +235,10 @@ def test_models_endpoint_behind_the_gateway_keys(start_proxy, upstream) -> None:
     [
         ({"TARGET_SERVER": "llama"}, "cot-proxy: TARGET_SERVER must be one of auto, llamacpp,"),
         ({"DETECT_TTL_SECONDS": "ten"}, "cot-proxy: DETECT_TTL_SECONDS must be a whole number"),
-        ({"DETECT_TTL_SECONDS": "0"}, "cot-proxy: DETECT_TTL_SECONDS must be at least 1, not 0"),
+        (
+            {"DETECT_TTL_SECONDS": "0"},
+            "cot-proxy: DETECT_TTL_SECONDS must be a whole number of seconds above 0, not '0'",
+        ),
         ({"LLM_PARAMS": "model=m,server=llama"}, "unknown server 'llama' (use auto|llamacpp|"),
     ],
 )

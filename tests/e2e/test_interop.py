@@ -146,7 +146,7 @@ def test_interop_rules(interop_proxy, upstream, stream, model, pieces, finish, c
 
 
 def test_suffix_on_completions_prompt(interop_proxy, upstream):
-    seen: list[dict] = []
+    seen: list[dict[str, Any]] = []
 
     async def handler(req: Received, reply: Reply) -> None:
         seen.append(req.json())
@@ -216,7 +216,7 @@ def test_reasoning_field_renamed_and_both(interop_proxy, upstream, stream, model
     ],
 )
 def test_history_strip_and_to_field(interop_proxy, upstream, model, expected):
-    seen: list[dict] = []
+    seen: list[dict[str, Any]] = []
 
     async def handler(req: Received, reply: Reply) -> None:
         seen.append(req.json())
@@ -343,7 +343,7 @@ def test_inline_mode(
 
 
 def test_variants_go_upstream_as_their_model_and_are_listed(interop_proxy, upstream):
-    seen: list[dict] = []
+    seen: list[dict[str, Any]] = []
 
     async def handler(req: Received, reply: Reply) -> None:
         if req.path.endswith("/models"):

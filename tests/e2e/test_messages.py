@@ -152,7 +152,7 @@ def test_curl_n_event_names_and_untouched_bytes(proxy, upstream) -> None:
         ),
     ],
 )
-def test_create_not_streamed(proxy, upstream, mode: str, expected: list) -> None:
+def test_create_not_streamed(proxy, upstream, mode: str, expected: list[Any]) -> None:
     serve_json(upstream, up.vllm_body([{"type": "text", "text": "".join(VLLM_TEXT)}]))
     message = sdk(proxy, mode).messages.create(model="m", max_tokens=64, messages=MESSAGES)
     assert blocks(message) == expected

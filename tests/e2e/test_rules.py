@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import openai
 import pytest
@@ -48,7 +49,7 @@ def rules_proxy(start_proxy, upstream, tmp_path_factory):
     )
 
 
-def post(proxy, upstream, body: dict) -> dict:
+def post(proxy, upstream, body: dict[str, Any]) -> dict[str, Any]:
     """POST a chat request through the proxy; the JSON body the upstream received."""
     status, _, _ = curl_json(
         "-H",

@@ -4,6 +4,8 @@ the upstream received."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import anthropic
 import ollama
 import openai
@@ -150,7 +152,7 @@ def answering(upstream):
     return upstream
 
 
-def received(upstream) -> dict:
+def received(upstream) -> dict[str, Any]:
     (request,) = upstream.received
     assert "x-think-mode" not in request.headers
     return request.json()
@@ -184,7 +186,7 @@ def test_responses_string_input_rule(formats_proxy, answering):
     }
 
 
-def history_input() -> list:
+def history_input() -> list[Any]:
     return [
         {"role": "user", "content": "q1"},
         {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "s"}]},
@@ -236,7 +238,7 @@ def test_responses_history_to_field(formats_proxy, answering):
 # --- Anthropic Messages ------------------------------------------------------------------
 
 
-def claude_history() -> list:
+def claude_history() -> list[Any]:
     return [
         {"role": "user", "content": "q1"},
         {
@@ -291,7 +293,7 @@ def test_messages_history_to_field(formats_proxy, answering):
 # --- Ollama ------------------------------------------------------------------------------
 
 
-def ollama_history() -> list:
+def ollama_history() -> list[Any]:
     return [
         {"role": "user", "content": "q1"},
         {"role": "assistant", "content": "<think>t1</think>answer 1", "thinking": "native"},

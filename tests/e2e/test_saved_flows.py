@@ -53,11 +53,11 @@ def send_every_kind_of_flow(url: str) -> None:
     assert "boom" in curl(*post, "{}", f"{url}/v1/fail").stdout
 
 
-def notes_by_path(flows: list) -> dict[str, dict]:
+def notes_by_path(flows: list[Any]) -> dict[str, dict[str, Any]]:
     return {f"{f.request.method} {f.request.path}": f.metadata.get("cot_proxy") for f in flows}
 
 
-def check_saved(flows: list) -> None:
+def check_saved(flows: list[Any]) -> None:
     saved = notes_by_path(flows)
     assert len(flows) == 5, saved
     chats = [f for f in flows if f.request.path == "/v1/chat/completions" and f.response]
@@ -131,7 +131,7 @@ def streams(flow: Any) -> bool:
     return json.loads(flow.request.content).get("stream") is True
 
 
-def by_kind(flows: list) -> dict[str, Any]:
+def by_kind(flows: list[Any]) -> dict[str, Any]:
     chats = [f for f in flows if f.request.path == "/v1/chat/completions"]
     return {
         "buffered": next(f for f in chats if b'"messages"' in f.request.content and not streams(f)),

@@ -6,6 +6,7 @@ import asyncio
 import json
 import socket
 import time
+from typing import Any
 
 import openai
 import pytest
@@ -24,7 +25,7 @@ def sdk(proxy) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=KEY, max_retries=0, timeout=20)
 
 
-def stream_text(proxy, model: str = "m") -> tuple[str, str, list]:
+def stream_text(proxy, model: str = "m") -> tuple[str, str, list[Any]]:
     """(content, reasoning_content, chunks) as the openai SDK sees a streamed chat answer."""
     chunks = list(
         sdk(proxy).chat.completions.create(
@@ -40,7 +41,9 @@ def stream_text(proxy, model: str = "m") -> tuple[str, str, list]:
     return content, reasoning, chunks
 
 
-def serve(upstream, chunks: list[bytes], delay: float = 0.0, headers: dict | None = None) -> None:
+def serve(
+    upstream, chunks: list[bytes], delay: float = 0.0, headers: dict[str, Any] | None = None
+) -> None:
     async def handler(req: Received, reply: Reply) -> None:
         await reply.sse(chunks, delay=delay, headers=headers)
 

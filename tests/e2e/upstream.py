@@ -170,7 +170,7 @@ async def _read_request(reader: asyncio.StreamReader) -> Received | None:
 
 def chat_chunk(
     content: str | None, *, index: int = 0, finish: str | None = None, **delta: Any
-) -> dict:
+) -> dict[str, Any]:
     d: dict[str, Any] = dict(delta)
     if content is not None or not d:
         d["content"] = content
@@ -197,7 +197,7 @@ def chat_stream(pieces: list[str]) -> list[bytes]:
     return events
 
 
-def chat_completion(content: str, **message: Any) -> dict:
+def chat_completion(content: str, **message: Any) -> dict[str, Any]:
     return {
         "id": "chatcmpl-1",
         "object": "chat.completion",

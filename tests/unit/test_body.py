@@ -98,7 +98,7 @@ def test_filter_body_keep(body: bytes) -> None:
     ],
 )
 def test_filter_body_unchanged_or_not_applicable(body: bytes, endpoint: str) -> None:
-    assert filter_body(body, ThinkConfig(), FORMATS[endpoint]) is None  # type: ignore[arg-type]
+    assert filter_body(body, ThinkConfig(), FORMATS[endpoint]) is None
 
 
 def test_filter_body_non_ascii_output() -> None:

@@ -11,6 +11,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 import cot_proxy.stream as stream_module
+from cot_proxy import jsonbytes
 from cot_proxy.body import filter_body
 from cot_proxy.channel import Change
 from cot_proxy.channel import ChannelStep
@@ -254,7 +255,7 @@ def test_stream_answer_events_after_the_block_take_the_fast_path(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls = []
-    real_decode = stream_module.decode_json
+    real_decode = jsonbytes.decode_json  # what stream.py calls
 
     def counting_decode(data: bytes) -> Any:
         calls.append(1)

@@ -1,4 +1,5 @@
 import copy
+from typing import Any
 
 from cot_proxy.rewrite import rewrite_request
 from cot_proxy.rules import ModelRule
@@ -136,7 +137,7 @@ def test_model_renamed():
 
 
 def test_model_set_when_request_has_none():
-    body = {"messages": [user("hi")]}
+    body: dict[str, Any] = {"messages": [user("hi")]}
     rewrite_request(body, ModelRule("default", upstream_model_name="org/M"))
     assert body["model"] == "org/M"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 
 
-def event(delta: dict | None = None, finish: str | None = None) -> bytes:
+def event(delta: dict[str, Any] | None = None, finish: str | None = None) -> bytes:
     obj = {"id": "c", "choices": [{"index": 0, "delta": delta or {}, "finish_reason": finish}]}
     return b"data: " + json.dumps(obj).encode() + b"\n\n"
 

@@ -31,7 +31,7 @@ PIECES = ["<thi", "nk>why ", "not</th", "ink>\n\nHel", "lo <b>", "world"]
 @settings(max_examples=60, deadline=None)
 @given(points=st.lists(st.integers(min_value=0), max_size=6))
 def test_recording_changes_no_byte_the_client_gets(mode, points):
-    config = ThinkConfig(mode=mode)  # type: ignore[arg-type]
+    config = ThinkConfig(mode=mode)
     data = chat_stream(PIECES)
     chunks = split_at(data, points)
     plain = b"".join(run(FilterStream(config, FORMATS["chat"]), chunks))
@@ -44,7 +44,7 @@ def test_recording_changes_no_byte_the_client_gets(mode, points):
 
 @pytest.mark.parametrize("mode", ["strip", "reasoning"])
 def test_recording_filter_answers_like_a_plain_one(mode):
-    config = ThinkConfig(mode=mode)  # type: ignore[arg-type]
+    config = ThinkConfig(mode=mode)
     plain = ThinkFilter(config)
     recording = ThinkFilter(config, observer=Transcript(mode, "r").observer(0))
     for piece in PIECES:

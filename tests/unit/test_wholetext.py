@@ -43,7 +43,7 @@ CONFIGS = [
     ThinkConfig(mode="strip", tags=(("[THINK]", "[/THINK]"), THINK), end_markers=("<tool_call>",)),
     ThinkConfig(mode="reasoning", tags=(THINK, ("<think>", "]]"))),  # a start tag listed twice
     *(
-        ThinkConfig(mode=mode, tags=family.tags, end_markers=family.end_markers)  # type: ignore[arg-type]
+        ThinkConfig(mode=mode, tags=family.tags, end_markers=family.end_markers)
         for family in FAMILIES.values()
         if not family.implicit_start and not family.unwrap
         for mode in ("strip", "reasoning")

@@ -280,7 +280,9 @@ class ChoicesRewriter:
         """The last non-empty text of `channel` in `raw` (one event or a chunk of whole ones)."""
         found = None
         done = self._shape.done_payload
-        for event in SSEFramer(self._max_event_bytes).feed(raw):
+        # Flushed: an event ending in a lone CR is held by a framer waiting for a possible LF.
+        framer = SSEFramer(self._max_event_bytes)
+        for event in [*framer.feed(raw), *framer.flush()]:
             payload, _ = read_event(event) if type(event) is bytes else (None, None)
             try:
                 obj = decode_json(payload) if payload and payload != done else None

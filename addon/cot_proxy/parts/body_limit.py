@@ -9,37 +9,26 @@ reads neither holds it open nor is read as the next request.
 
 from __future__ import annotations
 
-from typing import Any
-
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
 from cot_proxy.apierror import error_body
 from cot_proxy.flow import answer_locally
 from cot_proxy.flow import notes
+from cot_proxy.options import declare
 from cot_proxy.options import env_name
-from cot_proxy.options import reject
+from cot_proxy.options import in_range
 from cot_proxy.seams import error_pages
 from cot_proxy.seams import request_size
 
 
 class BodyLimit:
-    def load(self, loader: Any) -> None:
-        loader.add_option(
-            "max_request_bytes",
-            int,
-            64 * 1024 * 1024,
-            "Largest request body forwarded, in bytes (image inputs make chat requests large).",
-        )
+    def load(self, loader: addonmanager.Loader) -> None:
+        declare(loader, "max_request_bytes")
 
     def configure(self, updated: set[str]) -> None:
-        if "max_request_bytes" in updated:
-            if ctx.options.max_request_bytes <= 0:
-                reject(
-                    f"{env_name('max_request_bytes')} must be a positive number of bytes, "
-                    f"not {ctx.options.max_request_bytes}"
-                )
-                return
+        if "max_request_bytes" in updated and in_range(updated, "max_request_bytes"):
             request_size.limit_request_bodies(ctx.options.max_request_bytes)
 
     def done(self) -> None:

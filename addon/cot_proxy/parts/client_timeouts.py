@@ -18,14 +18,15 @@ import logging
 import time
 from dataclasses import dataclass
 from dataclasses import field
-from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import connection
 from mitmproxy import ctx
 from mitmproxy import http
 
+from cot_proxy.options import declare
 from cot_proxy.options import env_name
-from cot_proxy.options import reject
+from cot_proxy.options import in_range
 from cot_proxy.seams import connections
 
 logger = logging.getLogger(__name__)
@@ -44,27 +45,11 @@ class ClientTimeouts:
     def __init__(self) -> None:
         self.clients: dict[str, _Client] = {}
 
-    def load(self, loader: Any) -> None:
-        loader.add_option(
-            "client_header_timeout",
-            int,
-            30,
-            "Seconds a client may stay silent before its request headers are complete; then it is disconnected.",
-        )
-        loader.add_option(
-            "client_idle_timeout",
-            int,
-            300,
-            "Seconds a kept-alive client connection may stay silent between requests; then it is closed.",
-        )
+    def load(self, loader: addonmanager.Loader) -> None:
+        declare(loader, "client_header_timeout", "client_idle_timeout")
 
     def configure(self, updated: set[str]) -> None:
-        for option in OPTIONS:
-            value = getattr(ctx.options, option)
-            if option in updated and value <= 0:
-                reject(
-                    f"{env_name(option)} must be a positive whole number of seconds, not {value}"
-                )
+        in_range(updated, *OPTIONS)
 
     def done(self) -> None:
         for client in self.clients.values():

@@ -9,15 +9,16 @@ before this part, or are exempt by path.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
 from cot_proxy.apierror import error_body
 from cot_proxy.flow import answer_locally
+from cot_proxy.options import declare
 from cot_proxy.options import env_name
-from cot_proxy.options import reject
+from cot_proxy.options import in_range
 
 logger = logging.getLogger(__name__)
 
@@ -29,20 +30,11 @@ class Concurrency:
     def __init__(self) -> None:
         self.in_flight: set[str] = set()  # flow ids admitted and not yet answered
 
-    def load(self, loader: Any) -> None:
-        loader.add_option(
-            "max_concurrent_requests",
-            int,
-            0,
-            "Most requests forwarded at once by this process (0: no limit); beyond, a JSON 429 with Retry-After.",
-        )
+    def load(self, loader: addonmanager.Loader) -> None:
+        declare(loader, "max_concurrent_requests")
 
     def configure(self, updated: set[str]) -> None:
-        if "max_concurrent_requests" in updated and ctx.options.max_concurrent_requests < 0:
-            reject(
-                f"{env_name('max_concurrent_requests')} must be 0 (no limit) or a positive number, "
-                f"not {ctx.options.max_concurrent_requests}"
-            )
+        in_range(updated, "max_concurrent_requests")
 
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live:

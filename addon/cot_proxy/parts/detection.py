@@ -17,6 +17,7 @@ from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
@@ -28,7 +29,9 @@ from cot_proxy.detect.servers import AUTO
 from cot_proxy.detect.servers import SERVER_NAMES
 from cot_proxy.flow import answer_locally
 from cot_proxy.flow import notes
+from cot_proxy.options import declare
 from cot_proxy.options import env_name
+from cot_proxy.options import in_range
 from cot_proxy.options import reject
 from cot_proxy.parts.gateway import SECRET_HEADERS
 from cot_proxy.parts.gateway import Gateway
@@ -48,6 +51,10 @@ PROBE_TIMEOUT = 2.0  # seconds: the longest a probe may hold start-up work or a 
 NEW_PROBES = 8  # models GET /cot-proxy/models reads at once (an Ollama may list hundreds)
 
 
+# The options the detector is built from.
+_DETECTOR_OPTIONS = {"target_base_url", "target_server", "detect_ttl_seconds"}
+
+
 class Detection:
     def __init__(
         self, router: Router, tls: TargetTls, gateway: Gateway, think: ThinkRemoval
@@ -63,22 +70,8 @@ class Detection:
         self._announced: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def load(self, loader: Any) -> None:
-        loader.add_option(
-            "target_server",
-            str,
-            AUTO,
-            "The kind of server the target is: auto (probed at start), or one of "
-            + ", ".join(SERVER_NAMES)
-            + ". Says which metadata tells each model's family (THINK_FAMILY=auto).",
-        )
-        loader.add_option(
-            "detect_ttl_seconds",
-            int,
-            600,
-            "How long a detected model family is used before it is read again (in the "
-            "background) from the target.",
-        )
+    def load(self, loader: addonmanager.Loader) -> None:
+        declare(loader, "target_server", "detect_ttl_seconds")
 
     def configure(self, updated: set[str]) -> None:
         if "target_server" in updated and ctx.options.target_server not in (AUTO, *SERVER_NAMES):
@@ -86,11 +79,7 @@ class Detection:
             reject(
                 f"{env_name('target_server')} must be one of {names}, not {ctx.options.target_server!r}"
             )
-        elif "detect_ttl_seconds" in updated and ctx.options.detect_ttl_seconds < 1:
-            reject(
-                f"{env_name('detect_ttl_seconds')} must be at least 1, not {ctx.options.detect_ttl_seconds}"
-            )
-        elif updated & {"target_base_url", "target_server", "detect_ttl_seconds"}:
+        elif in_range(updated, "detect_ttl_seconds") and updated & _DETECTOR_OPTIONS:
             self.detector = None  # built again, with the new settings, at its next use
 
     def running(self) -> None:

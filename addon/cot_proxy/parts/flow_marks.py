@@ -12,8 +12,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import contentviews
 from mitmproxy import ctx
 from mitmproxy import http
@@ -34,7 +34,7 @@ class FlowMarks:
     def __init__(self, think: ThinkRemoval) -> None:
         self.think = think
 
-    def load(self, loader: Any) -> None:
+    def load(self, loader: addonmanager.Loader) -> None:
         contentviews.add(CotProxyView)
 
     def running(self) -> None:

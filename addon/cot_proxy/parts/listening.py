@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import errno
 import logging
-from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 
+from cot_proxy.options import declare
 from cot_proxy.seams import listening
 
 logger = logging.getLogger(__name__)
 
 
 class Listening:
-    def load(self, loader: Any) -> None:
-        loader.add_option(
-            "reuse_port",
-            bool,
-            False,
-            "Bind the proxy port with SO_REUSEPORT so that several mitmdump processes share it (WORKERS).",
-        )
+    def load(self, loader: addonmanager.Loader) -> None:
+        declare(loader, "reuse_port")
         listening.listen_tcp_only()
 
     def configure(self, updated: set[str]) -> None:

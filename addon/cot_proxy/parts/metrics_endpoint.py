@@ -6,12 +6,12 @@ Open by default, like /health (it runs before the gateway); with metrics_require
 
 from __future__ import annotations
 
-from typing import Any
-
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
 from cot_proxy.flow import notes
+from cot_proxy.options import declare
 from cot_proxy.options import env_name
 from cot_proxy.options import reject
 from cot_proxy.parts.gateway import Gateway
@@ -26,13 +26,8 @@ class MetricsEndpoint:
         self.series = series
         self.gateway = gateway
 
-    def load(self, loader: Any) -> None:
-        loader.add_option(
-            "metrics_require_key",
-            bool,
-            False,
-            "GET /metrics needs one of the gateway keys (PROXY_API_KEYS), like any request.",
-        )
+    def load(self, loader: addonmanager.Loader) -> None:
+        declare(loader, "metrics_require_key")
 
     def configure(self, updated: set[str]) -> None:
         if "metrics_require_key" in updated and ctx.options.metrics_require_key:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
 from cot_proxy.flow import notes
+from cot_proxy.options import declare
 
 logger = logging.getLogger(__name__)
 
@@ -17,13 +18,8 @@ BODY_LOG_LIMIT = 4096
 
 
 class RequestLog:
-    def load(self, loader: Any) -> None:
-        loader.add_option(
-            "log_bodies",
-            bool,
-            False,
-            "Log request and (buffered) response bodies at DEBUG level.",
-        )
+    def load(self, loader: addonmanager.Loader) -> None:
+        declare(loader, "log_bodies")
 
     def request(self, flow: http.HTTPFlow) -> None:
         if ctx.options.log_bodies and flow.response is None and flow.request.raw_content:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeGuard
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
@@ -31,6 +32,7 @@ from cot_proxy.formats.registry import format_of
 from cot_proxy.formats.registry import model_list_merger
 from cot_proxy.jsonbytes import dumps_body
 from cot_proxy.jsonbytes import loads_body
+from cot_proxy.options import declare
 from cot_proxy.options import reject
 from cot_proxy.parts.think_removal import ThinkRemoval
 from cot_proxy.parts.thinking import ThinkingControl
@@ -64,19 +66,8 @@ class RequestRules:
         self.rules = RuleSet([])
         self._loaded = False  # the first load is no reload
 
-    def load(self, loader: Any) -> None:
-        loader.add_option(
-            "llm_params",
-            str,
-            "",
-            "Per-model rules: 'model=NAME,key=value,...;model=NAME2,...' (see docs/rules.md).",
-        )
-        loader.add_option(
-            "rules_file",
-            str,
-            "",
-            "YAML file with per-model rules (see config.yaml); LLM_PARAMS wins over it per model and key.",
-        )
+    def load(self, loader: addonmanager.Loader) -> None:
+        declare(loader, "llm_params", "rules_file")
 
     def configure(self, updated: set[str]) -> None:
         if not updated & {"llm_params", "rules_file"}:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
+from cot_proxy.options import declare
 from cot_proxy.options import reject
 from cot_proxy.routing import Target
 from cot_proxy.routing import parse_target
@@ -19,14 +20,8 @@ class Router:
     def __init__(self) -> None:
         self.target: Target | None = None
 
-    def load(self, loader: Any) -> None:
-        loader.add_option(
-            "target_base_url",
-            str,
-            "https://api.openai.com/v1/",
-            "Base URL of the OpenAI-compatible server; its path is prepended to client paths "
-            "(without doubling /v1). Start mitmdump with --mode reverse: on the same scheme, host and port.",
-        )
+    def load(self, loader: addonmanager.Loader) -> None:
+        declare(loader, "target_base_url")
 
     def configure(self, updated: set[str]) -> None:
         if "target_base_url" in updated:

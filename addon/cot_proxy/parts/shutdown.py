@@ -11,15 +11,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
 from cot_proxy.apierror import error_body
 from cot_proxy.flow import answer_locally
+from cot_proxy.options import declare
 from cot_proxy.options import env_name
-from cot_proxy.options import reject
+from cot_proxy.options import in_range
 from cot_proxy.seams import connections
 from cot_proxy.seams import signals
 
@@ -39,20 +40,11 @@ class Shutdown:
         self.in_flight: set[str] = set()
         self._drain: asyncio.Task[None] | None = None
 
-    def load(self, loader: Any) -> None:
-        loader.add_option(
-            "shutdown_grace_seconds",
-            int,
-            30,
-            "Seconds a stop signal waits for requests and streams in flight before cutting them.",
-        )
+    def load(self, loader: addonmanager.Loader) -> None:
+        declare(loader, "shutdown_grace_seconds")
 
     def configure(self, updated: set[str]) -> None:
-        if "shutdown_grace_seconds" in updated and ctx.options.shutdown_grace_seconds < 0:
-            reject(
-                f"{env_name('shutdown_grace_seconds')} must be 0 or more seconds, "
-                f"not {ctx.options.shutdown_grace_seconds}"
-            )
+        in_range(updated, "shutdown_grace_seconds")
 
     def running(self) -> None:
         signals.on_stop_signal(self._signalled)

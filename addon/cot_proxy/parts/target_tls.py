@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import ssl
-from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 
+from cot_proxy.options import declare
 from cot_proxy.options import reject
 from cot_proxy.tls import ssl_context_for
 from cot_proxy.tls import trust_bundle_with
@@ -20,13 +21,8 @@ class TargetTls:
     def __init__(self) -> None:
         self._bundle: str | None = None
 
-    def load(self, loader: Any) -> None:
-        loader.add_option(
-            "target_ca_bundle",
-            str,
-            "",
-            "PEM file with extra CA certificates to trust for the target (added to the public ones).",
-        )
+    def load(self, loader: addonmanager.Loader) -> None:
+        declare(loader, "target_ca_bundle")
 
     def configure(self, updated: set[str]) -> None:
         if "target_ca_bundle" in updated and ctx.options.target_ca_bundle:

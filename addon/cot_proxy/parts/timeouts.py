@@ -10,14 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
 
+from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
 from cot_proxy.flow import notes
+from cot_proxy.options import declare
 from cot_proxy.options import env_name
-from cot_proxy.options import reject
+from cot_proxy.options import in_range
 from cot_proxy.seams import connections
 from cot_proxy.seams import error_pages
 
@@ -28,22 +29,13 @@ class Timeouts:
     def __init__(self) -> None:
         self._timers: dict[str, asyncio.TimerHandle] = {}
 
-    def load(self, loader: Any) -> None:
-        loader.add_option(
-            "api_request_timeout",
-            int,
-            3000,
-            "Seconds to wait for the target's response headers; also the longest silence allowed mid-stream.",
-        )
+    def load(self, loader: addonmanager.Loader) -> None:
+        declare(loader, "api_request_timeout")
         # Before the servers listen: the first request may already need a JSON error.
         error_pages.install()
 
     def configure(self, updated: set[str]) -> None:
-        if "api_request_timeout" in updated and ctx.options.api_request_timeout <= 0:
-            reject(
-                f"{env_name('api_request_timeout')} must be a positive number of seconds, "
-                f"not {ctx.options.api_request_timeout}"
-            )
+        in_range(updated, "api_request_timeout")
 
     def done(self) -> None:
         for timer in self._timers.values():

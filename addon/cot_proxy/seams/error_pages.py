@@ -54,7 +54,8 @@ def _json_error_response(status_code: int, message: str = "") -> bytes:
         body,
         {"Content-Type": "application/json", "Connection": "close"},
     )
-    return http1.assemble_response(response)
+    assembled: bytes = http1.assemble_response(response)
+    return assembled
 
 
 def install() -> None:

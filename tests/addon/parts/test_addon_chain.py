@@ -18,7 +18,7 @@ ENTRYPOINT = {"block_global": False, "flow_detail": 0, "mode": ["reverse:http://
 
 
 async def started(master_cls: type[master.Master], **opts: object) -> master.Master:
-    m = master_cls(options.Options(), with_termlog=False)  # type: ignore[call-arg]
+    m = master_cls(options.Options(), with_termlog=False)
     m.options.update_known(**{**ENTRYPOINT, **opts})  # mitmweb has no flow_detail
     return m
 

@@ -30,5 +30,8 @@ def test_positive_seconds_only(started, option):
     part = ClientTimeouts()
     with taddons.context(part) as tctx:
         tctx.configure(part, **{option: 5})
-        with pytest.raises(OptionsError, match=r"CLIENT_\w+_TIMEOUT must be a positive"):
+        with pytest.raises(
+            OptionsError,
+            match=r"CLIENT_\w+_TIMEOUT must be a whole number of seconds above 0, not .0.",
+        ):
             tctx.configure(part, **{option: 0})

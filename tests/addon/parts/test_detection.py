@@ -96,7 +96,7 @@ async def test_without_auto_nothing_is_probed():
     with taddons.context(*parts.all()) as tctx:
         parts.configure(tctx)
         flow = await parts.send({"model": "magi", "messages": []})
-        assert notes(flow).think.tags == (("<think>", "</think>"),)  # type: ignore[union-attr]
+        assert notes(flow).think.tags == (("<think>", "</think>"),)
         assert parts.target.asked == []
 
 
@@ -122,7 +122,7 @@ async def test_the_probe_uses_the_upstream_name_and_the_rule_server():
             llm_params="model=alias,think_family=auto,upstream_model_name=magi,server=llamacpp",
         )
         flow = await parts.send({"model": "alias", "messages": []})
-        assert notes(flow).think.tags == (("[THINK]", "[/THINK]"),)  # type: ignore[union-attr]
+        assert notes(flow).think.tags == (("[THINK]", "[/THINK]"),)
         assert flow.request.json()["model"] == "magi"
         assert [path for _, path, *_ in parts.target.asked] == ["/props?model=magi"]
 
@@ -136,10 +136,10 @@ async def test_a_reload_refreshes_in_the_background():
         tctx.configure(parts.rules, llm_params="model=other,temperature=1")  # a new rule set
         stale = await parts.send({"model": "magi", "messages": []})
         assert not stale.intercepted
-        assert notes(stale).think.tags == (("[THINK]", "[/THINK]"),)  # type: ignore[union-attr]
+        assert notes(stale).think.tags == (("[THINK]", "[/THINK]"),)
         await asyncio.sleep(0.01)
         fresh = await parts.send({"model": "magi", "messages": []})
-        assert notes(fresh).think.end_markers == ("<tool_call>",)  # type: ignore[union-attr]
+        assert notes(fresh).think.end_markers == ("<tool_call>",)
 
 
 async def test_models_endpoint():
@@ -176,7 +176,7 @@ async def test_rule_family_shown_as_rule():
     "option,value,message",
     [
         ("target_server", "llama", "TARGET_SERVER must be one of auto, llamacpp, ollama"),
-        ("detect_ttl_seconds", 0, "DETECT_TTL_SECONDS must be at least 1, not 0"),
+        ("detect_ttl_seconds", 0, "DETECT_TTL_SECONDS must be a whole number of seconds above 0"),
     ],
 )
 def test_options_checked(started, option, value, message):

@@ -120,7 +120,7 @@ def test_think_mode_header_without_json_body():
         flow = chat_flow(b"", content_type="text/plain")
         flow.request.headers["X-Think-Mode"] = "keep"
         rules.request(flow)
-        assert notes(flow).think is not None and notes(flow).think.mode == "keep"  # type: ignore[union-attr]
+        assert notes(flow).think is not None and notes(flow).think.mode == "keep"
 
 
 @pytest.mark.parametrize("value", ["", "inline-ish", "strip,keep"])

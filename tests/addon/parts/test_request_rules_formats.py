@@ -4,6 +4,7 @@ names find their rule, and Ollama's model list gets the pseudo models."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from mitmproxy.test import taddons
@@ -17,7 +18,7 @@ from tests.addon.flows import chat_flow
 SUFFIX_RULES = r"model=m,append_to_last_user_message=\n\n/no_think"
 
 
-def rewritten(llm_params: str, path: str, body: dict) -> dict:
+def rewritten(llm_params: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
     think = ThinkRemoval()
     rules = RequestRules(think)
     with taddons.context(rules, think) as tctx:
@@ -88,7 +89,7 @@ def tags_flow(path: str = "/api/tags"):
     return flow
 
 
-def answer_with(flow, listing: dict) -> None:
+def answer_with(flow, listing: dict[str, Any]) -> None:
     flow.response = tutils.tresp(content=json.dumps(listing).encode())
     flow.response.headers["content-type"] = "application/json; charset=utf-8"
 

@@ -210,6 +210,7 @@ def test_responses_reasoning_option(started):
             tctx.configure(think, responses_reasoning="summaries")
         assert think.defaults.responses_reasoning == "text"
         tctx.configure(think, responses_reasoning="summary", think_family="qwen3")
-        assert think.defaults.responses_reasoning == "summary"
+        defaults = think.defaults  # (read again: mypy would keep "text" from the assert above)
+        assert defaults.responses_reasoning == "summary"
         tctx.configure(think, responses_reasoning="both", think_family="")
         assert think.defaults == ThinkConfig(responses_reasoning="both")

@@ -184,16 +184,16 @@ async def test_ttl_and_reload_refresh_in_the_background() -> None:
     # the model is swapped for another behind the same name
     table[("GET", "/props?model=m")] = props_with(template("MiniMax-M2"))
     clock.now += 599
-    assert detector.cached("m", {}).family == "qwen3"  # type: ignore[union-attr]
+    assert detector.cached("m", {}).family == "qwen3"
     clock.now += 2
-    assert detector.cached("m", {}).family == "qwen3"  # type: ignore[union-attr]  # stale, used
+    assert detector.cached("m", {}).family == "qwen3"  # stale, used
     await asyncio.sleep(0.01)  # the background refresh
-    assert detector.cached("m", {}).family == "minimax"  # type: ignore[union-attr]
+    assert detector.cached("m", {}).family == "minimax"
     table[("GET", "/props?model=m")] = props_with(template("GLM-4.6"))
     detector.stale()
     detector.cached("m", {})
     await asyncio.sleep(0.01)
-    assert detector.cached("m").family == "glm"  # type: ignore[union-attr]
+    assert detector.cached("m").family == "glm"
 
 
 async def test_server_probe_retried_after_a_failure(caplog: pytest.LogCaptureFixture) -> None:

@@ -15,6 +15,7 @@ from cot_proxy.filters import Filters
 from cot_proxy.formats import EVENT_FORMATS
 from cot_proxy.formats import messages
 from cot_proxy.formats._api import SAME
+from cot_proxy.formats.messages_stream import MessagesRewriter
 from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from tests.e2e import messages_upstream as up
@@ -26,7 +27,7 @@ INLINE = ThinkConfig(mode="inline")
 THINK = "<think>The user greets me.</think>\n\n"
 
 
-def rewriter(config: ThinkConfig) -> messages.MessagesRewriter:
+def rewriter(config: ThinkConfig) -> MessagesRewriter:
     return messages.rewriter(config, Filters(config))
 
 

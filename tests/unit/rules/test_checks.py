@@ -1,5 +1,7 @@
 """cot_proxy.rules.checks: the validators and display helpers shared by both grammars."""
 
+from typing import Any
+
 import pytest
 
 from cot_proxy.rules import ConfigError
@@ -48,7 +50,7 @@ def test_check_key_errors(key, err):
 
 
 def test_assign_nests_and_merges():
-    target: dict = {}
+    target: dict[str, Any] = {}
     assign(target, "a.b", 1, reserved=())
     assign(target, "a.c.d", 2, reserved=())
     assign(target, "e", [3], reserved=())
@@ -65,7 +67,7 @@ def test_assign_nests_and_merges():
     ],
 )
 def test_assign_never_overwrites(first, second, err):
-    target: dict = {}
+    target: dict[str, Any] = {}
     assign(target, first, 1, reserved=())
     with pytest.raises(Invalid, match=err):
         assign(target, second, 2, reserved=())

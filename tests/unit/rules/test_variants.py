@@ -1,5 +1,7 @@
 """Rule variants: `NAME@LABEL` gets the rule of NAME with its variant LABEL on top."""
 
+from typing import Any
+
 import pytest
 
 from cot_proxy.formats.choices_request import merge_models_list
@@ -50,7 +52,7 @@ def matched(rules: RuleSet, model: str) -> ModelRule:
     return rule
 
 
-def sent(rules: RuleSet, body: dict) -> dict:
+def sent(rules: RuleSet, body: dict[str, Any]) -> dict[str, Any]:
     rewrite_request(body, matched(rules, body["model"]))
     return body
 

@@ -87,7 +87,7 @@ def test_the_knob_named_by_hand_wins() -> None:
 
 def test_an_unknown_server_leaves_the_clients_knob() -> None:
     # the client may well speak the server's language already
-    body = {"reasoning_effort": "none"}
+    body: dict[str, Any] = {"reasoning_effort": "none"}
     setting = client_setting(body, "chat")
     assert compile_thinking(body, setting, Target(None, "qwen3"), "chat") == []  # type: ignore[arg-type]
     assert body == {"reasoning_effort": "none"}

@@ -121,9 +121,9 @@ def test_lmstudio_qwen3_gets_the_soft_switch() -> None:
 
 
 def test_a_server_own_rows_come_before_the_rows_of_any_server() -> None:
-    assert row_for("ollama", "qwen3", "chat").knob == "reasoning_effort"  # type: ignore[union-attr]
-    assert row_for("vllm", "qwen3", "chat").knob == "enable_thinking"  # type: ignore[union-attr]
-    assert row_for(None, "qwen3", "chat").knob == "enable_thinking"  # type: ignore[union-attr]
+    assert row_for("ollama", "qwen3", "chat").knob == "reasoning_effort"
+    assert row_for("vllm", "qwen3", "chat").knob == "enable_thinking"
+    assert row_for(None, "qwen3", "chat").knob == "enable_thinking"
 
 
 def test_no_row_for_an_unknown_model() -> None:

@@ -208,7 +208,9 @@ class ChoicesRewriter:
             think_filter = self._filters.get(channel)
             if think_filter is None:
                 think_filter = self._filters[channel] = self._make(channel)
-            if self._idle and container is not None and think_filter.idle:
+            # Its own filter idle, whatever the others do: this channel's events may have
+            # passed unparsed while all were idle, before another one began to hold text.
+            if container is not None and think_filter.idle:
                 self._catch_up(channel, think_filter, container, released)
             self._last[channel] = last
             if container is not None:

@@ -70,7 +70,7 @@ def test_kustomization_lists_exactly_the_manifests() -> None:
     assert kustomization["kind"] == "Kustomization"
     listed = kustomization["resources"]
     assert len(listed) == len(set(listed))
-    on_disk = {p.name for p in K8S.iterdir()} - {"kustomization.yaml"}
+    on_disk = {p.name for p in K8S.iterdir() if p.is_file()} - {"kustomization.yaml"}
     assert set(listed) == on_disk
     kinds = sorted(manifests())
     assert kinds == sorted(
@@ -169,9 +169,61 @@ def compose() -> dict[str, Any]:
     return load(REPO / "docker-compose.yml")
 
 
+REDIS_OVERLAY = K8S / "overlays" / "redis"
+
+
+def overlay_docs() -> list[dict[str, Any]]:
+    return list(YAML(typ="safe", pure=True).load_all((REDIS_OVERLAY / "redis.yaml").read_text()))
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_redis_overlay_manifests_are_valid_kubernetes(version: str) -> None:
+    docs = overlay_docs()
+    assert sorted(d["kind"] for d in docs) == ["Deployment", "NetworkPolicy", "Service"]
+    for doc in docs:
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_redis_overlay_points_the_proxy_at_its_redis() -> None:
+    kustomization = load(REDIS_OVERLAY / "kustomization.yaml")
+    assert kustomization["resources"] == ["../..", "redis.yaml"]
+    assert (REDIS_OVERLAY / "../../kustomization.yaml").resolve() == K8S / "kustomization.yaml"
+    [patch] = kustomization["patches"]
+    assert patch["target"] == {"kind": "Deployment", "name": "cot-proxy"}
+    [op] = YAML(typ="safe", pure=True).load(patch["patch"])
+    service = next(d for d in overlay_docs() if d["kind"] == "Service")
+    [port] = service["spec"]["ports"]
+    assert op["value"] == {
+        "name": "REASONING_STORE",
+        "value": f"redis://{service['metadata']['name']}:{port['port']}/0",
+    }
+    deployment = next(d for d in overlay_docs() if d["kind"] == "Deployment")
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--save") + 1] == "" and args[args.index("--appendonly") + 1] == "no"
+    policy = next(d for d in overlay_docs() if d["kind"] == "NetworkPolicy")
+    [rule] = policy["spec"]["ingress"]
+    [source] = rule["from"]
+    assert source["podSelector"]["matchLabels"] == container_labels()
+
+
+def container_labels() -> dict[str, str]:
+    return dict(manifests()["Deployment"]["spec"]["template"]["metadata"]["labels"])
+
+
+def test_compose_redis_is_optional_and_keeps_nothing() -> None:
+    services = compose()["services"]
+    redis = services["redis"]
+    assert redis["profiles"] == ["redis"]  # started only with --profile redis
+    command = redis["command"]
+    assert command[command.index("--save") + 1] == ""
+    assert command[command.index("--appendonly") + 1] == "no"
+    assert services["cot-proxy"]["environment"]["REASONING_STORE"] == "${REASONING_STORE:-memory}"
+    assert "depends_on" not in redis and "redis" not in services["cot-proxy"]["depends_on"]
+
+
 def test_compose_proxy_in_front_of_llama_cpp() -> None:
     services = compose()["services"]
-    assert set(services) == {"llm", "cot-proxy"}
+    assert set(services) == {"llm", "cot-proxy", "redis"}
     llm, proxy = services["llm"], services["cot-proxy"]
     assert llm["image"] == "ghcr.io/ggml-org/llama.cpp:server"
     command = llm["command"]
@@ -213,12 +265,10 @@ def test_compose_proxy_runs_hardened_and_holds_no_secrets() -> None:
 
 
 def default_grace_seconds() -> int:
-    [value] = re.findall(
-        r"^SHUTDOWN_GRACE_SECONDS=\$\{SHUTDOWN_GRACE_SECONDS:-(\d+)\}$",
-        (REPO / "entrypoint.sh").read_text(),
-        re.MULTILINE,
-    )
-    return int(value)
+    """The default the settings table gives SHUTDOWN_GRACE_SECONDS (entrypoint.sh reads it)."""
+    from cot_proxy.settings import BY_OPTION
+
+    return int(BY_OPTION["shutdown_grace_seconds"].default)
 
 
 def test_docker_and_compose_wait_for_the_drain() -> None:

@@ -142,6 +142,8 @@ def test_the_checks_see_what_they_look_for() -> None:
 # that uses them, or together with the others of a theme).
 TESTED_BY = {
     "apierror": "tests/addon/parts/test_gateway.py",
+    "budget.native": "tests/unit/budget/test_plan.py",
+    "budget.relay": "tests/e2e/test_think_budget.py",
     "contentview": "tests/e2e/test_saved_flows.py",
     "detect.decision": "tests/unit/detect/test_detector.py",
     "detect.http": "tests/unit/detect/test_detector.py",
@@ -160,6 +162,9 @@ TESTED_BY = {
     "formats.textparts": "tests/unit/formats/test_messages.py",
     "framing": "tests/unit/test_eventstream.py",
     "history": "tests/unit/formats/test_choices_request.py",
+    "memory.redis_store": "tests/e2e/test_reasoning_memory_redis.py",
+    "memory.tap": "tests/unit/memory/test_recall.py",
+    "settings_row": "tests/unit/test_settings.py",
     "parts.flow_marks": "tests/e2e/test_saved_flows.py",
     "parts.listening": "tests/e2e/test_workers.py",
     "parts.metrics_endpoint": "tests/e2e/test_metrics.py",

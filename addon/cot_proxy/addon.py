@@ -30,6 +30,7 @@ from cot_proxy.parts.health import Health
 from cot_proxy.parts.listening import Listening
 from cot_proxy.parts.metrics import Metrics
 from cot_proxy.parts.metrics_endpoint import MetricsEndpoint
+from cot_proxy.parts.reasoning_memory import ReasoningMemory
 from cot_proxy.parts.request_log import RequestLog
 from cot_proxy.parts.request_rules import RequestRules
 from cot_proxy.parts.router import Router
@@ -37,6 +38,7 @@ from cot_proxy.parts.rules_reload import RulesReload
 from cot_proxy.parts.shutdown import Shutdown
 from cot_proxy.parts.startup import Startup
 from cot_proxy.parts.target_tls import TargetTls
+from cot_proxy.parts.think_budget import ThinkBudget
 from cot_proxy.parts.think_removal import ThinkRemoval
 from cot_proxy.parts.timeouts import Timeouts
 from cot_proxy.series import Series
@@ -69,6 +71,9 @@ class CotProxy:
         detection = Detection(router, tls, gateway, think)
         rules = RequestRules(think, series, detection)
         detection.rules = lambda: rules.rules
+        budget = ThinkBudget(router, tls, series)
+        rules.settled = budget.route
+        memory = rules.memory = ReasoningMemory(think, router, lambda: rules.rules, series)
         self.parts: list[object] = [
             Startup(),
             AddonChain(),
@@ -84,7 +89,11 @@ class CotProxy:
             Concurrency(),
             RulesReload(rules),
             router,
+            budget,
             think,
+            # After the think removal (its response feeds the memory); it takes the client's
+            # credential at the request headers, before the gateway may replace it.
+            memory,
             Timeouts(),
             ClientTimeouts(),
             Metrics(series, rules),

@@ -4,8 +4,9 @@ A channel is one independent text stream of an answer (an OpenAI choice, an Anth
 block, a Responses message part, the one answer of an Ollama stream). Its filter is a
 `cot_proxy.think.ThinkFilter`, or in inline mode a `cot_proxy.inline.InlineBlock`: two classes,
 one interface (`ChannelFilter`). Formats get them from a `Filters`, which counts their think
-text for the log and the metrics and, given a transcript (mitmweb), passes each filter an
-observer that records its text: the filters themselves do not know about mitmweb.
+text for the log and the metrics and, given a transcript (mitmweb) or a recall (the reasoning
+memory, `history_restore`), passes each filter an observer that records its text (both: one
+`Observers` telling each): the filters themselves know about neither.
 
 Stdlib only, no mitmproxy import.
 """
@@ -32,6 +33,34 @@ class FilterObserver(Protocol):
     def on_think(self, text: str) -> None: ...
 
     def on_dropped(self, text: str) -> None: ...
+
+
+class ObserverSource(Protocol):
+    """What hands out the observers of an answer's channels: mitmweb's transcript
+    (`cot_proxy.transcript.Transcript`), the reasoning memory (`cot_proxy.memory.recall.Recall`)."""
+
+    def observer(self, channel: int) -> FilterObserver: ...
+
+
+class Observers:
+    """Several observers of one channel as one: each is told everything, in order."""
+
+    __slots__ = ("_each",)
+
+    def __init__(self, each: tuple[FilterObserver, ...]) -> None:
+        self._each = each
+
+    def on_answer(self, text: str) -> None:
+        for observer in self._each:
+            observer.on_answer(text)
+
+    def on_think(self, text: str) -> None:
+        for observer in self._each:
+            observer.on_think(text)
+
+    def on_dropped(self, text: str) -> None:
+        for observer in self._each:
+            observer.on_dropped(text)
 
 
 class ChannelFilter(Protocol):
@@ -81,14 +110,27 @@ class Filters:
         config: ThinkConfig,
         transcript: Transcript | None = None,
         max_held_chars: int = DEFAULT_MAX_HELD_CHARS,
+        recall: ObserverSource | None = None,
     ) -> None:
         self.config = config
         self.transcript = transcript
         self.max_held_chars = max_held_chars
+        # Who observes each channel's filter: mitmweb's transcript, the reasoning memory.
+        self.sources: tuple[ObserverSource, ...] = tuple(
+            s for s in (transcript, recall) if s is not None
+        )
         self.made: list[ChannelFilter] = []
 
+    def _observer(self, channel: int) -> FilterObserver | None:
+        sources = self.sources
+        if not sources:
+            return None
+        if len(sources) == 1:
+            return sources[0].observer(channel)
+        return Observers(tuple(source.observer(channel) for source in sources))
+
     def __call__(self, channel: int) -> ChannelFilter:
-        observer = self.transcript.observer(channel) if self.transcript is not None else None
+        observer = self._observer(channel)
         made: ChannelFilter
         if self.config.mode == "inline":
             made = InlineBlock(self.config, observer)
@@ -98,13 +140,13 @@ class Filters:
         return made
 
     def think(self, channel: int) -> ThinkFilter:
-        observer = self.transcript.observer(channel) if self.transcript is not None else None
+        observer = self._observer(channel)
         made = ThinkFilter(self.config, self.max_held_chars, observer=observer)
         self.made.append(made)
         return made
 
     def inline(self, channel: int) -> InlineBlock:
-        observer = self.transcript.observer(channel) if self.transcript is not None else None
+        observer = self._observer(channel)
         made = InlineBlock(self.config, observer)
         self.made.append(made)
         return made

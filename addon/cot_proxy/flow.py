@@ -17,6 +17,7 @@ from typing import Any
 
 from mitmproxy import http
 
+from cot_proxy.budget.plan import Plan
 from cot_proxy.formats._api import EndpointFormat
 from cot_proxy.formats.registry import Endpoint
 from cot_proxy.stream import FilterStream
@@ -55,6 +56,10 @@ class FlowNotes:
     """When a buffered chat/completions answer went out (time.time()); streams keep their own."""
     counted_stream: bool = False
     """Counted in the streams-in-progress gauge (parts/metrics.py), until it ends."""
+    budget: Plan | None = None
+    """The request's thinking budget and how it is held (parts/thinking.py, think_budget.py)."""
+    budget_outcome: str | None = None
+    """within | native | forced, once known (cot_proxy_think_budget_total)."""
 
     @property
     def think_chars(self) -> int:

@@ -38,6 +38,8 @@ DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 6
 UPSTREAM_ERROR_KINDS = ("connect", "tls", "timeout", "closed_early")
 FALLBACK_REASONS = ("oversized", "error", "encoding")
 RELOAD_RESULTS = ("ok", "error")
+BUDGET_OUTCOMES = ("within", "native", "forced")
+RESTORE_RESULTS = ("hit", "miss")
 
 
 class Series:
@@ -103,6 +105,21 @@ class Series:
             ["result"],
             registry=registry,
         )
+        self.think_budget = Counter(
+            "cot_proxy_think_budget",
+            "Requests with a thinking budget, by outcome: within (the proxy held it and the model "
+            "stayed within), native (the server holds it), forced (the proxy ended the thought "
+            "at the budget and asked for the answer).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.history_restored = Counter(
+            "cot_proxy_history_restored",
+            "Assistant turns of a request's history that lacked their reasoning (history_restore): "
+            "hit, the reasoning memory put it back; miss, it knew no reasoning of that turn.",
+            ["result"],
+            registry=registry,
+        )
         # Known label values start at 0, so that a scrape shows them before the first event.
         for mode in THINK_MODES:
             if mode != "keep":
@@ -113,6 +130,10 @@ class Series:
             self.fallbacks.labels(reason)
         for result in RELOAD_RESULTS:
             self.rule_reloads.labels(result)
+        for outcome in BUDGET_OUTCOMES:
+            self.think_budget.labels(outcome)
+        for result in RESTORE_RESULTS:
+            self.history_restored.labels(result)
 
     def render(self) -> bytes:
         """The text exposition of every series, over all workers in multiprocess mode."""

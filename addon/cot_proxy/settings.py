@@ -19,7 +19,6 @@ Pure: no mitmproxy import (the entrypoint runs it before mitmdump, with the same
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import sys
@@ -28,35 +27,9 @@ from collections.abc import Mapping
 
 from cot_proxy.detect.servers import AUTO
 from cot_proxy.detect.servers import SERVER_NAMES
+from cot_proxy.settings_row import Setting as Setting  # re-exported: the table's row type
+from cot_proxy.settings_row import Value
 from cot_proxy.think_families import FAMILY_NAMES
-
-Value = str | int | bool
-
-
-@dataclasses.dataclass(frozen=True)
-class Setting:
-    """One option and the environment variable it is set from.
-
-    `env` empty: set by entrypoint.sh itself (no variable of its own). `declared_by_mitmproxy`: one of
-    mitmproxy's own options that we only set (no part declares it). The rest says how entrypoint.sh
-    reads the variable: a whole number at least `minimum` (the message names the `unit`; the part
-    refuses a smaller `--set` with the same line, `options.in_range`), a yes/no (`invert`: the
-    variable says the opposite of the option), a file that must be readable, and `extra`: another
-    option set with it, (option, value when true, value when false).
-    """
-
-    option: str
-    typespec: type[str] | type[int] | type[bool]
-    default: Value
-    help: str
-    env: str = ""
-    minimum: int = 0
-    unit: str = ""
-    invert: bool = False
-    readable_file: bool = False
-    extra: tuple[str, str, str] | None = None
-    declared_by_mitmproxy: bool = False
-
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
@@ -227,6 +200,25 @@ SETTINGS: tuple[Setting, ...] = (
         unit="seconds",
     ),
     Setting(
+        "reasoning_store_max_mb",
+        int,
+        64,
+        "The reasoning memory's size in this process (REASONING_STORE=memory), in MiB; the least "
+        "recently used entries go first.",
+        env="REASONING_STORE_MAX_MB",
+        minimum=1,
+        unit="MiB",
+    ),
+    Setting(
+        "reasoning_store_ttl",
+        int,
+        3600,
+        "Seconds the reasoning memory (rule key history_restore) keeps an answer's reasoning.",
+        env="REASONING_STORE_TTL",
+        minimum=1,
+        unit="seconds",
+    ),
+    Setting(
         "reuse_port",
         bool,
         False,
@@ -248,6 +240,7 @@ OTHER_VARIABLES: Mapping[str, str] = {
     # Secrets: on the command line, `ps` would show them to every local user.
     "PROXY_API_KEYS": "addon/cot_proxy/parts/gateway.py: read from the environment",
     "TARGET_API_KEY": "addon/cot_proxy/parts/gateway.py: read from the environment",
+    "REASONING_STORE": "addon/cot_proxy/parts/reasoning_memory.py: a redis URL may hold a password",
 }
 
 # mitmproxy closes a client connection silent for tcp_timeout seconds without an HTTP answer; keep it

@@ -25,6 +25,7 @@ from cot_proxy.framing import EventStyle
 from cot_proxy.framing import framer_for
 from cot_proxy.jsonbytes import decode_json
 from cot_proxy.jsonbytes import encode_json
+from cot_proxy.memory.recall import Recall
 from cot_proxy.sse import DEFAULT_MAX_EVENT_BYTES
 from cot_proxy.sse import OversizedChunk
 from cot_proxy.think import DEFAULT_MAX_HELD_CHARS
@@ -86,18 +87,21 @@ class FilterStream:
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         max_held_chars: int = DEFAULT_MAX_HELD_CHARS,
         transcript: Transcript | None = None,
+        recall: Recall | None = None,
     ) -> None:
         self.config = config
         self.format = fmt
         self.transcript = transcript
-        # mitmweb's view: every event is parsed (no pass-through) so that its text is recorded.
-        self._record = transcript is not None
+        # mitmweb's view, the reasoning memory: every event is parsed (no pass-through) so that
+        # its text is recorded; the memory also reads each event before it is rewritten.
+        self._record = transcript is not None or recall is not None
+        self._scan = recall.scan if recall is not None else None
         self._clock = clock
         self._heartbeat_seconds = heartbeat_seconds
         self._sse = fmt.framing == "sse"
         self._framer = framer_for(fmt.framing, max_event_bytes)
         self._style = EventStyle(fmt.framing)
-        self._filters = Filters(config, transcript, max_held_chars)
+        self._filters = Filters(config, transcript, max_held_chars, recall)
         self._raw = config.mode == "keep"
         self._rewriter: Rewriter | None = None if self._raw else fmt.rewriter(config, self._filters)
         # The rewriter's optional hook (chat and completions): a look at each chunk first,
@@ -295,6 +299,8 @@ class FilterStream:
         except (ValueError, RecursionError):  # not JSON, not UTF-8: not ours to touch
             out.append(raw)
             return
+        if self._scan is not None:
+            self._scan(obj)
         result = rewriter.event(obj, source)
         if result is None:
             out.append(raw)

@@ -92,8 +92,9 @@ class Detection:
 
     # ---- used by RequestRules ---------------------------------------------------------------
 
-    def hold(self, flow: http.HTTPFlow, rule: ModelRule | None, then: Callable[[], None]) -> bool:
-        """Whether the flow waits for its model's probe; `then` runs once the family is known."""
+    def hold(self, flow: http.HTTPFlow, rule: ModelRule | None, then: Callable[[], object]) -> bool:
+        """Whether the flow waits for its model's probe; `then` runs once the family is known
+        (and holds the flow itself when it returns True: it resumes it then)."""
         name = self._auto_model(flow, rule)
         if name is None:
             return False
@@ -142,18 +143,20 @@ class Detection:
         name: str,
         hint: str | None,
         headers: Mapping[str, str],
-        then: Callable[[], None],
+        then: Callable[[], object],
     ) -> None:
         try:
             await detector.decide(name, hint, headers)
         except Exception:  # never leave the flow waiting
             logger.exception("cot-proxy: detecting the family of %s failed", name)
+        held = False
         try:
-            then()
+            held = bool(then())
         except Exception:
             logger.exception("cot-proxy: applying the rules to a request for %s failed", name)
         finally:
-            flow.resume()
+            if not held:  # else `then` resumes it (the reasoning memory's lookup)
+                flow.resume()
 
     def _auto_model(self, flow: http.HTTPFlow, rule: ModelRule | None) -> str | None:
         """The name the target knows the flow's model by, when its family is to be detected."""

@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeGuard
@@ -49,6 +50,7 @@ from cot_proxy.thinking.levels import Level
 
 if TYPE_CHECKING:
     from cot_proxy.parts.detection import Detection
+    from cot_proxy.parts.reasoning_memory import ReasoningMemory
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +65,10 @@ class RequestRules:
         self.series = series
         self.detect = detect  # THINK_FAMILY=auto / think_family: auto (parts/detection.py)
         self.thinking = ThinkingControl(detect)  # X-Thinking, rule thinking (parts/thinking.py)
+        self.memory: ReasoningMemory | None = None  # history_restore (parts/reasoning_memory.py)
         self.rules = RuleSet([])
+        # Runs for a flow whose rules settled after the request hooks (parts/think_budget.py).
+        self.settled: Callable[[http.HTTPFlow], None] | None = None
         self._loaded = False  # the first load is no reload
 
     def load(self, loader: addonmanager.Loader) -> None:
@@ -135,6 +140,9 @@ class RequestRules:
         going, thinking = self.thinking.take_header(flow, record.format)
         if not going:
             return
+        going, budget = self.thinking.take_budget_header(flow, record.format)
+        if not going:
+            return
         body = self._json_body(flow)
         if flow.response:
             return
@@ -145,10 +153,34 @@ class RequestRules:
             rule = self.rules.match(record.model)
             if record.format is not None and record.model:
                 rule = record.format.rule_for(record.model, rule, self.rules.match)
-            settle = functools.partial(self._settle, flow, body, rule, mode, thinking)
-            if self.detect is not None and self.detect.hold(flow, rule, settle):
+            settle = functools.partial(self._settle, flow, body, rule, mode, thinking, budget)
+            late = functools.partial(
+                self._settle, flow, body, rule, mode, thinking, budget, held=True
+            )
+            then = functools.partial(self._recall, flow, body, rule, late, late)
+            if self.detect is not None and self.detect.hold(flow, rule, then):
                 return  # settled once the model's family is known (parts/detection.py)
-        self._settle(flow, body, rule, mode, thinking)
+            self._recall(flow, body, rule, settle, late)
+            return
+        self._settle(flow, body, rule, mode, thinking, budget)
+
+    def _recall(
+        self,
+        flow: http.HTTPFlow,
+        body: dict[str, Any],
+        rule: ModelRule | None,
+        settle: Callable[[], None],
+        late: Callable[[], None],
+    ) -> bool:
+        """Once the model's family is known: the reasoning memory's lookup (history_restore),
+        then settle. True when the memory holds the flow while it waits for a shared store (it
+        settles it `late` then, after the later parts' request hooks, and resumes it)."""
+        if self.memory is not None and self.memory.wants(rule):
+            detected = self.detect.family(flow, rule) if self.detect is not None else None
+            if self.memory.hold(flow, body, rule, late, detected):
+                return True
+        settle()
+        return False
 
     def _json_body(self, flow: http.HTTPFlow) -> dict[str, Any] | None:
         """The request's JSON object, if it sends one; a body that is not JSON is answered 400."""
@@ -172,23 +204,29 @@ class RequestRules:
         rule: ModelRule | None,
         mode: ThinkMode | None,
         thinking: Level | None = None,
+        budget: int | None = None,
+        held: bool = False,
     ) -> None:
         """The think settings of the request, and its body rewritten by the rule, its
-        thinking setting compiled last (it sees the body the rule made)."""
+        thinking setting and budget compiled last (they see the body the rule made). A flow
+        that was `held` settles after the later parts' request hooks ran: `settled` (the
+        budget's relay routing) runs for it here."""
         record = notes(flow)
         if body is not None:
             detected = self.detect.family(flow, rule) if self.detect is not None else None
             record.think = self.think.config_for(rule, detected)
-            changes = []
+            changes = self.memory.apply(flow) if self.memory is not None else []
             if rule is not None:
-                changes = rewrite_request(body, rule, record.think, record.format)
-            changes += self.thinking.compile(flow, body, rule, thinking, record.endpoint)
+                changes += rewrite_request(body, rule, record.think, record.format)
+            changes += self.thinking.compile(flow, body, rule, thinking, record.endpoint, budget)
             if changes:
                 flow.request.content = dumps_body(body)
                 record.changes.extend(changes)
         if mode is not None:
             base = record.think or self.think.defaults
             record.think = dataclasses.replace(base, mode=mode)
+        if held and self.settled is not None:
+            self.settled(flow)
 
     def response(self, flow: http.HTTPFlow) -> None:
         response = flow.response

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 
 from mitmproxy import addonmanager
 from mitmproxy import ctx
@@ -25,6 +26,9 @@ from cot_proxy.flow import notes
 from cot_proxy.formats._api import FAILURE_CODE
 from cot_proxy.formats._api import failure_message
 from cot_proxy.formats.registry import model_list_merger
+from cot_proxy.memory.recall import Recall
+from cot_proxy.memory.tap import RecallTap
+from cot_proxy.memory.tap import reading
 from cot_proxy.options import declare
 from cot_proxy.options import env_name
 from cot_proxy.options import reject
@@ -49,6 +53,9 @@ class ThinkRemoval:
         self.record = False
         # THINK_FAMILY=auto: each model's family as detected (parts/detection.py).
         self.auto = False
+        # The reasoning memory's recall of an answer, when its rule has history_restore
+        # (parts/reasoning_memory.py sets it).
+        self.recall_for: Callable[[http.HTTPFlow, ThinkConfig], Recall | None] = _no_recall
 
     def load(self, loader: addonmanager.Loader) -> None:
         declare(
@@ -146,16 +153,25 @@ class ThinkRemoval:
         # Chat and completions: their streams are watched for the done event (`[DONE]`) in the
         # bytes, which an encoded body hides; the other formats' rewriters find their end.
         watched = fmt.done_payload is not None
+        recall = self.recall_for(flow, config)  # the reasoning memory's (history_restore)
         if streamed and config.mode != "keep":
             transcript = self._transcript(record, config)
-            self._install_filter(flow, record, FilterStream(config, fmt, transcript=transcript))
+            stream = FilterStream(config, fmt, transcript=transcript, recall=recall)
+            self._install_filter(flow, record, stream)
         elif streamed and (not watched or is_identity(response)):
-            # Keep mode: bytes pass unchanged, watched for the first byte and the end.
+            # Keep mode: bytes pass unchanged, watched for the first byte and the end (and
+            # read by a copy for the reasoning memory).
             response.stream = record.stream = FilterStream(config, fmt)
-        elif config.mode == "keep" if watched else not content_type.startswith("application/json"):
+            if recall is not None:
+                response.stream = RecallTap(record.stream, config, fmt, recall)
+        elif streamed or (
+            config.mode == "keep" and recall is None
+            if watched
+            else not content_type.startswith("application/json")
+        ):
             # Passed on as it arrives. The rest is buffered for the `response` hook: JSON
             # answers to rewrite (chat and completions: any answer that is no stream, unless
-            # in keep mode).
+            # in keep mode without the reasoning memory).
             response.stream = True
 
     def _install_filter(self, flow: http.HTTPFlow, record: FlowNotes, stream: FilterStream) -> None:
@@ -228,7 +244,8 @@ class ThinkRemoval:
         if fmt is None:
             return
         record.answered_at = time.time()  # a buffered answer goes out whole, right after
-        if config.mode == "keep":
+        recall = self.recall_for(flow, config)
+        if config.mode == "keep" and recall is None:
             return
         if not response.headers.get("content-type", "").startswith("application/json"):
             return
@@ -240,12 +257,21 @@ class ThinkRemoval:
             return
         if body is None:
             return
+        if config.mode == "keep":  # read for the reasoning memory only, the body left as it is
+            filter_body_counted(body, reading(config), fmt, None, recall)
+            return
         transcript = self._transcript(record, config)
-        new_body, record.body_think_chars = filter_body_counted(body, config, fmt, transcript)
+        new_body, record.body_think_chars = filter_body_counted(
+            body, config, fmt, transcript, recall
+        )
         if new_body is not None:
             response.content = new_body
             if not record.body_think_chars:  # else the change list counts them (FlowNotes)
                 record.changes.append(f"think {config.mode}")
+
+
+def _no_recall(flow: http.HTTPFlow, config: ThinkConfig) -> Recall | None:
+    return None
 
 
 def is_identity(response: http.Response) -> bool:

@@ -22,10 +22,15 @@ from mitmproxy import ctx
 from mitmproxy import http
 
 from cot_proxy.apierror import error_body_for
+from cot_proxy.budget.plan import plan_budget
+from cot_proxy.budget.settings import Mode
+from cot_proxy.budget.settings import choose_budget
+from cot_proxy.budget.settings import parse_budget
 from cot_proxy.detect.names import NameVerdict
 from cot_proxy.detect.names import read_name
 from cot_proxy.detect.servers import AUTO
 from cot_proxy.flow import answer_locally
+from cot_proxy.flow import notes
 from cot_proxy.rules import ModelRule
 from cot_proxy.rules.checks import clip
 from cot_proxy.thinking.compile import Target
@@ -42,6 +47,9 @@ if TYPE_CHECKING:
     from cot_proxy.parts.detection import Detection
 
 THINKING_HEADER = "x-thinking"
+BUDGET_HEADER = "x-think-budget"
+# Where a budget is read: the generating endpoints (model lists carry none).
+BUDGETED = frozenset({"chat", "completions", "responses", "messages", "ollama_chat"})
 
 
 class ThinkingControl:
@@ -68,6 +76,26 @@ class ThinkingControl:
             return False, None
         return True, level
 
+    def take_budget_header(
+        self, flow: http.HTTPFlow, fmt: EndpointFormat | None
+    ) -> tuple[bool, int | None]:
+        """(whether the request goes on, the `X-Think-Budget` header's tokens). The header is
+        removed; a value that is no whole number ≥ 1 is answered 400 `invalid_think_budget`."""
+        sent = flow.request.headers.get(BUDGET_HEADER)
+        if sent is None:
+            return True, None
+        del flow.request.headers[BUDGET_HEADER]  # ours, not the target's
+        tokens = parse_budget(sent)
+        if tokens is None:
+            message = f"X-Think-Budget must be a whole number of tokens ≥ 1, not {clip(repr(sent))}"
+            answer_locally(
+                flow,
+                400,
+                error_body_for(fmt, message, "invalid_request_error", "invalid_think_budget"),
+            )
+            return False, None
+        return True, tokens
+
     def compile(
         self,
         flow: http.HTTPFlow,
@@ -75,12 +103,32 @@ class ThinkingControl:
         rule: ModelRule | None,
         header: Level | None,
         endpoint: str | None,
+        budget_header: int | None = None,
     ) -> list[str]:
-        """Compile the request's setting into `body` (in place); what changed."""
+        """Compile the request's setting and budget into `body` (in place); what changed. The
+        budget's plan goes into the flow's notes (`parts/think_budget.py` reads it)."""
         setting = choose(header, rule.thinking if rule else None, body, endpoint)
-        if setting is None:
-            return []
-        return compile_thinking(body, setting, self.target(flow, body, rule, endpoint), endpoint)
+        budget = None
+        if endpoint in BUDGETED:  # read before the thinking knobs move Anthropic's object
+            mode: Mode | None = rule.think_budget_mode if rule else None  # type: ignore[assignment]
+            budget = choose_budget(
+                budget_header,
+                rule.think_budget if rule else None,
+                body,
+                mode,
+                rule.think_budget_message if rule else None,
+            )
+        changes: list[str] = []
+        target = None
+        if setting is not None:
+            target = self.target(flow, body, rule, endpoint)
+            changes = compile_thinking(body, setting, target, endpoint)
+        if budget is not None and (setting is None or setting.level != "off"):
+            server = target.server if target is not None else self._server(rule, endpoint)
+            plan = plan_budget(body, budget, server, endpoint)
+            notes(flow).budget = plan
+            changes.append(plan.note)
+        return changes
 
     def target(
         self,

@@ -1,13 +1,11 @@
 """The rule model: the table of rule settings, and `ModelRule` built from it.
 
-Pure logic, no mitmproxy import.
-
 A rule setting is a key of LLM_PARAMS and of a config.yaml rule that the proxy itself acts on
 (never sent upstream). `SETTINGS` is the one list of them: the reserved keys, the keys a
 config.yaml rule accepts, which LLM_PARAMS values stay text, how each value is checked and
 how `describe` shows it all come from it. A new setting is one row there, a `ModelRule` field
-of the same name, and the code that uses it (`think_config`, `cot_proxy.rewrite`).
-Matching a request's model to a rule is `cot_proxy.rules.ruleset`.
+of the same name, and the code that uses it (`think_config`, `cot_proxy.rewrite`). Matching
+a request's model to a rule is `cot_proxy.rules.ruleset`. Pure logic, no mitmproxy import.
 """
 
 from __future__ import annotations
@@ -18,12 +16,15 @@ from collections.abc import Mapping
 from typing import Any
 from typing import TypeGuard
 
+from cot_proxy.budget.settings import MODES as BUDGET_MODES
+from cot_proxy.budget.settings import parse_budget
 from cot_proxy.detect.servers import AUTO
 from cot_proxy.detect.servers import SERVER_NAMES
 from cot_proxy.rules.checks import Invalid
 from cot_proxy.rules.checks import clip
 from cot_proxy.rules.checks import deep_merge
 from cot_proxy.rules.checks import flatten
+from cot_proxy.rules.checks import kind
 from cot_proxy.rules.checks import show_value
 from cot_proxy.rules.checks import want_bool
 from cot_proxy.rules.checks import want_str
@@ -88,26 +89,6 @@ def _mode(key: str, value: Any, lenient: bool) -> ThinkMode:
     return value
 
 
-def _is_unclosed(value: object) -> TypeGuard[ImplicitUnclosed]:
-    return value in IMPLICIT_UNCLOSED
-
-
-def _unclosed(key: str, value: Any, lenient: bool) -> ImplicitUnclosed:
-    if not _is_unclosed(value):
-        raise Invalid(f"unknown {key} {clip(repr(value))} (use {'|'.join(IMPLICIT_UNCLOSED)})")
-    return value
-
-
-def _is_responses_reasoning(value: object) -> TypeGuard[ResponsesReasoning]:
-    return value in RESPONSES_REASONING
-
-
-def _responses_reasoning(key: str, value: Any, lenient: bool) -> ResponsesReasoning:
-    if not _is_responses_reasoning(value):
-        raise Invalid(f"unknown {key} {clip(repr(value))} (use {'|'.join(RESPONSES_REASONING)})")
-    return value
-
-
 HISTORY_MODES: tuple[str, ...] = ("keep", "strip", "to_field")
 
 
@@ -135,6 +116,12 @@ def _thinking(key: str, value: Any, lenient: bool) -> Level:
         where = "; Anthropic's thinking object goes under params" if isinstance(value, dict) else ""
         raise Invalid(f"unknown {key} {clip(repr(value))} (use {'|'.join(LEVELS)}{where})")
     return level
+
+
+def _budget(key: str, value: Any, lenient: bool) -> int:
+    if (tokens := parse_budget(value)) is None:  # YAML's "512" is taken too
+        raise Invalid(f"{key} must be a whole number of tokens ≥ 1, got {kind(value)}")
+    return tokens
 
 
 def _markers(key: str, value: Any, lenient: bool) -> tuple[str, ...]:
@@ -175,17 +162,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("think_tag_start", _text, text=True),
     Setting("think_tag_end", _text, text=True),
     Setting("reasoning_field", _text, text=True),
-    Setting("responses_reasoning", _responses_reasoning),
+    Setting("responses_reasoning", _one_of(*RESPONSES_REASONING)),
     Setting("upstream_model_name", _text, text=True),
     Setting("think_implicit_start", _flag, show=show_value),
-    Setting("implicit_unclosed", _unclosed),
+    Setting("implicit_unclosed", _one_of(*IMPLICIT_UNCLOSED)),
     Setting("think_end_markers", _markers, show=_show_markers),
     Setting("history", _one_of(*HISTORY_MODES)),
     Setting("strip_think_from_history", _flag, show=show_value),
+    Setting("history_restore", _flag, show=show_value),
     Setting("append_to_last_user_message", _suffix, show=show_value),
     Setting("server", _one_of(AUTO, *SERVER_NAMES)),
     Setting("thinking", _thinking),
     Setting("thinking_knob", _one_of(*KNOB_NAMES)),
+    Setting("think_budget", _budget, show=show_value),
+    Setting("think_budget_mode", _one_of(*BUDGET_MODES)),
+    Setting("think_budget_message", _text, text=True),
 )
 # Settings that say the same thing two ways: a rule gives one side or the other.
 CONFLICTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
@@ -235,12 +226,17 @@ class ModelRule:
     history: str | None = None
     # The old spelling of history: strip (true) / keep (false).
     strip_think_from_history: bool | None = None
+    history_restore: bool | None = None  # the reasoning memory puts dropped reasoning back
     # The server behind this model's name (targets that route models to several servers):
     # how its family is probed (cot_proxy.detect).
     server: str | None = None
     # cot_proxy.thinking: the level, and the knob by hand (else the model's row)
     thinking: Level | None = None
     thinking_knob: str | None = None
+    # cot_proxy.budget: reasoning tokens, how they are held (auto|native|proxy), the wrap-up
+    think_budget: int | None = None
+    think_budget_mode: str | None = None
+    think_budget_message: str | None = None
     variants: dict[str, ModelRule] = dataclasses.field(default_factory=dict)
     source: str = ""
 

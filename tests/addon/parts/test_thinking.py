@@ -144,3 +144,67 @@ async def test_what_detection_recorded_is_used_and_no_probe_is_made() -> None:
         # not auto: no decision is read; the name table says qwen3, the server is TARGET_SERVER
         assert flow.request.json()["chat_template_kwargs"] == {"enable_thinking": True}
         assert parts.target.asked == []
+
+
+# ---- the budget (issue 21, part 4) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["", "0", "-3", "1.5", "lots"])
+@pytest.mark.parametrize("api", PATHS)
+def test_a_bad_budget_header_is_a_400_in_the_apis_error_shape(value: str, api: str) -> None:
+    rules, think = rules_addon()
+    path, code = PATHS[api]
+    with taddons.context(rules, think):
+        flow = chat_flow({"model": "q", "messages": []}, path=path)
+        flow.request.headers["X-Think-Budget"] = value
+        rules.request(flow)
+        assert flow.response is not None and flow.response.status_code == 400
+        assert code(flow.response.json()) == "invalid_think_budget"
+        assert notes(flow).local
+
+
+def test_the_budget_header_beats_the_rule_and_the_client() -> None:
+    rules, think = rules_addon()
+    with taddons.context(rules, think) as tctx:
+        tctx.configure(rules, llm_params="model=q,server=vllm,think_budget=64")
+        body = {"model": "q", "messages": [], "thinking_budget_tokens": 8}
+        flow = chat_flow(body)
+        flow.request.headers["X-Think-Budget"] = " 32 "
+        rules.request(flow)
+        assert "x-think-budget" not in flow.request.headers
+        sent = flow.request.json()
+        assert sent["thinking_token_budget"] == 32 and "thinking_budget_tokens" not in sent
+        plan = notes(flow).budget
+        assert plan is not None and plan.how == "native" and plan.tokens == 32
+        flow = chat_flow(body)
+        rules.request(flow)
+        assert flow.request.json()["thinking_token_budget"] == 64
+
+
+def test_a_clients_budget_on_ollama_is_held_by_the_proxy() -> None:
+    rules, think = rules_addon()
+    with taddons.context(rules, think) as tctx:
+        tctx.configure(rules, llm_params="model=q,server=ollama;model=v,server=vllm")
+        for model, how in (("q", "proxy"), ("v", "none")):
+            flow = chat_flow({"model": model, "messages": [{"role": "user", "content": "Hi"}],
+                              "thinking": {"type": "enabled", "budget_tokens": 100}},
+                             path="/v1/messages")  # fmt: skip
+            rules.request(flow)
+            plan = notes(flow).budget
+            assert plan is not None and plan.how == how  # vLLM's Messages: not continued
+            thinking = flow.request.json()["thinking"]
+            assert ("budget_tokens" in thinking) == (how == "none")  # not held: left as sent
+        flow = chat_flow({"model": "q", "messages": [{"role": "user", "content": "Hi"}],
+                          "thinking_budget_tokens": 100})  # fmt: skip
+        rules.request(flow)
+        plan = notes(flow).budget
+        assert plan is not None and plan.how == "proxy" and plan.server == "ollama"
+        assert "thinking_budget_tokens" not in flow.request.json()
+
+
+def test_no_budget_no_plan() -> None:
+    rules, think = rules_addon()
+    with taddons.context(rules, think):
+        flow = chat_flow({"model": "q", "messages": []})
+        rules.request(flow)
+        assert notes(flow).budget is None

@@ -155,11 +155,15 @@ SAMPLES = {
     "implicit_unclosed": "think",
     "think_end_markers": ["<tool_call>", "<|tool_calls_section_begin|>"],
     "strip_think_from_history": True,
+    "history_restore": True,
     "history": "to_field",
     "append_to_last_user_message": "\n/no_think",
     "server": "llamacpp",
     "thinking": "low",
     "thinking_knob": "think",
+    "think_budget": 512,
+    "think_budget_mode": "proxy",
+    "think_budget_message": "Time is up: answer now.",
 }
 STRUCTURE_FIELDS = {"pattern", "params", "defaults", "drop", "variants", "source"}
 
@@ -184,6 +188,7 @@ def test_reserved_and_text_keys_come_from_the_table():
         "append_to_last_user_message",
         "think_tags",
         "strip_think_from_history",
+        "history_restore",
         "implicit_unclosed",
         "think_end_markers",
         "history",
@@ -191,6 +196,9 @@ def test_reserved_and_text_keys_come_from_the_table():
         "server",
         "thinking",
         "thinking_knob",
+        "think_budget",
+        "think_budget_mode",
+        "think_budget_message",
     }
     assert TEXT_KEYS == {
         "think_family",
@@ -198,6 +206,7 @@ def test_reserved_and_text_keys_come_from_the_table():
         "think_tag_end",
         "upstream_model_name",
         "reasoning_field",
+        "think_budget_message",
     }
 
 

@@ -1,0 +1,59 @@
+"""The continuation request: the client's request with an assistant turn that holds the
+reasoning so far, the wrap-up sentence and the end of the thought, in the form each server
+continues a partial assistant turn (REASONING-CONTROL-FACTS.md 1.3).
+
+Pure logic, no mitmproxy import.
+
+- vLLM (PR #8942) and SGLang (PR #4226): `continue_final_message: true` with
+  `add_generation_prompt: false` ("cannot be used at the same time"); the turn's content is the
+  raw text, so it carries the family's tags itself: start, reasoning, wrap-up, end.
+- llama.cpp: a trailing assistant message is prefilled (`--prefill-assistant`, on by default,
+  tools/server/README.md); since PR #22727 it carries `reasoning_content`, which the template
+  renders closed (`<think>…</think>`), so the answer follows.
+- Ollama: a trailing assistant message is continued (ollama/ollama#6778); its `thinking`
+  (native), `reasoning` (/v1) or thinking block (/v1/messages, anthropic/anthropic.go
+  FromMessagesRequest) is rendered closed by the template (`<think>{{ .Thinking }}</think>`).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+DEFAULT_TAGS = ("<think>", "</think>")
+
+
+def wrapped(reasoning: str, message: str) -> str:
+    """The reasoning so far and the wrap-up sentence, as the rest of the thought."""
+    return f"{reasoning.rstrip()}\n\n{message}" if reasoning.strip() else message
+
+
+def continuation_body(
+    body: dict[str, Any],
+    server: str | None,
+    endpoint: str | None,
+    reasoning: str,
+    message: str,
+    tags: tuple[str, str] | None,
+) -> dict[str, Any]:
+    """The request that continues `body` (the request as sent upstream) after its reasoning
+    was cut; `body` is not changed."""
+    out = copy.deepcopy(body)
+    messages = list(out.get("messages") or [])
+    thought = wrapped(reasoning, message)
+    if endpoint == "ollama_chat":
+        turn: dict[str, Any] = {"role": "assistant", "content": "", "thinking": thought}
+    elif endpoint == "messages":  # Ollama's /v1/messages: the block becomes the turn's thinking
+        turn = {"role": "assistant", "content": [{"type": "thinking", "thinking": thought}]}
+    elif server == "ollama":
+        turn = {"role": "assistant", "content": "", "reasoning": thought}
+    elif server == "llamacpp":
+        turn = {"role": "assistant", "content": "", "reasoning_content": thought}
+    else:  # vllm, sglang
+        start, end = tags or DEFAULT_TAGS
+        turn = {"role": "assistant", "content": f"{start}\n{thought}\n{end}\n\n"}
+        out["continue_final_message"] = True
+        out["add_generation_prompt"] = False
+    out["messages"] = [*messages, turn]
+    out["stream"] = True
+    return out

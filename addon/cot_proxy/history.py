@@ -25,6 +25,7 @@ from typing import Any
 from cot_proxy.think_config import BLOCK_SEPARATOR
 from cot_proxy.think_config import ThinkConfig
 from cot_proxy.wholetext import split_blocks
+from cot_proxy.wholetext import splitter_for
 
 # Where clients send reasoning back in assistant messages (vLLM, DeepSeek, Ollama/Anthropic-style).
 HISTORY_REASONING_FIELDS: tuple[str, ...] = ("reasoning_content", "reasoning", "thinking")
@@ -105,13 +106,29 @@ def chat_history(messages: object, history: History, field: str) -> list[str]:
     if not isinstance(messages, list):
         return []
     keys = tuple(dict.fromkeys((field, *HISTORY_REASONING_FIELDS)))
+    cut = splitter_for(history.splitter)
     last = last_of(messages) if history.turns == "last" else -1
     counts = {"strip": 0, "to_field": 0, "to_inline": 0}
     for index, message in enumerate(messages):
         if not isinstance(message, dict) or message.get("role") != "assistant":
             continue
         form = history.form_of(bool(message.get("tool_calls")), index == last)
-        if form != "keep" and _chat_message(message, history, form, keys, field):
+        if form == "keep":
+            continue
+        content = message.get("content")
+        if type(content) is str and message.keys().isdisjoint(keys):
+            # The usual turn (text, no reasoning field): only its think blocks can change, and
+            # to_inline finds it in its form. What `_chat_message` does for it, without its
+            # bookkeeping (an agent sends hundreds).
+            if form != "to_inline":
+                answer, thought = cut(content)
+                if answer != content:
+                    message["content"] = answer
+                    if form == "to_field" and thought:
+                        message[field] = thought
+                    counts[form] += 1
+            continue
+        if _chat_message(message, history, form, keys, field):
             counts[form] += 1
     return summaries(counts, "the reasoning field")
 

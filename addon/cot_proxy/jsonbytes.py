@@ -186,6 +186,22 @@ def fewest_needles(needles: list[bytes]) -> tuple[bytes, ...]:
     return tuple(n for i, n in enumerate(kept) if not any(k in n for k in kept[:i]))
 
 
+# The backslash every escaped spelling begins with (\\u003c, \\/): a one-byte needle.
+BACKSLASH = 0x5C
+
+
+def split_escaped(
+    needles: tuple[bytes | int, ...],
+) -> tuple[tuple[bytes | int, ...], tuple[bytes, ...]]:
+    """(the needles, the escaped ones): search the second only where `BACKSLASH in raw`.
+
+    `bytes in bytes` has no memchr for a needle's first byte: on a 12 KB chunk of chat events,
+    b"\\u003" takes 6.8 µs, `BACKSLASH in` 0.1 µs, and most chunks hold no escape at all.
+    """
+    escaped = tuple(n for n in needles if isinstance(n, bytes) and n[0] == BACKSLASH)
+    return tuple(n for n in needles if n not in escaped), escaped
+
+
 @functools.lru_cache(maxsize=256)
 def needles_for(config: ThinkConfig, keys: tuple[bytes, ...] = ()) -> tuple[bytes | int, ...]:
     """A stream's fast-path needles under `config`: a raw event holding none of them cannot

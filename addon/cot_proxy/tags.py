@@ -6,8 +6,12 @@ Pure logic, no mitmproxy import.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterable
+from collections.abc import Mapping
+
+from cot_proxy.think_config import ThinkConfig
 
 
 class TagMatcher:
@@ -72,3 +76,51 @@ def matcher_for(tags: tuple[str, ...]) -> TagMatcher:
     """The matcher of `tags`, shared: matchers are immutable, and every filter of a config
     (one per channel per flow) uses the same."""
     return TagMatcher(tags)
+
+
+@dataclasses.dataclass(frozen=True)
+class FilterTags:
+    """What a think filter (`cot_proxy.think.ThinkFilter`) looks for under one config: made
+    once per config, not for every filter (one per channel per flow; 9 µs each)."""
+
+    start_tags: frozenset[str]
+    starts: TagMatcher
+    wrap_starts: frozenset[str]
+    # Wrapper tags that are no think tag: outside a block they go, what they hold stays.
+    wrappers: frozenset[str]
+    # Outside a block: start tags open one, end tags are orphans (removed), wrapper tags go.
+    answer_tags: TagMatcher
+    markers: frozenset[str]
+    # Implicit start: the first end tag of any pair ends the implicit block (an end marker
+    # only at the finish, when no end tag came).
+    any_end: TagMatcher
+    any_marker: TagMatcher | None
+    # By start tag: its end tag and markers, and its end tag alone. A start tag listed twice
+    # closes with its first end tag.
+    end_of: Mapping[str, TagMatcher]
+    close_of: Mapping[str, TagMatcher]
+
+
+@functools.lru_cache(maxsize=64)
+def filter_tags(config: ThinkConfig) -> FilterTags:
+    starts = tuple(start for start, _ in config.tags)
+    ends = tuple(end for _, end in config.tags)
+    wrappers = tuple(tag for pair in config.unwrap for tag in pair)
+    markers = frozenset(m for start in starts for m in config.markers_for(start))
+    end_of: dict[str, TagMatcher] = {}
+    close_of: dict[str, TagMatcher] = {}
+    for start, end in reversed(config.tags):
+        end_of[start] = matcher_for((end, *config.markers_for(start)))
+        close_of[start] = matcher_for((end,))
+    return FilterTags(
+        start_tags=frozenset(starts),
+        starts=matcher_for(starts),
+        wrap_starts=frozenset(start for start, _ in config.unwrap),
+        wrappers=frozenset(wrappers) - frozenset(starts) - frozenset(ends),
+        answer_tags=matcher_for(starts + ends + wrappers),
+        markers=markers,
+        any_end=matcher_for(ends),
+        any_marker=matcher_for(tuple(markers)) if markers else None,
+        end_of=end_of,
+        close_of=close_of,
+    )

@@ -15,7 +15,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from cot_proxy.tags import TagMatcher
-from cot_proxy.tags import matcher_for
+from cot_proxy.tags import filter_tags
 from cot_proxy.think_config import BLOCK_SEPARATOR
 from cot_proxy.think_config import DEFAULT_MAX_HELD_CHARS as DEFAULT_MAX_HELD_CHARS
 from cot_proxy.think_config import THINK_MODES as THINK_MODES
@@ -81,26 +81,17 @@ class ThinkFilter(HeldText):
             self.finish = self._observed_finish  # type: ignore[method-assign]
         # Inline mode leaves the text the model wrote as it is (`cot_proxy.inline`).
         self._keep = config.mode in ("keep", "inline")
-        starts = tuple(start for start, _ in config.tags)
-        ends = tuple(end for _, end in config.tags)
-        self._start_tags = frozenset(starts)
-        self._starts = matcher_for(starts)
-        self._wrap_starts = frozenset(start for start, _ in config.unwrap)
-        wrappers = tuple(tag for pair in config.unwrap for tag in pair)
-        self._wrappers = frozenset(wrappers) - self._start_tags - frozenset(ends)
-        # Outside a block: start tags open one, end tags are orphans (removed), wrapper tags go.
-        self._answer_tags = matcher_for(starts + ends + wrappers)
-        self._markers = frozenset(m for start in starts for m in config.markers_for(start))
-        # Implicit start: the first end tag of any pair ends the implicit block (an end marker
-        # only at the finish, when no end tag came: `_finish_implicit`).
-        self._any_end = matcher_for(ends)
-        self._any_marker = matcher_for(tuple(self._markers)) if self._markers else None
-        # A start tag listed twice closes with its first end tag.
-        self._end_of: dict[str, TagMatcher] = {}
-        self._close_of: dict[str, TagMatcher] = {}
-        for start, end in reversed(config.tags):
-            self._end_of[start] = matcher_for((end, *config.markers_for(start)))
-            self._close_of[start] = matcher_for((end,))
+        tags = filter_tags(config)
+        self._start_tags = tags.start_tags
+        self._starts = tags.starts
+        self._wrap_starts = tags.wrap_starts
+        self._wrappers = tags.wrappers
+        self._answer_tags = tags.answer_tags
+        self._markers = tags.markers
+        self._any_end = tags.any_end
+        self._any_marker = tags.any_marker
+        self._end_of = tags.end_of
+        self._close_of = tags.close_of
         self._end: TagMatcher = self._any_end
         self._close: TagMatcher = self._any_end  # the open block's end tag, without markers
         self._state = State.ANSWER

@@ -123,6 +123,7 @@ class Profile:
         self.incl_bucket: dict[str, int] = {}
         self.incl_ours: dict[str, int] = {}  # cot_proxy functions, inclusive
         self.hook_dispatch = 0  # samples under mitmproxy's AddonManager (hook dispatch)
+        self.ours = 0  # samples with a cot_proxy frame anywhere: the proxy's own share
         for line in text.splitlines():
             stack, _, count_text = line.rpartition(" ")
             if not stack or not count_text.isdigit():
@@ -139,6 +140,8 @@ class Profile:
                 _add(self.incl_ours, func, count)
             if any("addonmanager.py" in f for f in frames):
                 self.hook_dispatch += count
+            if any("cot_proxy/" in f for f in frames):
+                self.ours += count
 
     def per_unit(self, samples: int) -> float:
         """Microseconds of CPU per unit of work."""
@@ -167,6 +170,12 @@ def compare_profiles(profiles: dict[str, Profile], unit: str) -> str:
             f"**{prof.per_unit(prof.total):.1f} µs per {unit}**; hook dispatch "
             f"(stacks through mitmproxy/addonmanager.py) {prof.per_unit(prof.hook_dispatch):.1f} µs"
         )
+    ours = project.per_unit(project.ours)
+    out.append(
+        f"- project's own share (stacks through cot_proxy/): {ours:.1f} µs per {unit} "
+        f"({project.ours / project.total:.0%}); mitmproxy, asyncio and the rest: "
+        f"{project.per_unit(project.total - project.ours):.1f} µs"
+    )
     if floor is not None and floor.units:
         extra = project.per_unit(project.total) - floor.per_unit(floor.total)
         out.append(

@@ -1,4 +1,5 @@
-"""decode_json / encode_json agree with the json module; json_spellings and fewest_needles."""
+"""decode_json / encode_json agree with the json module; json_spellings, fewest_needles and
+split_escaped."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from cot_proxy.jsonbytes import BACKSLASH
 from cot_proxy.jsonbytes import decode_json
 from cot_proxy.jsonbytes import encode_json
 from cot_proxy.jsonbytes import fewest_needles
 from cot_proxy.jsonbytes import json_spellings
+from cot_proxy.jsonbytes import needles_for
+from cot_proxy.jsonbytes import split_escaped
+from cot_proxy.think_config import ThinkConfig
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -85,3 +90,15 @@ def test_fewest_needles_still_match_every_spelling() -> None:
     assert set(needles) == {b"<", b"[", b"\\u003", b"\\u005", b'"reasoning'}
     for spelling in spellings:
         assert any(needle in spelling for needle in needles)
+
+
+@pytest.mark.parametrize("char", ["<", "[", "/", "🤔", "\\"])
+def test_split_escaped_needles_are_behind_a_backslash(char: str) -> None:
+    needles = needles_for(ThinkConfig(tags=((char + "x", "y"),)), (b'"reasoning',))
+    plain, escaped = split_escaped(needles)
+    assert set(plain) | set(escaped) == set(needles)
+    for spelling in json_spellings(char):  # each still found: plainly, or after a backslash
+        found_plain = any(needle in spelling for needle in plain)
+        found_escaped = BACKSLASH in spelling and any(needle in spelling for needle in escaped)
+        assert found_plain or found_escaped
+    assert all(needle[0] == BACKSLASH for needle in escaped)

@@ -797,3 +797,22 @@ def test_words_do_not_run_together_across_fast_path_events(
         stream = make("strip", endpoint)
         out = payloads_of(b"".join(run(stream, split_at(data, cuts))))
         assert client_text(out, endpoint) == answer, cuts
+
+
+def test_look_back_while_another_choice_holds_text() -> None:
+    # Choice 0's "a日本語" passes unparsed while every filter is idle; then choice 1 holds a "<".
+    # Choice 0's orphan end tag must still see that its answer ends in "語" (no space to trim).
+    payloads = [
+        chat_chunk({"content": "<tha"}, index=1),
+        chat_chunk({"content": "a日本語"}, index=0),
+        chat_chunk({"content": "<"}, index=1),
+        chat_chunk({"content": "</think> "}, index=0),
+        chat_chunk({"content": "think>"}, index=1),
+        chat_chunk({}, "stop", index=1),
+        chat_chunk({}, "stop", index=0),
+        b"[DONE]",
+    ]
+    stream = make("strip")
+    out = payloads_of(b"".join(run(stream, [sse(payloads)])))
+    assert client_text(out, "chat", 0) == remove_think_blocks("a日本語</think> ", stream.config)[0]
+    assert client_text(out, "chat", 0) == "a日本語 "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Iterable
@@ -12,6 +13,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from cot_proxy.tags import TagMatcher
+from cot_proxy.tags import filter_tags
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
 from cot_proxy.think import remove_think_blocks
@@ -455,3 +457,14 @@ def test_marker_cap_keeps_held_text_as_think(caplog: pytest.LogCaptureFixture) -
     assert think_filter.held_chars == 0
     assert think_filter.feed("b</think>c") == ("c", "")
     assert think_filter.finish() == ("", "")
+
+
+def test_filters_of_one_config_share_its_tag_tables() -> None:
+    # Made once per config (a filter is made per channel per flow), equal configs alike.
+    config = ThinkConfig(tags=(("<think>", "</think>"), ("[T]", "[/T]")), unwrap=(("<a>", "</a>"),))
+    assert filter_tags(config) is filter_tags(dataclasses.replace(config))
+    tags = filter_tags(config)
+    assert tags.start_tags == {"<think>", "[T]"} and tags.wrappers == {"<a>", "</a>"}
+    assert tags.markers == {"<tool_call>"} and tags.any_marker is not None
+    assert tags.end_of["[T]"].tags == ("[/T]",) and tags.close_of["<think>"].tags == ("</think>",)
+    assert ThinkFilter(config)._answer_tags is tags.answer_tags

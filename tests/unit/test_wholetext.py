@@ -11,6 +11,7 @@ from cot_proxy.think import remove_think_blocks
 from cot_proxy.think_families import FAMILIES
 from cot_proxy.wholetext import _cutter
 from cot_proxy.wholetext import split_blocks
+from cot_proxy.wholetext import splitter_for
 
 THINK = ("<think>", "</think>")
 VOCAB = [
@@ -54,6 +55,7 @@ CONFIGS = [
 @given(texts, st.sampled_from(CONFIGS))
 def test_same_as_the_state_machine(text: str, config: ThinkConfig) -> None:
     assert split_blocks(text, config) == remove_think_blocks(text, config)
+    assert splitter_for(config)(text) == remove_think_blocks(text, config)
 
 
 def test_every_config_above_is_cut_not_handed_on() -> None:
@@ -70,6 +72,7 @@ def test_what_it_does_not_cover_goes_to_the_state_machine() -> None:
         assert _cutter(config) is None
         text = "plan</think> <answer>A</answer><think>x"
         assert split_blocks(text, config) == remove_think_blocks(text, config)
+        assert splitter_for(config)(text) == remove_think_blocks(text, config)
 
 
 def test_agent_history_messages() -> None:
@@ -77,3 +80,20 @@ def test_agent_history_messages() -> None:
     assert split_blocks(text, ThinkConfig()) == ("Done with step 3: ok", "")
     reasoning = ThinkConfig(mode="reasoning")
     assert split_blocks("<think>\na\n</think>b<think>c</think>", reasoning) == ("b", "a\n\nc")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(["<think>", "[THINK]", "[["]),
+    texts,
+    st.sampled_from(["</think>", "[/THINK]", "]]"]),
+    texts,
+    st.sampled_from(CONFIGS),
+)
+def test_a_block_first_is_cut_as_the_state_machine_cuts_it(
+    start: str, thought: str, end: str, answer: str, config: ThinkConfig
+) -> None:
+    # The usual assistant turn (a block, then the answer) takes a shorter path in split_blocks.
+    text = f"{start}{thought}{end}{answer}"
+    assert split_blocks(text, config) == remove_think_blocks(text, config)
+    assert splitter_for(config)(text) == remove_think_blocks(text, config)

@@ -30,9 +30,11 @@ from cot_proxy.filters import ChannelFilter
 from cot_proxy.filters import Filters
 from cot_proxy.formats._api import SAME
 from cot_proxy.formats._api import Framer
+from cot_proxy.jsonbytes import BACKSLASH
 from cot_proxy.jsonbytes import decode_json
 from cot_proxy.jsonbytes import encode_json
 from cot_proxy.jsonbytes import needles_for
+from cot_proxy.jsonbytes import split_escaped
 from cot_proxy.sse import DEFAULT_MAX_EVENT_BYTES
 from cot_proxy.sse import SSEFramer
 from cot_proxy.sse_event import EventSource
@@ -102,7 +104,8 @@ class ChoicesRewriter:
         self._filters: dict[int, ChannelFilter] = {}  # by channel
         # The last event of each channel, parsed: the template for events released for it.
         self._last: dict[int, tuple[dict[str, Any], EventSource]] = {}
-        self._needles = self._fast_path_needles()
+        # The escaped spellings of tag characters apart: searched only where a backslash is.
+        self._needles, self._escaped = split_escaped(self._fast_path_needles())
         self._idle = True  # every channel filter idle: the fast paths are open
         # What the previous call sent and what this call sends (the conductor's list): answer
         # text the filters did not see (fast paths) is looked up there when a block starts.
@@ -154,7 +157,13 @@ class ChoicesRewriter:
                 if needle in data:
                     break
             else:
-                return True
+                if BACKSLASH not in data:
+                    return True
+                for needle in self._escaped:
+                    if needle in data:
+                        break
+                else:
+                    return True
         self._max_event_bytes = framer.max_event_bytes
         self._chunk = b"" if framer.buffered_bytes else data
         self._chunk_clean = None
@@ -179,6 +188,10 @@ class ChoicesRewriter:
         for needle in self._needles:
             if needle in raw:
                 return False
+        if BACKSLASH in raw:
+            for needle in self._escaped:
+                if needle in raw:
+                    return False
         return True
 
     def event(self, obj: Any, source: Any = None) -> list[Any] | None:
@@ -195,7 +208,9 @@ class ChoicesRewriter:
             think_filter = self._filters.get(channel)
             if think_filter is None:
                 think_filter = self._filters[channel] = self._make(channel)
-            if self._idle and container is not None and think_filter.idle:
+            # Its own filter idle, whatever the others do: this channel's events may have
+            # passed unparsed while all were idle, before another one began to hold text.
+            if container is not None and think_filter.idle:
                 self._catch_up(channel, think_filter, container, released)
             self._last[channel] = last
             if container is not None:

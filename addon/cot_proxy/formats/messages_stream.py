@@ -41,8 +41,10 @@ from cot_proxy.formats.messages_blocks import delta_event
 from cot_proxy.formats.messages_blocks import finish_reason
 from cot_proxy.formats.textparts import TEXT
 from cot_proxy.formats.textparts import TextSplitter
+from cot_proxy.jsonbytes import BACKSLASH
 from cot_proxy.jsonbytes import decode_json
 from cot_proxy.jsonbytes import needles_for
+from cot_proxy.jsonbytes import split_escaped
 from cot_proxy.sse_event import read_event
 from cot_proxy.think import ThinkConfig
 
@@ -61,7 +63,9 @@ class MessagesRewriter(ClientBlocks):
         self._needs_reason = config.implicit_start and config.implicit_unclosed == "auto"
         # Inline mode leaves the model's text alone: no text delta needs parsing. Strip mode:
         # while plain, thinking is of no block of ours, to drop.
-        self._needles = needles_for(config, (b'"thinking_delta"',) if self._mode == "strip" else ())
+        self._needles, self._escaped = split_escaped(
+            needles_for(config, (b'"thinking_delta"',) if self._mode == "strip" else ())
+        )
         self._plain = True  # every open block shown as it came, at its own index
         # Strip mode: the filters of text the stream has no place for (`_unplaced`), by index.
         self._unplaced_filters: dict[object, ChannelFilter] = {}
@@ -77,6 +81,10 @@ class MessagesRewriter(ClientBlocks):
         for needle in self._needles:
             if needle in raw:
                 return False
+        if BACKSLASH in raw:  # the escaped spellings of a tag character
+            for needle in self._escaped:
+                if needle in raw:
+                    return False
         self._passed = raw
         return True
 

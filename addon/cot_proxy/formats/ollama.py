@@ -29,8 +29,10 @@ from cot_proxy.formats import ollama_request
 from cot_proxy.formats._api import SAME
 from cot_proxy.formats._api import Framing
 from cot_proxy.formats._api import NewFilter
+from cot_proxy.jsonbytes import BACKSLASH
 from cot_proxy.jsonbytes import decode_json
 from cot_proxy.jsonbytes import needles_for
+from cot_proxy.jsonbytes import split_escaped
 from cot_proxy.think import ThinkConfig
 
 if TYPE_CHECKING:
@@ -182,9 +184,10 @@ class OllamaRewriter:
         self._last: dict[str, Any] | None = None  # the last answer line parsed: the shape to copy
         self._passed: bytes | None = None  # the last line with text let through unparsed
         # Lines that pass unparsed: none of these in them. `true`: the done line (finished).
-        # Tag characters in any JSON spelling: Go writes "<" as \u003c.
+        # Tag characters in any JSON spelling: Go writes "<" as \u003c. Strip deletes
+        # `thinking`, inline moves it.
         keys = (b"true",) if config.mode == "reasoning" else (b"true", b'"thinking"')
-        self._needles = needles_for(config, keys)  # strip deletes `thinking`, inline moves it
+        self._needles, self._escaped = split_escaped(needles_for(config, keys))
         self._inline = config.mode == "inline"
         self._empty_text = b'"%s":""' % fmt.text_key.encode()
 
@@ -196,6 +199,10 @@ class OllamaRewriter:
         for needle in self._needles:
             if needle in raw:
                 return False
+        if BACKSLASH in raw:  # Go writes "<" as \u003c
+            for needle in self._escaped:
+                if needle in raw:
+                    return False
         if self._empty_text not in raw:
             self._passed = raw
         return True

@@ -6,6 +6,9 @@ import copy
 import dataclasses
 
 import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from cot_proxy.formats.choices_request import merge_models_list
 from cot_proxy.rewrite import rewrite_request
@@ -276,3 +279,24 @@ def test_models_list_tolerates_odd_entries():
 )
 def test_models_list_wrong_shape(upstream):
     assert merge_models_list(upstream, [("p", "u")]) is None
+
+
+# A turn with string content and no reasoning field takes a shorter path in history._chat: it
+# must end as the same turn sent as one text part does (the general path).
+_PIECES = ["<think>", "</think>", "<tool_call>", "a", " ", "\n", "b<"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(_PIECES), max_size=12).map("".join), max_size=4),
+    st.sampled_from(["strip", "to_field"]),
+    st.sampled_from([THINK, ThinkConfig(reasoning_field="both"), ThinkConfig(end_markers=())]),
+)
+def test_history_string_turns_as_text_parts(texts, mode, think):
+    rule = ModelRule("m", history=mode)
+    as_strings = chat(*(assistant(text) for text in texts))
+    as_parts = chat(*(assistant([{"type": "text", "text": text}]) for text in texts))
+    assert rewrite_request(as_strings, rule, think) == rewrite_request(as_parts, rule, think)
+    for turn, twin in zip(as_strings["messages"], as_parts["messages"], strict=True):
+        assert [{"type": "text", "text": turn.pop("content")}] == twin.pop("content")
+        assert turn == twin

@@ -89,10 +89,36 @@ def encode_json(obj: Any) -> bytes:
 
 # orjson reads an integer beyond 64 bits as a float, silently; such a number has 19 digits or
 # more in a row. Digits become b"0" and the rest b" ", so one C-speed search finds a run of 19
-# (0.3 ms on a 200 KB body; a regex takes 8). NaN, Infinity and 1e400, which json reads as
+# (0.2 ms on a 200 KB body; a regex takes 8). NaN, Infinity and 1e400, which json reads as
 # non-finite floats, orjson refuses: they take the json path below.
 _DIGITS_ONLY = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
-_LONG_NUMBER = b"0" * 19
+_RUN = 19
+_LONG_NUMBER = b"0" * _RUN
+# Every 9th byte first: a run of 19 digits holds two multiples of 9, so it leaves two digits side
+# by side in that sample. Only where the sample has them is the body itself looked at (40 µs
+# instead of 200 on a 200 KB body); past a few such places, the whole body is (dates and
+# timestamps make them, and the whole search is no slower than before).
+_STRIDE = 9
+_PAIR = b"00"
+_MAX_PLACES = 16
+
+
+def has_long_number(data: bytes) -> bool:
+    """Whether `data` holds 19 or more ASCII digits in a row (an integer beyond 64 bits may)."""
+    sample = data[::_STRIDE].translate(_DIGITS_ONLY)
+    at = sample.find(_PAIR)
+    places = 0
+    while at >= 0:
+        places += 1
+        if places > _MAX_PLACES:
+            return _LONG_NUMBER in data.translate(_DIGITS_ONLY)
+        # A run of 19 holding the bytes at at*9 and at*9 + 9 lies within this window.
+        start = at * _STRIDE
+        window = data[max(0, start - _STRIDE) : start + 2 * _STRIDE + 1]
+        if _LONG_NUMBER in window.translate(_DIGITS_ONLY):
+            return True
+        at = sample.find(_PAIR, at + 1)
+    return False
 
 
 class _StdlibOnly(dict):  # type: ignore[type-arg]
@@ -109,7 +135,7 @@ def loads_body(data: bytes) -> Any:
     orjson reads UTF-8 only and refuses what is not strict JSON (a BOM, UTF-16, lone
     surrogates, NaN, Infinity); json.loads decides those, as it did before orjson.
     """
-    if orjson is not None and _LONG_NUMBER not in data.translate(_DIGITS_ONLY):
+    if orjson is not None and not has_long_number(data):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:

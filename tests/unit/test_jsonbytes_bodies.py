@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from cot_proxy.jsonbytes import dumps_body
 from cot_proxy.jsonbytes import encode_json
+from cot_proxy.jsonbytes import has_long_number
 from cot_proxy.jsonbytes import loads_body
 
 json_values = st.recursive(
@@ -74,3 +76,29 @@ def test_bad_json_fails_as_json_loads_does(raw: bytes) -> None:
         json.loads(raw)
     with pytest.raises(type(expected.value)):
         loads_body(raw)
+
+
+def naive_long_number(data: bytes) -> bool:
+    return re.search(rb"[0-9]{19}", data) is not None
+
+
+@given(st.lists(st.sampled_from([b"1", b"23", b"4567890", b" ", b'"', b"a", b"-"]), max_size=200))
+def test_a_long_digit_run_is_found_wherever_it_lies(pieces: list[bytes]) -> None:
+    data = b"".join(pieces)
+    assert has_long_number(data) == naive_long_number(data)
+
+
+@pytest.mark.parametrize("run", [18, 19, 20, 40])
+def test_a_digit_run_is_found_at_every_offset(run: int) -> None:
+    for offset in range(30):
+        data = b" " * offset + b"7" * run + b" " * 30
+        assert has_long_number(data) == (run >= 19), (offset, run)
+
+
+def test_many_dates_before_a_long_number_still_find_it() -> None:
+    dates = b'"2026-12-07T10:00:00.123456Z 1733580000000", ' * 50
+    assert not has_long_number(dates)
+    data = b"[" + dates + b"123456789012345678901234567890]"
+    assert has_long_number(data)
+    assert same(loads_body(data), json.loads(data))
+    assert loads_body(data)[-1] == 123456789012345678901234567890

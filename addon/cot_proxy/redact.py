@@ -21,8 +21,24 @@ _QUERY_SECRET = re.compile(
 )
 
 
+# What every pattern above needs in what it matches (lowercased): an ASCII line holding none of
+# these cannot change, and most log lines hold none. A check costs 0.6 µs on a request's log
+# line, the four patterns 7-13 µs. Not for other text: under re.IGNORECASE, "ı", "ſ" and the
+# Kelvin sign match "i", "s" and "k", and str.lower() does not map them to those.
+_NEEDED = ("authorization", "api-key", "bearer", "basic", "sk-")
+
+
+def _may_hold_secret(text: str) -> bool:
+    if "?" in text or "&" in text or not text.isascii():
+        return True
+    lowered = text.lower()
+    return any(needle in lowered for needle in _NEEDED)
+
+
 def redact(text: str) -> str:
     """Mask header-like credentials, bearer tokens and OpenAI-style keys."""
+    if not _may_hold_secret(text):
+        return text
     text = _HEADER_VALUE.sub(lambda m: f"{m['name']}{m['sep']}***", text)
     text = _BEARER.sub(lambda m: f"{m['scheme']} ***", text)
     text = _QUERY_SECRET.sub(lambda m: f"{m['name']}***", text)

@@ -8,6 +8,7 @@ probes would otherwise outnumber the traffic they watch.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from mitmproxy import http
 
@@ -30,6 +31,10 @@ class Metrics:
         self.rules = rules
         self._rules_seen: RuleSet | None = None
         self._models: frozenset[str] = frozenset()
+        # The series' children by (endpoint, model, status): `labels()` builds its key and takes
+        # a lock on every call (4.5 of the 7.4 µs the series cost a request). Bounded as the
+        # labels are: known endpoints, the rules' models or "other", HTTP statuses.
+        self._children: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         response = flow.response
@@ -71,12 +76,21 @@ class Metrics:
             return
         endpoint = record.endpoint or "other"
         model = model_label(record.model, self._known_models())
-        series.requests.labels(endpoint, model, status).inc()
+        key = (endpoint, model, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                series.requests.labels(endpoint, model, status),
+                series.duration.labels(endpoint, model),
+                series.first_answer.labels(endpoint, model),
+            )
+        requests, duration, first_answer_s = children
+        requests.inc()
         started = flow.request.timestamp_start
-        series.duration.labels(endpoint, model).observe(max(0.0, time.time() - started))
+        duration.observe(max(0.0, time.time() - started))
         first_answer = record.first_answer_at
         if first_answer is not None:
-            series.first_answer.labels(endpoint, model).observe(max(0.0, first_answer - started))
+            first_answer_s.observe(max(0.0, first_answer - started))
         if record.think_chars and record.think is not None and record.think.mode != "keep":
             series.think_chars.labels(record.think.mode).inc(record.think_chars)
         stream = record.stream

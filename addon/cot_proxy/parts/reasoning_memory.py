@@ -1,8 +1,8 @@
 """ReasoningMemory: remembers the reasoning of each answer delivered for a model whose rule has
 `history_restore: true`, and puts it back into later requests whose history lacks it.
 
-Per flow: the owner digest of the client's credential, taken at the request headers (before the
-gateway may replace the credential: `parts/gateway.py`); at the request, the history's turns that
+Per flow: the owner digest of the client's credential, from the headers as they were at the
+request headers (before the gateway may replace the credential: `parts/gateway.py`); at the request, the history's turns that
 lack reasoning are looked up (`cot_proxy.memory.restore`) and put back in the request rules'
 `_settle`, just before the rule's history rewrite (`apply`); at the response, the answer's turns
 (`cot_proxy.memory.recall`, fed by the think removal's filters) are written to the store.
@@ -76,7 +76,11 @@ class ReasoningMemory:
         self._rules_seen: RuleSet | None = None
         self._active = False  # some rule has history_restore: true
         # Per flow, never on its notes: (owner digest, model); the lookups; the answer's recall.
-        self._owners: weakref.WeakKeyDictionary[http.HTTPFlow, str] = weakref.WeakKeyDictionary()
+        # The client's headers as they came (mitmproxy replaces the tuple on every change): the
+        # owner's digest is made only for a request the memory serves, not for every request.
+        self._owners: weakref.WeakKeyDictionary[http.HTTPFlow, tuple[tuple[bytes, bytes], ...]] = (
+            weakref.WeakKeyDictionary()
+        )
         self._who: weakref.WeakKeyDictionary[http.HTTPFlow, tuple[str, str]] = (
             weakref.WeakKeyDictionary()
         )
@@ -149,7 +153,7 @@ class ReasoningMemory:
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if self._wanted():
-            self._owners[flow] = owner_of(flow.request.headers)
+            self._owners[flow] = flow.request.headers.fields
 
     def hold(
         self,
@@ -171,9 +175,10 @@ class ReasoningMemory:
         record = notes(flow)
         if record.endpoint not in ENDPOINTS or not record.model or self._anthropic(record):
             return False
-        owner = self._owners.pop(flow, None)
-        if owner is None:  # not taken at the request headers: the gateway may have replaced it
+        sent = self._owners.pop(flow, None)
+        if sent is None:  # not taken at the request headers: the gateway may have replaced it
             return False
+        owner = owner_of(http.Headers(sent))
         self._who[flow] = (owner, record.model)
         config = self.think.config_for(rule, detected)
         starts = tuple(dict.fromkeys((*(start for start, _ in config.tags), "<think>")))

@@ -39,6 +39,8 @@ from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import hooks
 
+from cot_proxy.seams import dispatch
+
 logger = logging.getLogger(__name__)
 
 ALWAYS = frozenset(
@@ -153,6 +155,7 @@ class AddonChain:
         # A new list: mitmproxy may be iterating the old one (we are called from its running).
         manager.chain = kept
         self.trimmed = True
+        dispatch.install(manager)
         names = [name_of(a) for a in self.left_out]
         logger.debug(
             "mitmproxy addons left out of the hook dispatch (still configured): %s",

@@ -32,6 +32,7 @@ from cot_proxy.budget.chat import ChatSession
 from cot_proxy.budget.continuation import continuation_body
 from cot_proxy.budget.messages import MessagesSession
 from cot_proxy.budget.ollama import OllamaSession
+from cot_proxy.budget.responses import ResponsesSession
 from cot_proxy.formats.registry import format_of
 from cot_proxy.routing import Target
 from cot_proxy.tls import open_connection
@@ -41,7 +42,7 @@ logger = logging.getLogger(__name__)
 TOKEN_HEADER = "x-cot-proxy-relay"
 _HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "host", "te",
                   "upgrade", "proxy-connection", "trailer", TOKEN_HEADER})  # fmt: skip
-Session = ChatSession | OllamaSession | MessagesSession
+Session = ChatSession | OllamaSession | MessagesSession | ResponsesSession
 
 
 @dataclasses.dataclass
@@ -120,6 +121,8 @@ class Relay:
             session = OllamaSession(job.tokens, streamed=streamed)
         elif job.endpoint == "messages":
             session = MessagesSession(job.tokens, streamed=streamed)
+        elif job.endpoint == "responses":
+            session = ResponsesSession(job.tokens, streamed=streamed)
         else:
             session = ChatSession(
                 job.tokens, streamed=streamed, tags=job.tags, implicit=job.implicit

@@ -47,12 +47,18 @@ def test_every_row_names_its_source():
         ("ollama", "chat", "native", "none"),
         ("lmstudio", "chat", "auto", "none"),
         (None, "chat", "auto", "none"),
-        ("vllm", "responses", "proxy", "none"),
+        ("vllm", "responses", "proxy", "proxy"),
+        ("ollama", "responses", "auto", "proxy"),
+        ("llamacpp", "responses", "proxy", "none"),
+        ("sglang", "responses", "proxy", "none"),
+        ("vllm", "completions", "proxy", "none"),
         ("vllm", "ollama_chat", "proxy", "none"),
     ],
 )
 def test_who_holds_it(server, endpoint, mode, how):
-    body = {"messages": HI, "thinking_budget_tokens": 9}
+    body: dict[str, object] = {"messages": HI, "thinking_budget_tokens": 9}
+    if endpoint == "responses":
+        body = {"input": "Hi", "thinking_budget_tokens": 9}
     plan = plan_budget(body, Budget(9, "rule", mode), server, endpoint)
     assert plan.how == how
     # a budget that is not held leaves the client's field; the proxy's removes it
@@ -71,3 +77,13 @@ def test_the_note_says_where_it_came_from():
         "think budget 64 (from anthropic thinking.budget_tokens) → held by the proxy, "
         "removed thinking.budget_tokens"
     )
+
+
+def test_a_responses_request_without_input_or_in_the_background_is_not_relayed():
+    plan = plan_budget({"input": []}, Budget(9, "rule", "proxy"), "vllm", "responses")
+    assert plan.how == "none" and "no input" in plan.note
+    body = {"input": "Hi", "background": True}
+    plan = plan_budget(body, Budget(9, "rule", "proxy"), "vllm", "responses")
+    assert plan.how == "none" and "background" in plan.note
+    plan = plan_budget({"input": "Hi"}, Budget(9, "rule", "proxy"), "llamacpp", "responses")
+    assert "no way known to continue a Responses answer on llamacpp" in plan.note

@@ -13,6 +13,9 @@ Pure logic, no mitmproxy import.
 - Ollama: a trailing assistant message is continued (ollama/ollama#6778); its `thinking`
   (native), `reasoning` (/v1) or thinking block (/v1/messages, anthropic/anthropic.go
   FromMessagesRequest) is rendered closed by the template (`<think>{{ .Thinking }}</think>`).
+- Legacy completions (`/v1/completions`, vLLM, SGLang, llama.cpp): prompt completion continues
+  any text, so the prompt becomes the prompt, the text so far (`reasoning` is all of it here),
+  the wrap-up and the end tag.
 - Responses (`/v1/responses`): vLLM continues a last assistant input item whose `status` is
   `in_progress` (PR #32100), its text the raw turn with the tags as above; Ollama turns a
   reasoning item's `encrypted_content` into the next assistant message's thinking and
@@ -43,6 +46,11 @@ def continuation_body(
     """The request that continues `body` (the request as sent upstream) after its reasoning
     was cut; `body` is not changed."""
     out = copy.deepcopy(body)
+    if endpoint == "completions":
+        _, end = tags or DEFAULT_TAGS
+        out["prompt"] = f"{out.get('prompt') or ''}{wrapped(reasoning, message)}\n{end}\n\n"
+        out["stream"] = True
+        return out
     if endpoint == "responses":
         return _responses(out, server, wrapped(reasoning, message), tags)
     messages = list(out.get("messages") or [])

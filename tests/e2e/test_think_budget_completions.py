@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import openai
 import pytest
 
 from .test_core import KEY
@@ -129,3 +130,22 @@ def test_a_completion_within_its_budget_makes_one_request(budgeted, upstream):
     )
     assert len(posts(upstream)) == 1
     assert "".join(c.choices[0].text for c in chunks if c.choices).endswith("The answer is 4.")
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_strip_mode_lets_no_think_text_through_a_completions_cut(budgeted, upstream, stream):
+    upstream.reset(Scripted())
+    api = openai.OpenAI(base_url=f"{budgeted.url}/v1", api_key=KEY, max_retries=0, timeout=20,
+                        default_headers={"X-Think-Budget": "4", "X-Think-Mode": "strip"})  # fmt: skip
+    if stream:
+        chunks = list(api.completions.create(model="vllm-qwen3-8b", prompt=PROMPT, stream=True))
+        texts = [c.choices[0] for c in chunks if c.choices]
+        text = "".join(c.text for c in texts)
+        assert not any(c.model_extra for c in texts)
+    else:
+        choice = api.completions.create(model="vllm-qwen3-8b", prompt=PROMPT).choices[0]
+        text = choice.text
+        assert not choice.model_extra
+    assert "step" not in text and "think>" not in text
+    assert text.strip() == "The answer is 4."
+    assert len(posts(upstream)) == 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import openai
 import pytest
 
 from .responses_upstream import frame
@@ -40,9 +41,10 @@ class Scripted:
     """A Responses server: the first request thinks for `think` deltas before its answer, a
     continuation answers at once."""
 
-    def __init__(self, think: int = STEPS, ollama: bool = False) -> None:
+    def __init__(self, think: int = STEPS, ollama: bool = False, inline: bool = False) -> None:
         self.think = think
         self.ollama = ollama
+        self.inline = inline  # no reasoning parser: the thought inline in output_text
         self.sent = 0
 
     async def __call__(self, req: Received, reply: Reply) -> None:
@@ -55,10 +57,14 @@ class Scripted:
             await reply.chunk(frame(events))
         else:
             thinking = [f"step{i} " for i in range(self.think)]
-            data = frame(stream(thinking, ["The answer", " is 4."], ollama=self.ollama))
+            if self.inline:
+                answer = ["<think>\n", *thinking, "</think>\n\n", "The answer", " is 4."]
+                data = frame(stream([], answer))
+            else:
+                data = frame(stream(thinking, ["The answer", " is 4."], ollama=self.ollama))
             for piece in data.split(b"\n\n")[:-1]:
                 await reply.chunk(piece + b"\n\n")
-                if b"reasoning" in piece and b".delta" in piece:
+                if b'"step' in piece and b".delta" in piece:
                     self.sent += 1
                     await asyncio.sleep(0.003)
         await reply.end_chunks()
@@ -150,3 +156,38 @@ def test_a_responses_budget_on_llamacpp_is_not_held_and_says_why(budgeted, upstr
     list(client(budgeted, "5").responses.create(model="llamacpp-q", input=QUESTION, stream=True))
     assert len(posts(upstream)) == 1
     assert "no way known to continue a Responses answer on llamacpp" in budgeted.log()
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_strip_mode_lets_no_reasoning_through_a_responses_cut(budgeted, upstream, stream):
+    upstream.reset(Scripted())
+    api = openai.OpenAI(base_url=f"{budgeted.url}/v1", api_key=KEY, max_retries=0, timeout=20,
+                        default_headers={"X-Think-Budget": "4", "X-Think-Mode": "strip"})  # fmt: skip
+    if stream:
+        events = list(api.responses.create(model="vllm-qwen3-8b", input=QUESTION, stream=True))
+        assert not reasoning_of(events)
+        final = events[-1].response
+    else:
+        final = api.responses.create(model="vllm-qwen3-8b", input=QUESTION)
+    assert final.output_text == "The answer is 4."
+    assert "step" not in final.model_dump_json()
+    assert len(posts(upstream)) == 2
+
+
+def test_vllm_without_a_reasoning_parser_has_its_inline_thought_cut(budgeted, upstream):
+    server = Scripted(inline=True)
+    upstream.reset(server)
+    events = list(client(budgeted, "20").responses.create(model="vllm-qwen3-8b", input=QUESTION,
+                                                          stream=True))  # fmt: skip
+    final = events[-1].response
+    assert final.output_text.strip() == "The answer is 4."
+    assert 0 < tokens(reasoning_of(events)) <= 20 + 16
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    assert final.id == "resp_first" and server.sent < STEPS
+    _, again = posts(upstream)
+    so_far = "\n" + "".join(f"step{i} " for i in range(9)) + "step"  # as the chat relay does
+    assert again.json()["input"][-1] == {
+        "type": "message", "role": "assistant", "status": "in_progress",
+        "content": [{"type": "output_text",
+                     "text": f"<think>\n{so_far}\n\n{MESSAGE}\n</think>\n\n"}],
+    }  # fmt: skip

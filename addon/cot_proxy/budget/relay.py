@@ -124,7 +124,9 @@ class Relay:
         elif job.endpoint == "messages":
             session = MessagesSession(job.tokens, streamed=streamed)
         elif job.endpoint == "responses":
-            session = ResponsesSession(job.tokens, streamed=streamed)
+            session = ResponsesSession(
+                job.tokens, streamed=streamed, tags=job.tags, implicit=job.implicit
+            )
         elif job.endpoint == "completions":
             tags = job.tags or DEFAULT_TAGS  # the thought is inline; open when the prompt opened it
             inside = job.implicit or str(body.get("prompt") or "").rstrip().endswith(tags[0])

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cot_proxy.budget.count import InlineTags
 from cot_proxy.budget.count import Meter
 from cot_proxy.budget.events import SSESplitter
 from cot_proxy.budget.events import data_of
@@ -41,8 +42,18 @@ def frame(event: dict[str, Any]) -> bytes:
 class ResponsesSession:
     content_type = "text/event-stream"
 
-    def __init__(self, budget: int, *, streamed: bool) -> None:
+    def __init__(
+        self,
+        budget: int,
+        *,
+        streamed: bool,
+        tags: tuple[str, str] | None = None,
+        implicit: bool = False,
+    ) -> None:
         self.meter = Meter(budget)
+        # a server without a reasoning parser streams the thought inline in output_text
+        self.inline = InlineTags(*tags, inside=implicit) if tags else None
+        self.end_tag = tags[1] if tags else ""
         self.streamed = streamed
         self._split = SSESplitter()
         self.forced = False
@@ -77,6 +88,8 @@ class ResponsesSession:
             if kind == "response.created" and isinstance(event.get("response"), dict):
                 self.head = {k: event["response"][k] for k in _KEEP if k in event["response"]}
             changed = kind in REASONING_DELTAS and self._cut(event)
+            if kind == "response.output_text.delta" and self.inline is not None:
+                changed = self._inline(event)
             if kind in TERMINAL:
                 changed = self._terminal(event) or changed
             if not (changed and event.get("delta") == ""):
@@ -99,10 +112,37 @@ class ResponsesSession:
         self.forced = not self.answered
         return True
 
+    def _inline(self, event: dict[str, Any]) -> bool:
+        """Count the thought inside the tags of an output_text delta; cut it at the budget, the
+        end tag after it (the client's filter sees the thought close). Whether it changed."""
+        text = event.get("delta")
+        if not isinstance(text, str) or not text or self.inline is None:
+            return False
+        kept = ""
+        for kind, piece in self.inline.split(text):
+            if kind != "think":
+                self.answered = self.answered or (kind == "text" and bool(piece.strip()))
+                kept += piece
+                continue
+            part = self.meter.take(piece)
+            kept += part
+            if part:
+                self.reasoning.append(part)
+            if part != piece and not self.answered:
+                self.forced = True
+                kept += self.end_tag
+                break
+        if kept == text:
+            return False
+        event["delta"] = kept
+        return True
+
     def _close(self, event: dict[str, Any]) -> bytes:
-        """The `.done` events of the reasoning item the cut fell in."""
+        """The `.done` events of the item the cut fell in."""
         index = event.get("output_index", 0)
         text = self._texts.get(index, "")
+        if event.get("type") == "response.output_text.delta":
+            return self._close_message(event, index, text)
         kind = str(event.get("type")).removesuffix(".delta") + ".done"
         done: dict[str, Any] = {k: event[k] for k in ("item_id", "output_index", "content_index", "summary_index")
                 if k in event}  # fmt: skip
@@ -115,6 +155,20 @@ class ResponsesSession:
             item["summary"] = [{"type": "summary_text", "text": text}]
         events: list[dict[str, Any]] = [
             {"type": kind, **done, "text": text},
+            {"type": "response.output_item.done", "output_index": index, "item": item},
+        ]
+        return b"".join(self._emit(e, None) for e in events)
+
+    def _close_message(self, event: dict[str, Any], index: int, text: str) -> bytes:
+        at: dict[str, Any] = {
+            k: event[k] for k in ("item_id", "output_index", "content_index") if k in event
+        }
+        part = {"type": "output_text", "text": text, "annotations": []}
+        item = dict(self.items.get(index) or {"id": event.get("item_id"), "type": "message"})
+        item.update(status="completed", content=[part])
+        events: list[dict[str, Any]] = [
+            {"type": "response.output_text.done", **at, "text": text},
+            {"type": "response.content_part.done", **at, "part": part},
             {"type": "response.output_item.done", "output_index": index, "item": item},
         ]
         return b"".join(self._emit(e, None) for e in events)
@@ -241,8 +295,10 @@ class ResponsesSession:
                 self.items[index] = event["item"]
         elif kind in REASONING_DELTAS and isinstance(event.get("delta"), str):
             self._texts[index] = self._texts.get(index, "") + event["delta"]
-        elif kind == "response.output_text.delta" and str(event.get("delta") or "").strip():
-            self.answered = True
+        elif kind == "response.output_text.delta" and isinstance(event.get("delta"), str):
+            self._texts[index] = self._texts.get(index, "") + event["delta"]
+            if self.inline is None and event["delta"].strip():
+                self.answered = True
 
 
 def _load(raw: bytes) -> dict[str, Any] | None:

@@ -127,3 +127,38 @@ def test_an_answer_that_began_keeps_its_later_reasoning_cut_without_a_continuati
     session = ResponsesSession(2, streamed=True)
     run(session, [late], [SECOND])
     assert not session.forced
+
+
+# vLLM without a reasoning parser: the thought inline in output_text (as llama.cpp's recorded
+# tests/fixtures/llamacpp/responses_think.sse shows for that server)
+INLINE = frame(stream([], ["<th", "ink>", "Let", " me", " see", " more", "</think>", "late"]))
+TAGS = ("<think>", "</think>")
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.integers(0, 8000), max_size=12),
+    st.lists(st.integers(0, 4000), max_size=8),
+    st.sampled_from([True, False]),
+    st.integers(1, 6),
+)
+def test_any_split_of_an_inline_stream_gives_the_same_answer(a, b, streamed, budget):
+    def session() -> ResponsesSession:
+        return ResponsesSession(budget, streamed=streamed, tags=TAGS)
+
+    whole = run(session(), [INLINE], [SECOND])
+    assert whole == run(session(), splits(INLINE, a), splits(SECOND, b))
+
+
+def test_an_inline_thought_is_cut_closed_and_its_message_item_ended():
+    session = ResponsesSession(2, streamed=True, tags=TAGS)
+    events = decoded(run(session, [INLINE], [SECOND]))
+    text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
+    assert text == "<think>Let me</think>Four."
+    assert session.reasoning == ["Let", " me"]
+    done = next(e for e in events if e["type"] == "response.output_item.done")
+    assert done["item"]["content"][0]["text"] == "<think>Let me</think>"
+    assert done["output_index"] == 0
+    final = events[-1]["response"]
+    assert [i["id"] for i in final["output"]] == ["msg_resp_first", "msg_resp_second"]
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))

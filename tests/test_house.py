@@ -161,7 +161,6 @@ TESTED_BY = {
     "formats.responses_stream": "tests/unit/formats/test_responses.py",
     "formats.textparts": "tests/unit/formats/test_messages.py",
     "framing": "tests/unit/test_eventstream.py",
-    "history": "tests/unit/formats/test_choices_request.py",
     "memory.redis_store": "tests/e2e/test_reasoning_memory_redis.py",
     "memory.tap": "tests/unit/memory/test_recall.py",
     "settings_row": "tests/unit/test_settings.py",

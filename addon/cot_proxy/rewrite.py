@@ -15,7 +15,7 @@ from typing import Any
 
 from cot_proxy.formats import choices
 from cot_proxy.formats._api import EndpointFormat
-from cot_proxy.history import splitter_of
+from cot_proxy.history import History
 from cot_proxy.rules import ModelRule
 from cot_proxy.rules import show_value
 from cot_proxy.think import ThinkConfig
@@ -28,14 +28,15 @@ def rewrite_request(
     rule: ModelRule,
     think: ThinkConfig | None = None,
     fmt: EndpointFormat | None = None,
+    history: History | None = None,
 ) -> list[str]:
     """Apply `rule` to the request JSON `body` in place; return what changed, for the log.
 
     `fmt` (the flow's, `cot_proxy.formats.registry.format_of`; None: a path of no known format,
-    read as chat) says where the suffix and the history are. `think` is the request's think settings: with
-    history strip (or strip_think_from_history), the think blocks they define and the reasoning
-    are removed from the assistant messages the client sends back; with history to_field, the
-    blocks move to where the format keeps reasoning.
+    read as chat) says where the suffix and the history are. `think` is the request's think settings,
+    which say what a think block is; `history` the request's treatment of the assistant turns
+    the client sends back (`cot_proxy.history`; None: the rule's `history` and
+    `history_turns` alone, as `history_presets.history_for` makes it with no preset).
 
     Order: drop, defaults, forced params, model rename, suffix, history. Forced params come
     after drop and defaults so that they always win; the rename comes after the params so a
@@ -57,9 +58,10 @@ def rewrite_request(
     if rule.append_to_last_user_message:
         if change := request.append_suffix(body, rule.append_to_last_user_message):
             changes.append(change)
-    history = rule.history_mode
-    if history != "keep" and think is not None:
-        changes += request.rewrite_history(body, splitter_of(think), history == "to_field")
+    if history is None and think is not None:
+        history = History.of(think, rule.history_mode, rule.history_turns or "all")
+    if history is not None and history.touches:
+        changes += request.rewrite_history(body, history)
     return changes
 
 

@@ -32,6 +32,7 @@ from cot_proxy.filters import Filters
 from cot_proxy.think_config import ThinkConfig
 
 if TYPE_CHECKING:
+    from cot_proxy.history import History
     from cot_proxy.rules import ModelRule
 
 Framing = Literal["sse", "ndjson"]
@@ -170,11 +171,9 @@ class RequestSide(Protocol):
         the user's last words (`body` in place); what changed, for the log, None: nothing."""
         ...
 
-    def rewrite_history(
-        self, body: dict[str, Any], splitter: ThinkConfig, to_field: bool, /
-    ) -> list[str]:
-        """The rule key `history` (strip, or `to_field`) on the assistant turns of `body`, in
-        place; `splitter` (reasoning mode) says what a think block is. What changed, for the log."""
+    def rewrite_history(self, body: dict[str, Any], history: History, /) -> list[str]:
+        """The rule keys `history` and `history_turns` on the assistant turns of `body`, in
+        place (`cot_proxy.history.History`). What changed, for the log."""
         ...
 
     def error_body(self, message: str, type: str, code: str, /) -> bytes:

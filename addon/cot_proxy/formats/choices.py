@@ -34,6 +34,7 @@ from cot_proxy.think_config import ThinkConfig
 from cot_proxy.think_config import reasoning_keys
 
 if TYPE_CHECKING:
+    from cot_proxy.history import History
     from cot_proxy.rules import ModelRule
 
 # Reasoning that servers with a reasoning parser already split off (vLLM, SGLang, llama.cpp, ...).
@@ -177,10 +178,8 @@ class ChoiceShape:
     def append_suffix(self, body: dict[str, Any], suffix: str) -> str | None:
         return choices_request.append_suffix(body, suffix, prompt=self.prompt)
 
-    def rewrite_history(
-        self, body: dict[str, Any], splitter: ThinkConfig, to_field: bool
-    ) -> list[str]:
-        return choices_request.rewrite_history(body, splitter, to_field)
+    def rewrite_history(self, body: dict[str, Any], history: History) -> list[str]:
+        return choices_request.rewrite_history(body, history)
 
     def error_body(self, message: str, type: str, code: str) -> bytes:
         return apierror.error_body(message, type, code)

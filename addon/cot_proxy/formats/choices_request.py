@@ -3,8 +3,10 @@ and the model list (`GET …/models`).
 
 - Suffix: chat's last user message (or the `prompt` of a chat-path body without `messages`);
   completions' `prompt`.
-- History: the reasoning fields and think blocks of assistant messages, removed or (`to_field`)
-  moved to the reasoning field (`reasoning_field`; reasoning_content with "both").
+- History: the reasoning fields and think blocks of assistant messages, removed, moved to the
+  reasoning field (`to_field`: `reasoning_field`; reasoning_content with "both") or into the
+  content (`to_inline`: a string, or its first text part); a turn calls tools when it has
+  `tool_calls` (`cot_proxy.history.chat_history`).
 - Errors: OpenAI's shape (`cot_proxy.apierror.error_body`).
 
 Chat's request side is also what a JSON body of a path of no known format gets. Stdlib only,
@@ -19,7 +21,6 @@ from typing import Any
 from cot_proxy import history
 from cot_proxy.suffix import append_to_chat
 from cot_proxy.suffix import append_to_prompt
-from cot_proxy.think_config import ThinkConfig
 
 
 def append_suffix(body: dict[str, Any], suffix: str, *, prompt: bool) -> str | None:
@@ -27,9 +28,10 @@ def append_suffix(body: dict[str, Any], suffix: str, *, prompt: bool) -> str | N
     return append_to_prompt(body, suffix) if prompt else append_to_chat(body, suffix)
 
 
-def rewrite_history(body: dict[str, Any], splitter: ThinkConfig, to_field: bool) -> list[str]:
-    field = "reasoning_content" if splitter.reasoning_field == "both" else splitter.reasoning_field
-    return history.chat_history(body.get("messages"), splitter, field, to_field)
+def rewrite_history(body: dict[str, Any], treatment: history.History) -> list[str]:
+    field = treatment.splitter.reasoning_field
+    field = "reasoning_content" if field == "both" else field
+    return history.chat_history(body.get("messages"), treatment, field)
 
 
 def merge_models_list(

@@ -36,6 +36,7 @@ from cot_proxy.jsonbytes import split_escaped
 from cot_proxy.think import ThinkConfig
 
 if TYPE_CHECKING:
+    from cot_proxy.history import History
     from cot_proxy.rules import ModelRule
 
 THINKING = "thinking"
@@ -129,11 +130,9 @@ class OllamaFormat:
             return ollama_request.append_to_prompt(body, suffix)
         return ollama_request.append_to_chat(body, suffix)
 
-    def rewrite_history(
-        self, body: dict[str, Any], splitter: ThinkConfig, to_field: bool
-    ) -> list[str]:
+    def rewrite_history(self, body: dict[str, Any], history: History) -> list[str]:
         chat = self.message_key is not None
-        return ollama_request.rewrite_history(body, splitter, to_field, chat=chat)
+        return ollama_request.rewrite_history(body, history, chat=chat)
 
     def error_body(self, message: str, type: str, code: str) -> bytes:
         return ollama_request.error_body(message, type, code)

@@ -22,7 +22,6 @@ from typing import Any
 
 from cot_proxy import history
 from cot_proxy.suffix import append_to_messages
-from cot_proxy.think_config import ThinkConfig
 
 if TYPE_CHECKING:
     from cot_proxy.rules import ModelRule
@@ -59,15 +58,13 @@ def append_to_prompt(body: dict[str, Any], suffix: str) -> str | None:
     return "appended suffix to prompt"
 
 
-def rewrite_history(
-    body: dict[str, Any], splitter: ThinkConfig, to_field: bool, *, chat: bool
-) -> list[str]:
+def rewrite_history(body: dict[str, Any], treatment: history.History, *, chat: bool) -> list[str]:
     """`chat`: /api/chat, whose messages keep reasoning in `thinking`; /api/generate has no
     history of its own, and a `messages` list sent to it is read as chat's."""
-    field = splitter.reasoning_field if not chat else THINKING
+    field = treatment.splitter.reasoning_field if not chat else THINKING
     if field == "both":
         field = "reasoning_content"
-    return history.chat_history(body.get("messages"), splitter, field, to_field)
+    return history.chat_history(body.get("messages"), treatment, field)
 
 
 def error_body(message: str, type: str, code: str) -> bytes:

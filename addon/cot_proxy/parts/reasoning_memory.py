@@ -26,6 +26,7 @@ from mitmproxy import ctx
 from mitmproxy import http
 
 from cot_proxy.flow import notes
+from cot_proxy.history_presets import RESTORES
 from cot_proxy.memory.keys import entry_key
 from cot_proxy.memory.keys import owner_of
 from cot_proxy.memory.recall import ENDPOINTS
@@ -130,12 +131,13 @@ class ReasoningMemory:
         task.add_done_callback(self._tasks.discard)
 
     def _wanted(self) -> bool:
-        """Whether any rule wants the memory (`wants`): then every request's owner is taken at
-        its request headers, before the gateway may replace the credential."""
+        """Whether any rule or family preset wants the memory (`wants`, `history_presets`): then
+        every request's owner is taken at its request headers, before the gateway may replace
+        the credential."""
         rules = self.rules()
         if rules is not self._rules_seen:
             self._rules_seen = rules
-            self._active = any(self.wants(rule) for rule in _with_variants(rules))
+            self._active = RESTORES or any(self.wants(rule) for rule in _with_variants(rules))
         return self._active
 
     # -- request ------------------------------------------------------------------------------
@@ -156,13 +158,15 @@ class ReasoningMemory:
         rule: ModelRule | None,
         then: Callable[[], object],
         detected: ThinkFamily | None = None,
+        restore: bool | None = None,
     ) -> bool:
         """Called by the request rules once the rule and the model's family are known. Without
-        history_restore: False, nothing done. Else the flow's owner and model are noted for its
+        history_restore (the rule's, or `restore` as the family preset says): False, nothing done. Else the flow's owner and model are noted for its
         answer, and the history's turns without reasoning looked up; a shared store is awaited
         with the flow intercepted (True: `then` runs after, and the flow is resumed)."""
         store = self.store
-        if not self.wants(rule) or store is None:
+        wanted = self.wants(rule) if restore is None else restore  # a family preset's
+        if not wanted or store is None:
             return False
         record = notes(flow)
         if record.endpoint not in ENDPOINTS or not record.model or self._anthropic(record):

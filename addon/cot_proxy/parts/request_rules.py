@@ -1,8 +1,9 @@
 """RequestRules: validates JSON request bodies and applies the per-model rules.
 
 The rules come from LLM_PARAMS and the config file (`cot_proxy.rules`). Per request: which
-endpoint the path names, the body parsed once, the rule matched on its `model`, the body
-rewritten (`cot_proxy.rewrite`), and what the later hooks need written into the flow's notes.
+endpoint and format the path names, the body parsed once, the rule matched on its `model`, the
+body rewritten (`cot_proxy.rewrite`; the history as the rule says, else as the model family's
+preset says, `cot_proxy.history_presets`), and what the later hooks need written into the flow's notes.
 `GET …/models` and Ollama's `GET …/api/tags` answers get the pseudo models of the rules added.
 A request's `X-Think-Mode` header sets its think mode, its `X-Thinking` header its thinking
 level (`parts/thinking.py`, compiled into the model's knob last); neither is forwarded. When the model's
@@ -26,11 +27,16 @@ from mitmproxy import ctx
 from mitmproxy import http
 
 from cot_proxy.apierror import error_body
+from cot_proxy.detect.servers import AUTO
 from cot_proxy.flow import answer_locally
 from cot_proxy.flow import notes
 from cot_proxy.formats.registry import endpoint_of
 from cot_proxy.formats.registry import format_of
 from cot_proxy.formats.registry import model_list_merger
+from cot_proxy.history_presets import HistoryPreset
+from cot_proxy.history_presets import history_for
+from cot_proxy.history_presets import preset_for
+from cot_proxy.history_presets import restore_for
 from cot_proxy.jsonbytes import dumps_body
 from cot_proxy.jsonbytes import loads_body
 from cot_proxy.options import declare
@@ -46,6 +52,7 @@ from cot_proxy.rules.checks import clip
 from cot_proxy.series import Series
 from cot_proxy.think import THINK_MODES
 from cot_proxy.think import ThinkMode
+from cot_proxy.think_families import ThinkFamily
 from cot_proxy.thinking.levels import Level
 
 if TYPE_CHECKING:
@@ -55,6 +62,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 THINK_MODE_HEADER = "x-think-mode"
+
+# A request no rule names: what presets and headers apply to it, nothing else.
+NO_RULE = ModelRule("")
 
 
 class RequestRules:
@@ -175,9 +185,10 @@ class RequestRules:
         """Once the model's family is known: the reasoning memory's lookup (history_restore),
         then settle. True when the memory holds the flow while it waits for a shared store (it
         settles it `late` then, after the later parts' request hooks, and resumes it)."""
-        if self.memory is not None and self.memory.wants(rule):
+        if self.memory is not None:
             detected = self.detect.family(flow, rule) if self.detect is not None else None
-            if self.memory.hold(flow, body, rule, late, detected):
+            restore = restore_for(rule, self._preset(notes(flow).model, rule, detected))
+            if restore and self.memory.hold(flow, body, rule, late, detected, restore):
                 return True
         settle()
         return False
@@ -215,9 +226,13 @@ class RequestRules:
         if body is not None:
             detected = self.detect.family(flow, rule) if self.detect is not None else None
             record.think = self.think.config_for(rule, detected)
+            preset = self._preset(record.model, rule, detected)
+            history = history_for(rule, record.think, preset)
             changes = self.memory.apply(flow) if self.memory is not None else []
-            if rule is not None:
-                changes += rewrite_request(body, rule, record.think, record.format)
+            if rule is not None or history.touches:
+                changes += rewrite_request(
+                    body, rule or NO_RULE, record.think, record.format, history
+                )
             changes += self.thinking.compile(flow, body, rule, thinking, record.endpoint, budget)
             if changes:
                 flow.request.content = dumps_body(body)
@@ -227,6 +242,13 @@ class RequestRules:
             record.think = dataclasses.replace(base, mode=mode)
         if held and self.settled is not None:
             self.settled(flow)
+
+    def _preset(
+        self, model: str | None, rule: ModelRule | None, detected: ThinkFamily | None
+    ) -> HistoryPreset | None:
+        """The history preset of the request's family or model name (`history_presets`)."""
+        upstream = rule.upstream_model_name if rule is not None else None
+        return preset_for(_family_in_effect(rule, detected), model, upstream)
 
     def response(self, flow: http.HTTPFlow) -> None:
         response = flow.response
@@ -248,6 +270,16 @@ class RequestRules:
         if merged is not None:
             response.content = json.dumps(merged).encode()
             record.changes.append(f"models +{len(pseudo)} pseudo")
+
+
+def _family_in_effect(rule: ModelRule | None, detected: ThinkFamily | None) -> str | None:
+    """The tag family of the request: its rule's, the detected one, or THINK_FAMILY's."""
+    if rule is not None and rule.think_family not in (None, AUTO):
+        return rule.think_family
+    if detected is not None:
+        return detected.name
+    family = ctx.options.think_family.strip()
+    return family if family and family != AUTO else None
 
 
 def _is_mode(value: str) -> TypeGuard[ThinkMode]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+from collections.abc import Callable
 from collections.abc import Container
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -177,3 +178,14 @@ def flatten(fields: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, 
             yield from flatten(value, f"{prefix}{key}.")
         else:
             yield f"{prefix}{key}", value
+
+
+def one_of(*choices: str) -> Callable[[str, Any, bool], str]:
+    """The check of a rule setting that takes one of `choices` (key, value, lenient)."""
+
+    def check(key: str, value: Any, lenient: bool) -> str:
+        if value not in choices:
+            raise Invalid(f"unknown {key} {clip(repr(value))} (use {'|'.join(choices)})")
+        return str(value)
+
+    return check

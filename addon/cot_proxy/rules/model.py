@@ -25,6 +25,7 @@ from cot_proxy.rules.checks import clip
 from cot_proxy.rules.checks import deep_merge
 from cot_proxy.rules.checks import flatten
 from cot_proxy.rules.checks import kind
+from cot_proxy.rules.checks import one_of
 from cot_proxy.rules.checks import show_value
 from cot_proxy.rules.checks import want_bool
 from cot_proxy.rules.checks import want_str
@@ -89,18 +90,10 @@ def _mode(key: str, value: Any, lenient: bool) -> ThinkMode:
     return value
 
 
-HISTORY_MODES: tuple[str, ...] = ("keep", "strip", "to_field")
-
-
-def _one_of(*choices: str) -> Check:
-    """The check of a setting that takes one of `choices`."""
-
-    def check(key: str, value: Any, lenient: bool) -> str:
-        if value not in choices:
-            raise Invalid(f"unknown {key} {clip(repr(value))} (use {'|'.join(choices)})")
-        return str(value)
-
-    return check
+HISTORY_MODES: tuple[str, ...] = ("keep", "strip", "to_field", "to_inline")
+# Which assistant turns of the history keep their reasoning (in the `history` form); the
+# others lose it.
+HISTORY_TURNS: tuple[str, ...] = ("all", "tool_calls", "last")
 
 
 def _family(key: str, value: Any, lenient: bool) -> str:
@@ -162,20 +155,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("think_tag_start", _text, text=True),
     Setting("think_tag_end", _text, text=True),
     Setting("reasoning_field", _text, text=True),
-    Setting("responses_reasoning", _one_of(*RESPONSES_REASONING)),
+    Setting("responses_reasoning", one_of(*RESPONSES_REASONING)),
     Setting("upstream_model_name", _text, text=True),
     Setting("think_implicit_start", _flag, show=show_value),
-    Setting("implicit_unclosed", _one_of(*IMPLICIT_UNCLOSED)),
+    Setting("implicit_unclosed", one_of(*IMPLICIT_UNCLOSED)),
     Setting("think_end_markers", _markers, show=_show_markers),
-    Setting("history", _one_of(*HISTORY_MODES)),
+    Setting("history", one_of(*HISTORY_MODES)),
+    Setting("history_turns", one_of(*HISTORY_TURNS)),
     Setting("strip_think_from_history", _flag, show=show_value),
     Setting("history_restore", _flag, show=show_value),
     Setting("append_to_last_user_message", _suffix, show=show_value),
-    Setting("server", _one_of(AUTO, *SERVER_NAMES)),
+    Setting("server", one_of(AUTO, *SERVER_NAMES)),
     Setting("thinking", _thinking),
-    Setting("thinking_knob", _one_of(*KNOB_NAMES)),
+    Setting("thinking_knob", one_of(*KNOB_NAMES)),
     Setting("think_budget", _budget, show=show_value),
-    Setting("think_budget_mode", _one_of(*BUDGET_MODES)),
+    Setting("think_budget_mode", one_of(*BUDGET_MODES)),
     Setting("think_budget_message", _text, text=True),
 )
 # Settings that say the same thing two ways: a rule gives one side or the other.
@@ -222,8 +216,10 @@ class ModelRule:
     responses_reasoning: ResponsesReasoning | None = None
     upstream_model_name: str | None = None
     append_to_last_user_message: str | None = None
-    # What happens to reasoning in the assistant messages of the request: keep|strip|to_field.
+    # What happens to reasoning in the assistant messages of the request:
+    # keep|strip|to_field|to_inline; and on which turns it stays: all|tool_calls|last.
     history: str | None = None
+    history_turns: str | None = None
     # The old spelling of history: strip (true) / keep (false).
     strip_think_from_history: bool | None = None
     history_restore: bool | None = None  # the reasoning memory puts dropped reasoning back

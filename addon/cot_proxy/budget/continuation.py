@@ -13,6 +13,13 @@ Pure logic, no mitmproxy import.
 - Ollama: a trailing assistant message is continued (ollama/ollama#6778); its `thinking`
   (native), `reasoning` (/v1) or thinking block (/v1/messages, anthropic/anthropic.go
   FromMessagesRequest) is rendered closed by the template (`<think>{{ .Thinking }}</think>`).
+- Legacy completions (`/v1/completions`, vLLM, SGLang, llama.cpp): prompt completion continues
+  any text, so the prompt becomes the prompt, the text so far (`reasoning` is all of it here),
+  the wrap-up and the end tag.
+- Responses (`/v1/responses`): vLLM continues a last assistant input item whose `status` is
+  `in_progress` (PR #32100), its text the raw turn with the tags as above; Ollama turns a
+  reasoning item's `encrypted_content` into the next assistant message's thinking and
+  continues that trailing message (openai/responses.go FromResponsesRequest, #6778).
 """
 
 from __future__ import annotations
@@ -39,6 +46,13 @@ def continuation_body(
     """The request that continues `body` (the request as sent upstream) after its reasoning
     was cut; `body` is not changed."""
     out = copy.deepcopy(body)
+    if endpoint == "completions":
+        _, end = tags or DEFAULT_TAGS
+        out["prompt"] = f"{out.get('prompt') or ''}{wrapped(reasoning, message)}\n{end}\n\n"
+        out["stream"] = True
+        return out
+    if endpoint == "responses":
+        return _responses(out, server, wrapped(reasoning, message), tags)
     messages = list(out.get("messages") or [])
     thought = wrapped(reasoning, message)
     if endpoint == "ollama_chat":
@@ -55,5 +69,27 @@ def continuation_body(
         out["continue_final_message"] = True
         out["add_generation_prompt"] = False
     out["messages"] = [*messages, turn]
+    out["stream"] = True
+    return out
+
+
+def _responses(
+    out: dict[str, Any], server: str | None, thought: str, tags: tuple[str, str] | None
+) -> dict[str, Any]:
+    given = out.get("input")
+    items: list[Any] = (
+        list(given) if isinstance(given, list) else [{"role": "user", "content": given or ""}]
+    )
+    if server == "ollama":
+        items.append({"type": "reasoning", "summary": [], "encrypted_content": thought})
+        text = ""
+        status: dict[str, str] = {}
+    else:  # vllm
+        start, end = tags or DEFAULT_TAGS
+        text = f"{start}\n{thought}\n{end}\n\n"
+        status = {"status": "in_progress"}
+    items.append({"type": "message", "role": "assistant", **status,
+                  "content": [{"type": "output_text", "text": text}]})  # fmt: skip
+    out["input"] = items
     out["stream"] = True
     return out

@@ -22,7 +22,15 @@ How = Literal["native", "proxy", "none"]
 # rendered closed by the template.
 CONTINUES = frozenset({"vllm", "sglang", "llamacpp", "ollama"})
 # The endpoints the relay speaks.
-RELAYED = frozenset({"chat", "ollama_chat", "messages"})
+RELAYED = frozenset({"chat", "ollama_chat", "messages", "responses", "completions"})
+# Prompt completion continues any text (vLLM, SGLang, llama.cpp); Ollama's /v1/completions
+# applies the chat template to the prompt, so a continued prompt would be a user turn.
+COMPLETIONS = frozenset({"vllm", "sglang", "llamacpp"})
+# Servers known to continue a partial assistant turn on the Responses API (vLLM PR #32100;
+# Ollama maps it onto its chat, openai/responses.go). llama.cpp's converter drops a reasoning
+# item that no tool call follows (server_chat_convert_responses_to_chatcmpl) and SGLang has no
+# known way: their thought cannot be handed back closed.
+RESPONSES = frozenset({"vllm", "ollama"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,17 +74,42 @@ def plan_budget(
 
 def _why_not_relayed(body: dict[str, Any], server: str | None, endpoint: str | None) -> str | None:
     if endpoint not in RELAYED:
-        return f"the proxy holds budgets on chat, messages and Ollama /api/chat, not {endpoint}"
+        return (
+            "the proxy holds budgets on chat, completions, responses, messages and "
+            "Ollama /api/chat, "
+            f"not {endpoint}"
+        )
     if server not in CONTINUES:
         return f"no way known to continue a partial answer on {server or 'an unknown server'}"
     if endpoint == "ollama_chat" and server != "ollama":
         return "Ollama's API on another server"
     if endpoint == "messages" and server != "ollama":
         return f"no way known to continue a Messages answer on {server}"
+    if endpoint == "responses":
+        if server not in RESPONSES:
+            return f"no way known to continue a Responses answer on {server}"
+        if body.get("background") is True:
+            return "a background response"
+        return None if body.get("input") else "no input"
+    if endpoint == "completions":
+        return _why_not_completions(body, server)
     n = body.get("n")
     if isinstance(n, int) and n > 1:
         return "n > 1"
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return "no messages"
+    return None
+
+
+def _why_not_completions(body: dict[str, Any], server: str | None) -> str | None:
+    if server not in COMPLETIONS:
+        return f"no way known to continue a completion on {server}"
+    if not isinstance(body.get("prompt"), str) or not body["prompt"]:
+        return "a prompt that is not one string"
+    for many in ("n", "best_of"):
+        if isinstance(body.get(many), int) and body[many] > 1:
+            return f"{many} > 1"
+    if body.get("echo") is True:
+        return "echo"
     return None

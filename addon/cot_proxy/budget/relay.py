@@ -29,9 +29,12 @@ import h11
 from cot_proxy.apierror import error_body
 from cot_proxy.apierror import error_body_for
 from cot_proxy.budget.chat import ChatSession
+from cot_proxy.budget.completions import CompletionsSession
+from cot_proxy.budget.continuation import DEFAULT_TAGS
 from cot_proxy.budget.continuation import continuation_body
 from cot_proxy.budget.messages import MessagesSession
 from cot_proxy.budget.ollama import OllamaSession
+from cot_proxy.budget.responses import ResponsesSession
 from cot_proxy.formats.registry import format_of
 from cot_proxy.routing import Target
 from cot_proxy.tls import open_connection
@@ -41,7 +44,7 @@ logger = logging.getLogger(__name__)
 TOKEN_HEADER = "x-cot-proxy-relay"
 _HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "host", "te",
                   "upgrade", "proxy-connection", "trailer", TOKEN_HEADER})  # fmt: skip
-Session = ChatSession | OllamaSession | MessagesSession
+Session = ChatSession | OllamaSession | MessagesSession | ResponsesSession | CompletionsSession
 
 
 @dataclasses.dataclass
@@ -113,13 +116,21 @@ class Relay:
         else:
             streamed = body.get("stream") is True
         sent = dict(body, stream=True)
-        if not streamed and job.endpoint == "chat":
+        if not streamed and job.endpoint in ("chat", "completions"):
             sent["stream_options"] = {"include_usage": True}
         session: Session
         if job.endpoint == "ollama_chat":
             session = OllamaSession(job.tokens, streamed=streamed)
         elif job.endpoint == "messages":
             session = MessagesSession(job.tokens, streamed=streamed)
+        elif job.endpoint == "responses":
+            session = ResponsesSession(
+                job.tokens, streamed=streamed, tags=job.tags, implicit=job.implicit
+            )
+        elif job.endpoint == "completions":
+            tags = job.tags or DEFAULT_TAGS  # the thought is inline; open when the prompt opened it
+            inside = job.implicit or str(body.get("prompt") or "").rstrip().endswith(tags[0])
+            session = CompletionsSession(job.tokens, streamed=streamed, tags=tags, inside=inside)
         else:
             session = ChatSession(
                 job.tokens, streamed=streamed, tags=job.tags, implicit=job.implicit

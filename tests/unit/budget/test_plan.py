@@ -47,12 +47,23 @@ def test_every_row_names_its_source():
         ("ollama", "chat", "native", "none"),
         ("lmstudio", "chat", "auto", "none"),
         (None, "chat", "auto", "none"),
-        ("vllm", "responses", "proxy", "none"),
+        ("vllm", "responses", "proxy", "proxy"),
+        ("ollama", "responses", "auto", "proxy"),
+        ("llamacpp", "responses", "proxy", "none"),
+        ("sglang", "responses", "proxy", "none"),
+        ("vllm", "completions", "proxy", "proxy"),
+        ("llamacpp", "completions", "auto", "proxy"),
+        ("sglang", "completions", "auto", "proxy"),
+        ("ollama", "completions", "auto", "none"),
         ("vllm", "ollama_chat", "proxy", "none"),
     ],
 )
 def test_who_holds_it(server, endpoint, mode, how):
-    body = {"messages": HI, "thinking_budget_tokens": 9}
+    body: dict[str, object] = {"messages": HI, "thinking_budget_tokens": 9}
+    if endpoint == "responses":
+        body = {"input": "Hi", "thinking_budget_tokens": 9}
+    if endpoint == "completions":
+        body = {"prompt": "Hi", "thinking_budget_tokens": 9}
     plan = plan_budget(body, Budget(9, "rule", mode), server, endpoint)
     assert plan.how == how
     # a budget that is not held leaves the client's field; the proxy's removes it
@@ -71,3 +82,23 @@ def test_the_note_says_where_it_came_from():
         "think budget 64 (from anthropic thinking.budget_tokens) → held by the proxy, "
         "removed thinking.budget_tokens"
     )
+
+
+def test_a_responses_request_without_input_or_in_the_background_is_not_relayed():
+    plan = plan_budget({"input": []}, Budget(9, "rule", "proxy"), "vllm", "responses")
+    assert plan.how == "none" and "no input" in plan.note
+    body = {"input": "Hi", "background": True}
+    plan = plan_budget(body, Budget(9, "rule", "proxy"), "vllm", "responses")
+    assert plan.how == "none" and "background" in plan.note
+    plan = plan_budget({"input": "Hi"}, Budget(9, "rule", "proxy"), "llamacpp", "responses")
+    assert "no way known to continue a Responses answer on llamacpp" in plan.note
+
+
+@pytest.mark.parametrize(
+    ("fields", "why"),
+    [({"prompt": ["a", "b"]}, "not one string"), ({"prompt": "Hi", "n": 2}, "n > 1"),
+     ({"prompt": "Hi", "best_of": 3}, "best_of > 1"), ({"prompt": "Hi", "echo": True}, "echo")],
+)  # fmt: skip
+def test_completions_the_relay_cannot_continue_are_not_relayed(fields, why):
+    plan = plan_budget(fields, Budget(9, "rule", "proxy"), "vllm", "completions")
+    assert plan.how == "none" and why in plan.note

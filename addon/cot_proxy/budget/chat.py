@@ -22,6 +22,7 @@ from cot_proxy.budget.count import InlineTags
 from cot_proxy.budget.count import Meter
 from cot_proxy.budget.events import SSESplitter
 from cot_proxy.budget.events import data_of
+from cot_proxy.budget.events import event_object
 
 REASONING_FIELDS = ("reasoning_content", "reasoning")
 SLACK = 16  # reasoning a continuation may add before it is dropped
@@ -143,14 +144,8 @@ class ChatSession:
     def second(self, data: bytes) -> bytes:
         out = b""
         for event in self._split.feed(data):
-            payload = data_of(event)
-            if payload is None or payload.strip() == "[DONE]":
-                continue
-            try:
-                chunk = json.loads(payload)
-            except ValueError:
-                continue
-            if isinstance(chunk, dict) and self._second_chunk(chunk):
+            chunk = event_object(event)
+            if chunk is not None and self._second_chunk(chunk):
                 out += self._emit(chunk, None)
         return out
 

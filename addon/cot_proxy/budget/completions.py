@@ -22,7 +22,7 @@ from cot_proxy.budget.chat import sse
 from cot_proxy.budget.count import InlineTags
 from cot_proxy.budget.count import Meter
 from cot_proxy.budget.events import SSESplitter
-from cot_proxy.budget.events import data_of
+from cot_proxy.budget.events import event_object
 
 _HEAD = ("id", "created", "model", "system_fingerprint")
 
@@ -55,7 +55,7 @@ class CompletionsSession:
         for event in self._split.feed(data):
             if self.forced:
                 break
-            chunk = _load(event)
+            chunk = event_object(event)
             if chunk is None:
                 out += event if self.streamed else b""
                 continue
@@ -95,7 +95,7 @@ class CompletionsSession:
     def second(self, data: bytes) -> bytes:
         out = b""
         for event in self._split.feed(data):
-            chunk = _load(event)
+            chunk = event_object(event)
             if chunk is None:
                 continue
             chunk.update(self.head)
@@ -171,14 +171,3 @@ def _choice(chunk: dict[str, Any]) -> dict[str, Any] | None:
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
         return choices[0]
     return None
-
-
-def _load(event: bytes) -> dict[str, Any] | None:
-    payload = data_of(event)
-    if payload is None or payload.strip() == "[DONE]":
-        return None
-    try:
-        chunk = json.loads(payload)
-    except ValueError:
-        return None
-    return chunk if isinstance(chunk, dict) else None

@@ -7,7 +7,9 @@ for a whole event.
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 _BLANK = re.compile(rb"\r?\n\r?\n")
 
@@ -35,6 +37,23 @@ def data_of(event: bytes) -> str | None:
         if line.startswith(b"data:")
     ]
     return b"\n".join(lines).decode("utf-8", "replace") if lines else None
+
+
+def json_object(text: str | bytes | None) -> dict[str, Any] | None:
+    """`text` parsed when it is a JSON object; None for anything else (no text, not JSON,
+    `[DONE]`, another JSON value)."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def event_object(event: bytes) -> dict[str, Any] | None:
+    """The JSON object an SSE event's data holds; None for any other event."""
+    return json_object(data_of(event))
 
 
 class LineSplitter:

@@ -19,7 +19,7 @@ from typing import Any
 from cot_proxy.budget.chat import SLACK
 from cot_proxy.budget.count import Meter
 from cot_proxy.budget.events import SSESplitter
-from cot_proxy.budget.events import data_of
+from cot_proxy.budget.events import event_object
 
 
 def frame(event: dict[str, Any]) -> bytes:
@@ -55,7 +55,7 @@ class MessagesSession:
         for raw in self._split.feed(data):
             if self.forced:
                 break
-            event = _load(raw)
+            event = event_object(raw)
             if event is None:
                 out += raw if self.streamed else b""
                 continue
@@ -95,7 +95,7 @@ class MessagesSession:
     def second(self, data: bytes) -> bytes:
         out = b""
         for raw in self._split.feed(data):
-            event = _load(raw)
+            event = event_object(raw)
             kind = event.get("type") if event is not None else None
             if event is None or kind in ("message_start", "ping"):
                 continue
@@ -188,14 +188,3 @@ class MessagesSession:
         return {**self.message, "type": "message", "role": "assistant", "content": content,
                 "stop_reason": self.end.get("stop_reason"),
                 "stop_sequence": self.end.get("stop_sequence"), "usage": usage}  # fmt: skip
-
-
-def _load(raw: bytes) -> dict[str, Any] | None:
-    payload = data_of(raw)
-    if payload is None:
-        return None
-    try:
-        event = json.loads(payload)
-    except ValueError:
-        return None
-    return event if isinstance(event, dict) else None

@@ -15,6 +15,7 @@ from typing import Any
 from cot_proxy.budget.chat import SLACK
 from cot_proxy.budget.count import Meter
 from cot_proxy.budget.events import LineSplitter
+from cot_proxy.budget.events import json_object
 
 _COUNTS = ("total_duration", "load_duration", "prompt_eval_duration", "eval_count",
            "eval_duration")  # fmt: skip
@@ -51,7 +52,7 @@ class OllamaSession:
         for raw in self._split.feed(data):
             if self.forced:
                 break
-            obj = _load(raw)
+            obj = json_object(raw)
             if obj is None:
                 continue
             if self.model is None:
@@ -82,7 +83,7 @@ class OllamaSession:
     def second(self, data: bytes) -> bytes:
         out = b""
         for raw in self._split.feed(data):
-            obj = _load(raw)
+            obj = json_object(raw)
             if obj is None:
                 continue
             obj["model"] = self.model
@@ -130,11 +131,3 @@ class OllamaSession:
         if not self.streamed:
             return b""
         return raw if raw is not None else line(obj)
-
-
-def _load(raw: bytes) -> dict[str, Any] | None:
-    try:
-        obj = json.loads(raw)
-    except ValueError:
-        return None
-    return obj if isinstance(obj, dict) else None

@@ -27,7 +27,7 @@ from typing import Any
 from cot_proxy.budget.count import InlineTags
 from cot_proxy.budget.count import Meter
 from cot_proxy.budget.events import SSESplitter
-from cot_proxy.budget.events import data_of
+from cot_proxy.budget.events import event_object
 
 REASONING_DELTAS = ("response.reasoning_text.delta", "response.reasoning_summary_text.delta")
 TERMINAL = ("response.completed", "response.incomplete", "response.failed")
@@ -80,7 +80,7 @@ class ResponsesSession:
         for raw in self._split.feed(data):
             if self.forced:
                 break
-            event = _load(raw)
+            event = event_object(raw)
             if event is None:
                 out += raw if self.streamed else b""
                 continue
@@ -182,7 +182,7 @@ class ResponsesSession:
     def second(self, data: bytes) -> bytes:
         out = b""
         for raw in self._split.feed(data):
-            event = _load(raw)
+            event = event_object(raw)
             kind = event.get("type") if event is not None else None
             if event is None or kind in ("response.created", "response.in_progress"):
                 continue
@@ -299,14 +299,3 @@ class ResponsesSession:
             self._texts[index] = self._texts.get(index, "") + event["delta"]
             if self.inline is None and event["delta"].strip():
                 self.answered = True
-
-
-def _load(raw: bytes) -> dict[str, Any] | None:
-    payload = data_of(raw)
-    if payload is None:
-        return None
-    try:
-        event = json.loads(payload)
-    except ValueError:
-        return None
-    return event if isinstance(event, dict) else None

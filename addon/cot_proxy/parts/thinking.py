@@ -15,8 +15,10 @@ again and repeat that wait.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import TypeVar
 
 from mitmproxy import ctx
 from mitmproxy import http
@@ -46,8 +48,9 @@ if TYPE_CHECKING:
     from cot_proxy.formats._api import EndpointFormat
     from cot_proxy.parts.detection import Detection
 
-THINKING_HEADER = "x-thinking"
-BUDGET_HEADER = "x-think-budget"
+THINKING_HEADER = "X-Thinking"
+BUDGET_HEADER = "X-Think-Budget"
+T = TypeVar("T")
 # Where a budget is read: the generating endpoints (model lists carry none).
 BUDGETED = frozenset({"chat", "completions", "responses", "messages", "ollama_chat"})
 
@@ -59,42 +62,20 @@ class ThinkingControl:
     def take_header(
         self, flow: http.HTTPFlow, fmt: EndpointFormat | None
     ) -> tuple[bool, Level | None]:
-        """(whether the request goes on, the header's level). The header is removed; a value
-        that is no level is answered 400 `invalid_thinking` in the format's error shape."""
-        sent = flow.request.headers.get(THINKING_HEADER)
-        if sent is None:
-            return True, None
-        del flow.request.headers[THINKING_HEADER]  # ours, not the target's
-        level = parse_level(sent)  # a level in any case; "true" and the like are none
-        if level is None:
-            message = f"X-Thinking must be one of {', '.join(LEVELS)}, not {clip(repr(sent))}"
-            answer_locally(
-                flow,
-                400,
-                error_body_for(fmt, message, "invalid_request_error", "invalid_thinking"),
-            )
-            return False, None
-        return True, level
+        """(whether the request goes on, the `X-Thinking` header's level). The header is
+        removed; a value that is no level is answered 400 `invalid_thinking` in the format's
+        error shape."""
+        # parse_level: a level in any case; "true" and the like are none
+        expected = f"one of {', '.join(LEVELS)}"
+        return _take(flow, fmt, THINKING_HEADER, parse_level, expected, "invalid_thinking")
 
     def take_budget_header(
         self, flow: http.HTTPFlow, fmt: EndpointFormat | None
     ) -> tuple[bool, int | None]:
         """(whether the request goes on, the `X-Think-Budget` header's tokens). The header is
         removed; a value that is no whole number ≥ 1 is answered 400 `invalid_think_budget`."""
-        sent = flow.request.headers.get(BUDGET_HEADER)
-        if sent is None:
-            return True, None
-        del flow.request.headers[BUDGET_HEADER]  # ours, not the target's
-        tokens = parse_budget(sent)
-        if tokens is None:
-            message = f"X-Think-Budget must be a whole number of tokens ≥ 1, not {clip(repr(sent))}"
-            answer_locally(
-                flow,
-                400,
-                error_body_for(fmt, message, "invalid_request_error", "invalid_think_budget"),
-            )
-            return False, None
-        return True, tokens
+        expected = "a whole number of tokens ≥ 1"
+        return _take(flow, fmt, BUDGET_HEADER, parse_budget, expected, "invalid_think_budget")
 
     def compile(
         self,
@@ -180,3 +161,25 @@ def _thinks(family: str | None, detected: bool | None, named: NameVerdict | None
     if family == "gpt_oss":
         return True
     return False if named is not None and not named.thinks else None
+
+
+def _take(
+    flow: http.HTTPFlow,
+    fmt: EndpointFormat | None,
+    header: str,
+    parse: Callable[[str], T | None],
+    expected: str,
+    code: str,
+) -> tuple[bool, T | None]:
+    """One of our request headers, removed (it is not the target's) and parsed: (whether the
+    request goes on, its value). A value `parse` refuses is answered 400 `code`."""
+    sent = flow.request.headers.get(header)
+    if sent is None:
+        return True, None
+    del flow.request.headers[header]
+    value = parse(sent)
+    if value is None:
+        message = f"{header} must be {expected}, not {clip(repr(sent))}"
+        answer_locally(flow, 400, error_body_for(fmt, message, "invalid_request_error", code))
+        return False, None
+    return True, value

@@ -39,6 +39,15 @@ class Silent:
     """No hooks at all."""
 
 
+class Holder:
+    """No hooks of its own, only the addons nested in it, like mitmproxy's script addon."""
+
+    name = "holder"
+
+    def __init__(self) -> None:
+        self.addons: list[object] = []
+
+
 class NotCallable:
     update = "not a handler"
 
@@ -103,3 +112,36 @@ async def test_install_is_done_once_and_each_handler_gets_the_flow() -> None:
         flow = tflow.tflow()
         await manager.trigger_event(hooks.UpdateHook([flow]))
     assert calls == [("a", "update", flow.id), ("b", "update", flow.id)]
+
+
+async def test_a_changed_chain_is_indexed_again() -> None:
+    """The handler index follows the chain: an addon added, removed, or reloaded the way
+    mitmproxy's script addon reloads one (remove, then register a new nested addon)."""
+    calls: list[tuple[str, str, Any]] = []
+    with taddons.context() as tctx:
+        manager = tctx.master.addons
+        manager.chain = []
+        script = Holder()
+        manager.add(Recorder("a", calls), script)
+        dispatch.install(manager)
+        flow = tflow.tflow()
+
+        async def names() -> list[str]:
+            calls.clear()
+            await manager.trigger_event(hooks.UpdateHook([flow]))
+            return [name for name, _, _ in calls]
+
+        assert await names() == ["a"]
+        manager.add(Recorder("added", calls))  # appended in place
+        assert await names() == ["a", "added"]
+        manager.remove(manager.chain[0])  # a new list
+        assert await names() == ["added"]
+        # The reload: the old nested addon goes, a new one with a handler comes, the chain
+        # list itself is untouched.
+        reloaded = AsyncRecorder("reloaded", calls)
+        manager.register(reloaded)
+        script.addons = [reloaded]
+        assert await names() == ["reloaded", "added"]
+        manager.remove(reloaded)
+        script.addons = []
+        assert await names() == ["added"]

@@ -109,17 +109,19 @@ def chat_history(messages: object, history: History, field: str) -> list[str]:
     cut = splitter_for(history.splitter)
     last = last_of(messages) if history.turns == "last" else -1
     counts = {"strip": 0, "to_field": 0, "to_inline": 0}
+    every = history.form if history.form == "strip" or history.turns == "all" else ""
     for index, message in enumerate(messages):
         if not isinstance(message, dict) or message.get("role") != "assistant":
             continue
-        form = history.form_of(bool(message.get("tool_calls")), index == last)
+        form = every or history.form_of(bool(message.get("tool_calls")), index == last)
         if form == "keep":
             continue
         content = message.get("content")
-        if type(content) is str and message.keys().isdisjoint(keys):
-            # The usual turn (text, no reasoning field): only its think blocks can change, and
-            # to_inline finds it in its form. What `_chat_message` does for it, without its
-            # bookkeeping (an agent sends hundreds).
+        if type(content) is str and (len(message) == 2 or message.keys().isdisjoint(keys)):
+            # The usual turn (text, no reasoning field; with two keys, role and content are
+            # all it has): only its think blocks can change, and to_inline finds it in its
+            # form. What `_chat_message` does for it, without its bookkeeping (an agent sends
+            # hundreds).
             if form != "to_inline":
                 answer, thought = cut(content)
                 if answer != content:

@@ -101,10 +101,15 @@ _LONG_NUMBER = b"0" * _RUN
 _STRIDE = 9
 _PAIR = b"00"
 _MAX_PLACES = 16
+# Below this size the whole body is looked at at once: a small answer's timestamps, ids and token
+# counts put many digit pairs in the sample (a 382-byte chat answer: 6.5 µs sampled, 0.75 whole).
+_SAMPLED_FROM = 4096
 
 
 def has_long_number(data: bytes) -> bool:
     """Whether `data` holds 19 or more ASCII digits in a row (an integer beyond 64 bits may)."""
+    if len(data) < _SAMPLED_FROM:
+        return _LONG_NUMBER in data.translate(_DIGITS_ONLY)
     sample = data[::_STRIDE].translate(_DIGITS_ONLY)
     at = sample.find(_PAIR)
     places = 0

@@ -82,21 +82,30 @@ def naive_long_number(data: bytes) -> bool:
     return re.search(rb"[0-9]{19}", data) is not None
 
 
-@given(st.lists(st.sampled_from([b"1", b"23", b"4567890", b" ", b'"', b"a", b"-"]), max_size=200))
-def test_a_long_digit_run_is_found_wherever_it_lies(pieces: list[bytes]) -> None:
-    data = b"".join(pieces)
+# Padding without digits that takes a body past the size from which has_long_number samples.
+SAMPLED = b" " * 4096
+
+
+@given(
+    st.lists(st.sampled_from([b"1", b"23", b"4567890", b" ", b'"', b"a", b"-"]), max_size=200),
+    st.sampled_from([b"", SAMPLED]),
+)
+def test_a_long_digit_run_is_found_wherever_it_lies(pieces: list[bytes], pad: bytes) -> None:
+    data = pad + b"".join(pieces)
     assert has_long_number(data) == naive_long_number(data)
 
 
+@pytest.mark.parametrize("pad", [b"", SAMPLED])
 @pytest.mark.parametrize("run", [18, 19, 20, 40])
-def test_a_digit_run_is_found_at_every_offset(run: int) -> None:
+def test_a_digit_run_is_found_at_every_offset(run: int, pad: bytes) -> None:
     for offset in range(30):
-        data = b" " * offset + b"7" * run + b" " * 30
+        data = pad + b" " * offset + b"7" * run + b" " * 30
         assert has_long_number(data) == (run >= 19), (offset, run)
 
 
-def test_many_dates_before_a_long_number_still_find_it() -> None:
-    dates = b'"2026-12-07T10:00:00.123456Z 1733580000000", ' * 50
+@pytest.mark.parametrize("repeat", [50, 200])
+def test_many_dates_before_a_long_number_still_find_it(repeat: int) -> None:
+    dates = b'"2026-12-07T10:00:00.123456Z 1733580000000", ' * repeat
     assert not has_long_number(dates)
     data = b"[" + dates + b"123456789012345678901234567890]"
     assert has_long_number(data)

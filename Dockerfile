@@ -26,6 +26,11 @@ RUN pip install --no-cache-dir -r requirements.txt \
 COPY entrypoint.sh config.yaml VERSION ./
 COPY addon/ ./addon/
 COPY docker/healthcheck.py ./docker/healthcheck.py
+# entrypoint.sh runs mitmdump under Python's -O (PYTHONOPTIMIZE=1), which reads *.opt-1.pyc:
+# written here, once, so that no start compiles mitmproxy (PYTHONDONTWRITEBYTECODE keeps the
+# image read-only at run time).
+RUN python -O -m compileall -q -j 0 /app/addon \
+        "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 # OpenShift-style arbitrary uids run in group 0: give the group the owner's read and
 # execute rights, never write (g=u-w): nothing here is written at run time, and the code
 # must not be changeable by the user it runs as.

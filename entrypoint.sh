@@ -103,6 +103,11 @@ args=(
     "${options[@]}"
 )
 
+# Python's -O for mitmdump: it drops mitmproxy's debug-only checks (a type check of every field of
+# every request and answer it builds, an event-type check in every layer step), which cost a small
+# request about a quarter of its CPU (docs/performance.md). PYTHONOPTIMIZE= (empty) keeps them.
+export PYTHONOPTIMIZE=${PYTHONOPTIMIZE-1}
+
 # The log's first line: what runs, where to (the URL carries no credentials: refused above).
 echo "cot-proxy $version: $MITM_TOOL in front of $TARGET_BASE_URL, on $LISTEN_HOST:$PORT, $WORKERS worker(s)"
 

@@ -532,3 +532,18 @@ def test_docker_healthcheck_script(proxy, start_proxy):
     )
     assert unhealthy.returncode == 1
     assert "unhealthy" in unhealthy.stderr
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "1"), ("", ""), ("2", "2")])
+def test_mitmdump_runs_optimized_unless_told_not_to(start_proxy, upstream, given, expected):
+    """entrypoint.sh runs mitmdump under Python's -O (PYTHONOPTIMIZE=1: mitmproxy's debug-only
+    checks off, docs/performance.md); a PYTHONOPTIMIZE of the caller's, empty included, wins."""
+    env = {"TARGET_BASE_URL": f"{upstream.url}/v1/"}
+    if given is not None:
+        env["PYTHONOPTIMIZE"] = given
+    proxy = start_proxy(env)
+    environ = (Path("/proc") / str(proxy.process.pid) / "environ").read_bytes().split(b"\0")
+    assert f"PYTHONOPTIMIZE={expected}".encode() in environ
+    assert b"mitmdump" in (Path("/proc") / str(proxy.process.pid) / "cmdline").read_bytes()
+    status, body, _ = curl_json(f"{proxy.url}/health")
+    assert (status, body["status"]) == (200, "healthy")

@@ -32,6 +32,9 @@ from cotbench.scenarios import RUNS
 from cotbench.scenarios import Mode
 from cotbench.tables import markdown
 
+# What a full run profiles unless told otherwise: the request shapes whose targets are hardest.
+FULL_PROFILES = ("long-context", "small-32")
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="cot-proxy benchmark (see bench/README.md)")
@@ -61,9 +64,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--profile",
-        default="",
-        help="comma-separated load scenarios to run once more against the project "
-        "under py-spy (needs py-spy in the venv); summaries go to the report",
+        default=None,
+        help="comma-separated load scenarios to run once more against the floor and the "
+        "project under py-spy (needs py-spy in the venv); summaries go to the report. A full "
+        f"run profiles {','.join(FULL_PROFILES)} unless given another list ('' for none)",
     )
     parser.add_argument(
         "--budget",
@@ -172,7 +176,10 @@ def run(
         proc = procs.get(name)
         if proc is not None:
             report.rss[name] = proc.peak_rss_mb()
-    profiles = run_profiles(report, procs, plan, args.profile, out_dir)
+    names = args.profile
+    if names is None:
+        names = ",".join(FULL_PROFILES) if plan.mode == "full" else ""
+    profiles = run_profiles(report, procs, plan, names, out_dir)
 
     # The rest runs against fresh processes, the others stopped.
     for name in list(procs):

@@ -237,6 +237,7 @@ OTHER_VARIABLES: Mapping[str, str] = {
     "WORKERS": "entrypoint.sh: the number of mitmdump processes",
     "TMPDIR": "entrypoint.sh: where each start makes its private directory",
     "PROMETHEUS_MULTIPROC_DIR": "entrypoint.sh: set for WORKERS > 1, not by the user",
+    "PYTHONOPTIMIZE": "entrypoint.sh: Python's -O for mitmdump, 1 unless the caller set it",
     # Secrets: on the command line, `ps` would show them to every local user.
     "PROXY_API_KEYS": "addon/cot_proxy/parts/gateway.py: read from the environment",
     "TARGET_API_KEY": "addon/cot_proxy/parts/gateway.py: read from the environment",

@@ -24,6 +24,7 @@ from cotbench.paths import ADDON
 from cotbench.paths import RESULTS
 from cotbench.phases import AFTER_ROUNDS
 from cotbench.phases import Plan
+from cotbench.profiling import PROFILE_SECONDS
 from cotbench.profiling import profile_scenario
 from cotbench.report import Report
 from cotbench.scenarios import BY_NAME
@@ -165,20 +166,23 @@ def run(
     procs = phases.start_targets(lab, report, plan)
     phases.warm_up(procs)
     after = [s for s in AFTER_ROUNDS if s in plan.scenarios]
-    reserve = phases.phase_seconds(after, plan.mode, len(plan.targets))
+    names = args.profile
+    if names is None:
+        names = ",".join(FULL_PROFILES) if plan.mode == "full" else ""
+    # The profiles' time is reserved with the later phases', so that the rounds give way, not
+    # the slow streams or the soak.
+    profiling = len([n for n in names.split(",") if n.strip()]) * 2 * (PROFILE_SECONDS + 4)
+    reserve = phases.phase_seconds(after, plan.mode, len(plan.targets)) + profiling
     phases.run_rounds(report, procs, plan, hard_stop, reserve)
     if "sweep" in plan.scenarios:
         rest = phases.phase_seconds(
             [s for s in after if s != "sweep"], plan.mode, len(plan.targets)
         )
-        phases.run_sweep(report, procs, plan, hard_stop - rest)
+        phases.run_sweep(report, procs, plan, hard_stop - rest - profiling)
     for name in ("floor", "project", "project-w2"):
         proc = procs.get(name)
         if proc is not None:
             report.rss[name] = proc.peak_rss_mb()
-    names = args.profile
-    if names is None:
-        names = ",".join(FULL_PROFILES) if plan.mode == "full" else ""
     profiles = run_profiles(report, procs, plan, names, out_dir)
 
     # The rest runs against fresh processes, the others stopped.

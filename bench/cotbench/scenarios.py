@@ -49,7 +49,7 @@ class Run:
 
 
 RUNS: dict[Mode, Run] = {
-    "full": Run(rounds=5, budget=1260),
+    "full": Run(rounds=5, budget=1320),  # with the default profiles (cli.FULL_PROFILES)
     "quick": Run(rounds=3, budget=420),
     "smoke": Run(rounds=1, budget=90),
 }

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ..e2e.conftest import Proxy
+from ..e2e.conftest import stop_all
 from .compare import Tally
 from .llama import LlamaServer
 from .llama import built_cache
@@ -96,8 +97,7 @@ def proxies(relay: Relay, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             proxy.wait_ready()
         yield started
     finally:
-        for proxy in started.values():
-            proxy.stop()
+        stop_all(started.values())
 
 
 @pytest.fixture

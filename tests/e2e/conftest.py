@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,6 +58,7 @@ class Proxy:
             "TMPDIR": str(log_path.parent),  # its private run directory, removed with the test's
             **env,
         }
+        self._terminated = False
         self._log = open(log_path, "wb")
         self.process = subprocess.Popen(
             [*(wrapper or []), str(entrypoint), *(args or [])],
@@ -111,16 +113,30 @@ class Proxy:
             time.sleep(0.05)
         raise AssertionError(f"{text!r} not in proxy log:\n{self.log()}")
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            # Our own process group (start_new_session), by PID.
+    def terminate(self) -> None:
+        """SIGTERM to our own process group (start_new_session), by PID, without waiting."""
+        if self.process.poll() is None and not self._terminated:
             os.killpg(self.process.pid, signal.SIGTERM)
+            self._terminated = True
+
+    def stop(self) -> None:
+        self.terminate()
+        if self.process.poll() is None:
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(5)
         self._log.close()
+
+
+def stop_all(proxies: Iterable[Proxy]) -> None:
+    """Stop `proxies` together: each drains on its own, so signal them all, then wait for each."""
+    proxies = list(proxies)
+    for proxy in proxies:
+        proxy.terminate()
+    for proxy in proxies:
+        proxy.stop()
 
 
 def run_entrypoint(
@@ -170,8 +186,7 @@ def start_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[.
         return proxy.wait_ready()
 
     yield start
-    for proxy in started:
-        proxy.stop()
+    stop_all(started)
 
 
 @pytest.fixture(scope="session")

@@ -57,11 +57,16 @@ class History:
         """Whether anything can change: keep on all turns is the history as sent."""
         return self.form != "keep" or self.turns != "all"
 
+    @property
+    def every_turn(self) -> str:
+        """The form of every assistant turn when the turns do not matter; "" when they do."""
+        return self.form if self.form == "strip" or self.turns == "all" else ""
+
     def form_of(self, calls_tools: bool, last: bool) -> str:
         """The form of one assistant turn: the rule's on the turns that keep reasoning, strip
         on the others."""
-        if self.form == "strip" or self.turns == "all":
-            return self.form
+        if every := self.every_turn:
+            return every
         keeps = calls_tools if self.turns == "tool_calls" else last
         return self.form if keeps else "strip"
 
@@ -109,7 +114,7 @@ def chat_history(messages: object, history: History, field: str) -> list[str]:
     cut = splitter_for(history.splitter)
     last = last_of(messages) if history.turns == "last" else -1
     counts = {"strip": 0, "to_field": 0, "to_inline": 0}
-    every = history.form if history.form == "strip" or history.turns == "all" else ""
+    every = history.every_turn
     for index, message in enumerate(messages):
         if not isinstance(message, dict) or message.get("role") != "assistant":
             continue

@@ -86,7 +86,6 @@ def fast_trigger(manager: addonmanager.AddonManager, handlers: Handlers | None =
 def _counted(method: Callable[..., Any], handlers: Handlers) -> Callable[..., Any]:
     @functools.wraps(method)
     def counted(*args: Any, **kwargs: Any) -> Any:
-        handlers.changes += 1
         try:
             return method(*args, **kwargs)
         finally:

@@ -166,12 +166,13 @@ def run(
     procs = phases.start_targets(lab, report, plan)
     phases.warm_up(procs)
     after = [s for s in AFTER_ROUNDS if s in plan.scenarios]
-    names = args.profile
-    if names is None:
-        names = ",".join(FULL_PROFILES) if plan.mode == "full" else ""
+    if args.profile is None:
+        names = list(FULL_PROFILES) if plan.mode == "full" else []
+    else:
+        names = [n.strip() for n in args.profile.split(",") if n.strip()]
     # The profiles' time is reserved with the later phases', so that the rounds give way, not
     # the slow streams or the soak.
-    profiling = len([n for n in names.split(",") if n.strip()]) * 2 * (PROFILE_SECONDS + 4)
+    profiling = len(names) * 2 * (PROFILE_SECONDS + 4)
     reserve = phases.phase_seconds(after, plan.mode, len(plan.targets)) + profiling
     phases.run_rounds(report, procs, plan, hard_stop, reserve)
     if "sweep" in plan.scenarios:
@@ -198,10 +199,10 @@ def run(
 
 
 def run_profiles(
-    report: Report, procs: dict[str, Proc], plan: Plan, names: str, out_dir: Path
+    report: Report, procs: dict[str, Proc], plan: Plan, names: list[str], out_dir: Path
 ) -> list[str]:
     profiles = []
-    for name in [s.strip() for s in names.split(",") if s.strip()]:
+    for name in names:
         scenario = BY_NAME.get(name)
         if scenario is None or not scenario.is_load:
             report.notes.append(f"--profile {name}: not a load scenario")

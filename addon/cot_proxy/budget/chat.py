@@ -19,13 +19,11 @@ import json
 from typing import Any
 
 from cot_proxy.budget.count import InlineTags
-from cot_proxy.budget.count import Meter
-from cot_proxy.budget.events import SSESplitter
 from cot_proxy.budget.events import data_of
 from cot_proxy.budget.events import event_object
+from cot_proxy.budget.session import Session
 
 REASONING_FIELDS = ("reasoning_content", "reasoning")
-SLACK = 16  # reasoning a continuation may add before it is dropped
 _HEAD = ("id", "created", "model", "system_fingerprint")
 
 
@@ -34,21 +32,14 @@ def sse(obj: Any) -> bytes:
     return f"data: {data}\n\n".encode()
 
 
-class ChatSession:
-    content_type = "text/event-stream"
-
+class ChatSession(Session):
     def __init__(
         self, budget: int, *, streamed: bool, tags: tuple[str, str] | None, implicit: bool = False
     ) -> None:
-        self.meter = Meter(budget)
-        self.slack = Meter(SLACK)
-        self.streamed = streamed
+        super().__init__(budget, streamed=streamed)
         self.tags = tags
         self.inline = InlineTags(*tags, inside=implicit) if tags else None
         self.again = InlineTags(*tags) if tags else None  # the continuation's own tags
-        self._split = SSESplitter()
-        self.forced = False
-        self.answered = False
         self.reasoning: list[str] = []  # what the client got of it
         self.field: str | None = None
         self.head: dict[str, Any] = {}
@@ -59,10 +50,6 @@ class ChatSession:
         self._answering = False  # the continuation's answer began
         self._stopped_well = False
         self._chunks: list[dict[str, Any]] = []  # what a buffered answer is made of
-
-    @property
-    def counted(self) -> int:
-        return self.meter.used + self.slack.used
 
     # ---- the first answer ---------------------------------------------------------------------
 
@@ -148,10 +135,6 @@ class ChatSession:
             if chunk is not None and self._second_chunk(chunk):
                 out += self._emit(chunk, None)
         return out
-
-    def restart(self) -> None:
-        """The first upstream is gone: the next bytes are the continuation's."""
-        self._split = SSESplitter()
 
     def _second_chunk(self, chunk: dict[str, Any]) -> bool:
         """Make the continuation's chunk one of the first answer's; False: nothing to send."""

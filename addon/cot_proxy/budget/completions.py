@@ -17,38 +17,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cot_proxy.budget.chat import SLACK
 from cot_proxy.budget.chat import sse
 from cot_proxy.budget.count import InlineTags
-from cot_proxy.budget.count import Meter
-from cot_proxy.budget.events import SSESplitter
 from cot_proxy.budget.events import event_object
+from cot_proxy.budget.session import Session
 
 _HEAD = ("id", "created", "model", "system_fingerprint")
 
 
-class CompletionsSession:
-    content_type = "text/event-stream"
-
+class CompletionsSession(Session):
     def __init__(self, budget: int, *, streamed: bool, tags: tuple[str, str], inside: bool) -> None:
-        self.meter = Meter(budget)
-        self.slack = Meter(SLACK)
-        self.streamed = streamed
+        super().__init__(budget, streamed=streamed)
         self.tags = tags
         self.inline = InlineTags(*tags, inside=inside)
         self.again = InlineTags(*tags)  # the continuation starts after the thought
-        self._split = SSESplitter()
-        self.forced = False
-        self.answered = False
         self.reasoning: list[str] = []  # the text so far, tags and all, as generated
         self.head: dict[str, Any] = {}
         self.usage: list[dict[str, Any]] = []
         self.text = ""  # what the client got, for a buffered answer
         self.finish_reason: Any = None
-
-    @property
-    def counted(self) -> int:
-        return self.meter.used + self.slack.used
 
     def first(self, data: bytes) -> bytes:
         out = b""
@@ -87,10 +74,6 @@ class CompletionsSession:
                 kept += piece
                 self.reasoning.append(piece)
         return kept
-
-    def restart(self) -> None:
-        """The first upstream is gone: the next bytes are the continuation's."""
-        self._split = SSESplitter()
 
     def second(self, data: bytes) -> bytes:
         out = b""

@@ -16,10 +16,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cot_proxy.budget.chat import SLACK
-from cot_proxy.budget.count import Meter
-from cot_proxy.budget.events import SSESplitter
 from cot_proxy.budget.events import event_object
+from cot_proxy.budget.session import Session
 
 
 def frame(event: dict[str, Any]) -> bytes:
@@ -27,28 +25,16 @@ def frame(event: dict[str, Any]) -> bytes:
     return f"event: {event.get('type')}\ndata: {data}\n\n".encode()
 
 
-class MessagesSession:
-    content_type = "text/event-stream"
-
+class MessagesSession(Session):
     def __init__(self, budget: int, *, streamed: bool) -> None:
-        self.meter = Meter(budget)
-        self.streamed = streamed
-        self._split = SSESplitter()
-        self.forced = False
-        self.answered = False
-        self.reasoning: list[str] = []
+        super().__init__(budget, streamed=streamed)
         self.message: dict[str, Any] = {}  # message_start's message
         self.blocks: dict[int, dict[str, Any]] = {}  # index → the block as built so far
         self.offset = 0  # added to the continuation's indices
         self.end: dict[str, Any] = {}  # message_delta's delta and usage
         self.stopped = False  # message_stop went out
-        self.slack = Meter(SLACK)
         self._held_at: int | None = None  # the continuation's thinking block, held
         self._held = ""
-
-    @property
-    def counted(self) -> int:
-        return self.meter.used + self.slack.used
 
     def first(self, data: bytes) -> bytes:
         out = b""
@@ -88,9 +74,6 @@ class MessagesSession:
         delta["thinking"] = kept
         self.forced = not self.answered
         return True
-
-    def restart(self) -> None:
-        self._split = SSESplitter()
 
     def second(self, data: bytes) -> bytes:
         out = b""

@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cot_proxy.budget.chat import SLACK
-from cot_proxy.budget.count import Meter
 from cot_proxy.budget.events import LineSplitter
 from cot_proxy.budget.events import json_object
+from cot_proxy.budget.session import Session
 
 _COUNTS = ("total_duration", "load_duration", "prompt_eval_duration", "eval_count",
            "eval_duration")  # fmt: skip
@@ -25,27 +24,18 @@ def line(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, ensure_ascii=False).encode() + b"\n"
 
 
-class OllamaSession:
+class OllamaSession(Session):
     content_type = "application/x-ndjson"
+    splitter = LineSplitter
 
     def __init__(self, budget: int, *, streamed: bool) -> None:
-        self.meter = Meter(budget)
-        self.streamed = streamed
-        self._split = LineSplitter()
-        self.forced = False
-        self.answered = False
-        self.reasoning: list[str] = []
-        self.slack = Meter(SLACK)
+        super().__init__(budget, streamed=streamed)
         self._held = ""  # the continuation's thinking, until it is known what it is
         self._answering = False
         self.model: Any = None
         self.last: dict[str, Any] | None = None  # the done line
         self._content = ""
         self._thinking = ""
-
-    @property
-    def counted(self) -> int:
-        return self.meter.used + self.slack.used
 
     def first(self, data: bytes) -> bytes:
         out = b""
@@ -76,9 +66,6 @@ class OllamaSession:
                 )
             out += self._emit(obj, None)
         return out
-
-    def restart(self) -> None:
-        self._split = LineSplitter()
 
     def second(self, data: bytes) -> bytes:
         out = b""

@@ -25,9 +25,8 @@ import json
 from typing import Any
 
 from cot_proxy.budget.count import InlineTags
-from cot_proxy.budget.count import Meter
-from cot_proxy.budget.events import SSESplitter
 from cot_proxy.budget.events import event_object
+from cot_proxy.budget.session import Session
 
 REASONING_DELTAS = ("response.reasoning_text.delta", "response.reasoning_summary_text.delta")
 TERMINAL = ("response.completed", "response.incomplete", "response.failed")
@@ -39,9 +38,7 @@ def frame(event: dict[str, Any]) -> bytes:
     return f"event: {event.get('type')}\ndata: {data}\n\n".encode()
 
 
-class ResponsesSession:
-    content_type = "text/event-stream"
-
+class ResponsesSession(Session):
     def __init__(
         self,
         budget: int,
@@ -50,15 +47,10 @@ class ResponsesSession:
         tags: tuple[str, str] | None = None,
         implicit: bool = False,
     ) -> None:
-        self.meter = Meter(budget)
+        super().__init__(budget, streamed=streamed)
         # a server without a reasoning parser streams the thought inline in output_text
         self.inline = InlineTags(*tags, inside=implicit) if tags else None
         self.end_tag = tags[1] if tags else ""
-        self.streamed = streamed
-        self._split = SSESplitter()
-        self.forced = False
-        self.answered = False
-        self.reasoning: list[str] = []
         self.head: dict[str, Any] = {}  # the first response's id, created_at, model
         self.items: dict[int, dict[str, Any]] = {}  # output_index → the item as built so far
         self.offset = 0  # added to the continuation's output indices
@@ -174,10 +166,6 @@ class ResponsesSession:
         return b"".join(self._emit(e, None) for e in events)
 
     # ---- the continuation ---------------------------------------------------------------------
-
-    def restart(self) -> None:
-        """The first upstream is gone: the next bytes are the continuation's."""
-        self._split = SSESplitter()
 
     def second(self, data: bytes) -> bytes:
         out = b""

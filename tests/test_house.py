@@ -144,6 +144,7 @@ TESTED_BY = {
     "apierror": "tests/addon/parts/test_gateway.py",
     "budget.native": "tests/unit/budget/test_plan.py",
     "budget.relay": "tests/e2e/test_think_budget.py",
+    "budget.session": "tests/unit/budget/test_chat.py",
     "contentview": "tests/e2e/test_saved_flows.py",
     "detect.decision": "tests/unit/detect/test_detector.py",
     "detect.http": "tests/unit/detect/test_detector.py",

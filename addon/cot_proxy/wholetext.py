@@ -25,6 +25,12 @@ from cot_proxy.think_config import BLOCK_SEPARATOR
 class _Cutter:
     tags: re.Pattern[str]  # every start and end tag, the longer first where two start alike
     closers: dict[str, tuple[str, re.Pattern[str] | None]]  # start tag → its end tag, markers
+    # The one start tag, when `tags.match` can find no other at a text's start (no other tag
+    # begins with it): `str.startswith` then says what the match would.
+    lead: tuple[str, str] | None
+    # The first character of every tag, when they share it: where `str.find` (a memchr) finds
+    # none, `tags.search` would find none.
+    first_char: str
 
 
 def _alternation(tags: list[str]) -> re.Pattern[str]:
@@ -40,7 +46,16 @@ def _cutter(config: ThinkConfig) -> _Cutter | None:
     for start, end in reversed(config.tags):  # a start tag listed twice: its first end tag
         markers = config.markers_for(start)
         closers[start] = (end, _alternation(list(markers)) if markers else None)
-    return _Cutter(_alternation([*closers, *(end for _, end in config.tags)]), closers)
+    every = {*closers, *(end for _, end in config.tags)}
+    lead = None
+    if len(closers) == 1:
+        [(start, (end, _))] = closers.items()
+        if not any(tag != start and tag.startswith(start) for tag in every):
+            lead = (start, end)
+    firsts = {tag[0] for tag in every}
+    return _Cutter(
+        _alternation(list(every)), closers, lead, firsts.pop() if len(firsts) == 1 else ""
+    )
 
 
 def split_blocks(text: str, config: ThinkConfig) -> tuple[str, str]:
@@ -66,13 +81,21 @@ def _by_state_machine(config: ThinkConfig, text: str) -> tuple[str, str]:
 
 
 def _cut(cutter: _Cutter, reasoning: bool, text: str) -> tuple[str, str]:
-    if (first := cutter.tags.match(text)) and (closer := cutter.closers.get(first.group())):
-        # The usual assistant turn: one block first, then the answer with no tag in it; the
-        # same cut as the loop below in a few calls.
-        start, end = first.end(), closer[0]
-        close = text.find(end, start)
-        if close >= 0 and not cutter.tags.search(text, after := close + len(end)):
-            return text[after:].lstrip(), text[start:close].strip() if reasoning else ""
+    # The usual assistant turn: one block first, then the answer with no tag in it; the same
+    # cut as the loop below in a few calls (about 0.45 µs a turn; 0.9 with `tags.match`).
+    if lead := cutter.lead:
+        start, end = lead
+        if not text.startswith(start):
+            end = ""
+    elif (first := cutter.tags.match(text)) and (closer := cutter.closers.get(first.group())):
+        start, end = first.group(), closer[0]
+    else:
+        end = ""
+    if end and (close := text.find(end, len(start))) >= 0:
+        after = close + len(end)
+        char = cutter.first_char
+        if (char and text.find(char, after) < 0) or not cutter.tags.search(text, after):
+            return text[after:].lstrip(), text[len(start) : close].strip() if reasoning else ""
     answer: list[str] = []
     blocks: list[str] = []
     spaced = True  # the answer so far is empty or ends in whitespace

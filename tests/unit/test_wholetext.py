@@ -42,6 +42,7 @@ CONFIGS = [
     ThinkConfig(mode="reasoning", tags=(THINK, ("[[", "]]"))),
     ThinkConfig(mode="strip", tags=(("[THINK]", "[/THINK]"), THINK), end_markers=("<tool_call>",)),
     ThinkConfig(mode="reasoning", tags=(THINK, ("<think>", "]]"))),  # a start tag listed twice
+    ThinkConfig(mode="reasoning", tags=(("<", "</"),)),  # an end tag that begins as its start
     *(
         ThinkConfig(mode=mode, tags=family.tags, end_markers=family.end_markers)
         for family in FAMILIES.values()
@@ -73,6 +74,15 @@ def test_what_it_does_not_cover_goes_to_the_state_machine() -> None:
         text = "plan</think> <answer>A</answer><think>x"
         assert split_blocks(text, config) == remove_think_blocks(text, config)
         assert splitter_for(config)(text) == remove_think_blocks(text, config)
+
+
+def test_the_usual_turn_is_cut_without_a_regex_where_it_can_be() -> None:
+    # One start tag: str.startswith finds it; one first character: str.find rules out the rest.
+    assert _cutter(ThinkConfig()).lead == THINK
+    assert _cutter(ThinkConfig()).first_char == "<"
+    two = _cutter(ThinkConfig(tags=(THINK, ("[[", "]]"))))
+    assert (two.lead, two.first_char) == (None, "")
+    assert _cutter(ThinkConfig(tags=(("<", "</"),))).lead is None
 
 
 def test_agent_history_messages() -> None:

@@ -26,7 +26,7 @@ class _Cutter:
     tags: re.Pattern[str]  # every start and end tag, the longer first where two start alike
     closers: dict[str, tuple[str, re.Pattern[str] | None]]  # start tag → its end tag, markers
     # The one start tag, when `tags.match` can find no other at a text's start (no other tag
-    # begins with it): `str.startswith` then says what the match would.
+    # begins with it): `str.startswith` then says what the match would (`_lead_splitter`).
     lead: tuple[str, str] | None
     # The first character of every tag, when they share it: where `str.find` (a memchr) finds
     # none, `tags.search` would find none.
@@ -60,10 +60,7 @@ def _cutter(config: ThinkConfig) -> _Cutter | None:
 
 def split_blocks(text: str, config: ThinkConfig) -> tuple[str, str]:
     """(answer, reasoning) of a whole text; reasoning is "" unless the mode is "reasoning"."""
-    cutter = _cutter(config)
-    if cutter is None:
-        return remove_think_blocks(text, config)
-    return _cut(cutter, config.mode == "reasoning", text)
+    return splitter_for(config)(text)
 
 
 @functools.lru_cache(maxsize=64)
@@ -73,29 +70,45 @@ def splitter_for(config: ThinkConfig) -> Callable[[str], tuple[str, str]]:
     cutter = _cutter(config)
     if cutter is None:
         return functools.partial(_by_state_machine, config)
-    return functools.partial(_cut, cutter, config.mode == "reasoning")
+    reasoning = config.mode == "reasoning"
+    if cutter.lead is not None and cutter.first_char:
+        return _lead_splitter(cutter, reasoning)
+    return functools.partial(_cut, cutter, reasoning)
 
 
 def _by_state_machine(config: ThinkConfig, text: str) -> tuple[str, str]:
     return remove_think_blocks(text, config)
 
 
+def _lead_splitter(cutter: _Cutter, reasoning: bool) -> Callable[[str], tuple[str, str]]:
+    """The usual assistant turn, one block first and then an answer with no tag in it, cut
+    without a regex: `str.startswith` finds the one start tag, and `str.find` (a memchr) for
+    the tags' first character rules out a tag after the block. Any other text goes to `_cut`.
+    A closure over its constants: 0.45 µs a turn, against 0.65 through `_cut`'s arguments and
+    0.85 with the regex."""
+    assert cutter.lead is not None
+    start, end = cutter.lead
+    char = cutter.first_char
+    opened, closed = len(start), len(end)
+
+    def split(text: str) -> tuple[str, str]:
+        if text.startswith(start):
+            close = text.find(end, opened)
+            if close >= 0 and text.find(char, after := close + closed) < 0:
+                return text[after:].lstrip(), text[opened:close].strip() if reasoning else ""
+        return _cut(cutter, reasoning, text)
+
+    return split
+
+
 def _cut(cutter: _Cutter, reasoning: bool, text: str) -> tuple[str, str]:
-    # The usual assistant turn: one block first, then the answer with no tag in it; the same
-    # cut as the loop below in a few calls (about 0.45 µs a turn; 0.9 with `tags.match`).
-    if lead := cutter.lead:
-        start, end = lead
-        if not text.startswith(start):
-            end = ""
-    elif (first := cutter.tags.match(text)) and (closer := cutter.closers.get(first.group())):
-        start, end = first.group(), closer[0]
-    else:
-        end = ""
-    if end and (close := text.find(end, len(start))) >= 0:
-        after = close + len(end)
-        char = cutter.first_char
-        if (char and text.find(char, after) < 0) or not cutter.tags.search(text, after):
-            return text[after:].lstrip(), text[len(start) : close].strip() if reasoning else ""
+    if (first := cutter.tags.match(text)) and (closer := cutter.closers.get(first.group())):
+        # The usual assistant turn: one block first, then the answer with no tag in it; the
+        # same cut as the loop below in a few calls.
+        start, end = first.end(), closer[0]
+        close = text.find(end, start)
+        if close >= 0 and not cutter.tags.search(text, after := close + len(end)):
+            return text[after:].lstrip(), text[start:close].strip() if reasoning else ""
     answer: list[str] = []
     blocks: list[str] = []
     spaced = True  # the answer so far is empty or ends in whitespace

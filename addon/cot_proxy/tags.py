@@ -36,11 +36,12 @@ class TagMatcher:
                 return False
         return True
 
-    def search(self, text: str) -> tuple[int, str | None]:
+    def search(self, text: str, final: bool = False) -> tuple[int, str | None]:
         """Where the next tag starts in `text`.
 
         (pos, tag): a whole tag starts at pos. (pos, None): text[pos:] could still grow into a
-        tag, so hold it back. (len(text), None): no tag, none possible.
+        tag, so hold it back. (len(text), None): no tag, none possible. `final`: the text ends
+        here, nothing can grow, nothing is held.
         """
         best, found = -1, None
         for tag in self.tags:
@@ -49,7 +50,7 @@ class TagMatcher:
             pos = text.find(tag, 0, stop)
             if pos >= 0:
                 best, found = pos, tag
-        hold = self.partial_start(text)
+        hold = len(text) if final else self.partial_start(text)
         if hold < len(text) and (best < 0 or hold <= best):
             return hold, None
         if best >= 0:

@@ -211,6 +211,12 @@ class ThinkFilter(HeldText):
         think: list[str] = []
         if self._state is State.IMPLICIT:
             self._finish_implicit(reason, answer, think)
+        elif self._pending and self._state is State.ANSWER:
+            # Held as the start of a longer tag, it can grow no more: a whole tag at its start
+            # is that tag (gemma4's `<|channel>`, held as the start of `<|channel>thought\n`,
+            # opens a block; before, it went out as answer text).
+            held, self._pending = self._pending, ""
+            self._run(held, answer, think, final=True)
         while self._state is State.MARKED:
             # No end tag after the marker: it ended the block, and it and what followed are answer
             # (which may open another block and hold after its marker again).
@@ -218,7 +224,7 @@ class ThinkFilter(HeldText):
             self._clear_held()
             self._end_think()
             self._state = State.ANSWER
-            self._run(held, answer, think)
+            self._run(held, answer, think, final=True)
         if self._state is State.ANSWER:
             self._emit_answer(self._pending, answer)
         else:
@@ -228,13 +234,14 @@ class ThinkFilter(HeldText):
 
     # -- explicit tags ------------------------------------------------------------------------
 
-    def _run(self, text: str, answer: list[str], think: list[str]) -> None:
+    def _run(self, text: str, answer: list[str], think: list[str], final: bool = False) -> None:
+        """Text through the explicit machine. `final`: the text ends with it (`finish`)."""
         if self._pending:
             text = self._pending + text
             self._pending = ""
         while text:
             if self._state is State.ANSWER:
-                pos, tag = self._answer_tags.search(text)
+                pos, tag = self._answer_tags.search(text, final)
                 self._emit_answer(text[:pos], answer)
                 if tag is None:
                     self._pending = text[pos:]
@@ -249,7 +256,7 @@ class ThinkFilter(HeldText):
                     self.orphan_tags += 1
                     self._trim = self._spaced
             else:
-                pos, tag = self._end.search(text)
+                pos, tag = self._end.search(text, final)
                 self._emit_think(text[:pos], think)
                 if tag is None:
                     self._pending = text[pos:]

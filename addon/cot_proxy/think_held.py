@@ -53,7 +53,7 @@ class HeldText:
     _held_tail: str  # last chars of the held text, for end tags cut across feeds
     _opener_checked: bool
 
-    def _run(self, text: str, answer: list[str], think: list[str]) -> None:
+    def _run(self, text: str, answer: list[str], think: list[str], final: bool = False) -> None:
         raise NotImplementedError
 
     def _open_block(self, start_tag: str) -> None:
@@ -123,7 +123,7 @@ class HeldText:
             self._emit_think(held[:pos], think)
             self._end_think()
             held = held[pos:]
-        self._run(held, answer, think)
+        self._run(held, answer, think, final=True)
 
     def _feed_implicit(self, text: str, think: list[str]) -> str | None:
         """Hold text until the first end tag; return text for the explicit machine, if any."""

@@ -21,6 +21,8 @@ from cot_proxy.think_config import DEFAULT_END_MARKERS
 
 THINK = ("<think>", "</think>")
 THOUGHT = ("<|begin_of_thought|>", "<|end_of_thought|>")
+# Gemma 4's pairs: one start tag begins the other.
+GEMMA = (("<|channel>thought\n", "<channel|>"), ("<|channel>", "<channel|>"))
 BRACKETS = ("[[", "]]")
 
 
@@ -147,6 +149,12 @@ CASES = [
     ("reasoning", (THINK, THOUGHT), True, "a<|end_of_thought|>\nb", "b", "a"),
     ("keep", (THINK,), True, "a</think>b", "a</think>b", ""),
     ("strip", (THINK,), True, "</thinking>a</think>b", "b", ""),
+    # the text ends in a whole tag that could still have grown into a longer one: it is that tag
+    ("strip", GEMMA, False, "Answer.<|channel>", "Answer.", ""),
+    ("reasoning", GEMMA, False, "Answer.<|channel>thought", "Answer.", "thought"),
+    ("reasoning", GEMMA, False, "<|channel>thought\nA<channel|>B", "B", "A"),
+    ("strip", (("<t>", "</t>"), ("<t>x", "</tx>")), False, "a <t>", "a ", ""),
+    ("strip", GEMMA, True, "a<channel|>b <|channel>", "b ", ""),
 ]
 
 

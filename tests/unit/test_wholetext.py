@@ -33,6 +33,9 @@ VOCAB = [
     "🙂",
     "[[",
     "]]",
+    "<|channel>",  # gemma4: a start tag that begins the other, "<|channel>thought\n"
+    "thought",
+    "<channel|>",
 ]
 texts = st.lists(st.sampled_from(VOCAB), max_size=40).map("".join)
 CONFIGS = [

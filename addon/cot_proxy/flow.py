@@ -17,9 +17,12 @@ from typing import Any
 
 from mitmproxy import http
 
+from cot_proxy.apierror import error_body_for
 from cot_proxy.budget.plan import Plan
 from cot_proxy.formats._api import EndpointFormat
 from cot_proxy.formats.registry import Endpoint
+from cot_proxy.formats.registry import endpoint_of
+from cot_proxy.formats.registry import format_of
 from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from cot_proxy.transcript import Tee
@@ -137,3 +140,25 @@ def answer_locally(flow: http.HTTPFlow, status: int, body: bytes) -> http.Respon
     )
     notes(flow).local = True
     return response
+
+
+def api_of(flow: http.HTTPFlow) -> EndpointFormat | None:
+    """The API the client speaks, for the shape of an error: the format the request rules
+    recorded, else the one its path names (hooks that run before them); None: no known format."""
+    known = notes(flow).format
+    if known is not None:
+        return known
+    return format_of(endpoint_of(flow.request.method, flow.request.path))
+
+
+def error_for(flow: http.HTTPFlow, message: str, type: str, code: str) -> bytes:
+    """An error of the proxy's own in the shape of the client's API (`apierror.error_body_for`):
+    Anthropic's for Messages, Ollama's `{"error": "..."}` for its native API, else OpenAI's."""
+    return error_body_for(api_of(flow), message, type, code)
+
+
+def answer_error(
+    flow: http.HTTPFlow, status: int, message: str, type: str, code: str
+) -> http.Response:
+    """Answer the flow from the proxy with an error in the client's API's shape."""
+    return answer_locally(flow, status, error_for(flow, message, type, code))

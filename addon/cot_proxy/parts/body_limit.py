@@ -13,8 +13,8 @@ from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
-from cot_proxy.apierror import error_body
-from cot_proxy.flow import answer_locally
+from cot_proxy.flow import answer_error
+from cot_proxy.flow import api_of
 from cot_proxy.flow import notes
 from cot_proxy.options import declare
 from cot_proxy.options import env_name
@@ -53,21 +53,20 @@ class BodyLimit:
                     f"({env_name('max_request_bytes')})",
                     "invalid_request_error",
                     "request_too_large",
+                    api_of(flow),
                 )
             )
 
     @staticmethod
     def _refuse(flow: http.HTTPFlow, size: int) -> None:
         limit = ctx.options.max_request_bytes
-        response = answer_locally(
+        response = answer_error(
             flow,
             413,
-            error_body(
-                f"The request body is {size} bytes; this proxy accepts at most {limit} "
-                f"({env_name('max_request_bytes')})",
-                "invalid_request_error",
-                "request_too_large",
-            ),
+            f"The request body is {size} bytes; this proxy accepts at most {limit} "
+            f"({env_name('max_request_bytes')})",
+            "invalid_request_error",
+            "request_too_large",
         )
         # Don't read (or wait for) a body we will not forward.
         response.headers["connection"] = "close"

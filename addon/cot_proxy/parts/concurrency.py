@@ -14,8 +14,7 @@ from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
-from cot_proxy.apierror import error_body
-from cot_proxy.flow import answer_locally
+from cot_proxy.flow import answer_error
 from cot_proxy.options import declare
 from cot_proxy.options import env_name
 from cot_proxy.options import in_range
@@ -62,14 +61,12 @@ class Concurrency:
             limit,
             env_name("max_concurrent_requests"),
         )
-        response = answer_locally(
+        response = answer_error(
             flow,
             429,
-            error_body(
-                f"This proxy is already handling {limit} requests "
-                f"({env_name('max_concurrent_requests')}); retry in {RETRY_AFTER_SECONDS} s",
-                "rate_limit_error",
-                "too_many_concurrent_requests",
-            ),
+            f"This proxy is already handling {limit} requests "
+            f"({env_name('max_concurrent_requests')}); retry in {RETRY_AFTER_SECONDS} s",
+            "rate_limit_error",
+            "too_many_concurrent_requests",
         )
         response.headers["retry-after"] = str(RETRY_AFTER_SECONDS)

@@ -14,8 +14,7 @@ from collections.abc import Mapping
 
 from mitmproxy import http
 
-from cot_proxy.apierror import error_body
-from cot_proxy.flow import answer_locally
+from cot_proxy.flow import answer_error
 
 logger = logging.getLogger(__name__)
 
@@ -47,14 +46,12 @@ class Gateway:
     def deny(self, flow: http.HTTPFlow) -> bool:
         """Answer 401 when keys are required and the flow has none of them; whether it did."""
         if self.client_keys and not self._authorized(flow.request.headers.get("authorization", "")):
-            response = answer_locally(
+            response = answer_error(
                 flow,
                 401,
-                error_body(
-                    "Missing or invalid API key for this proxy: send Authorization: Bearer <key>",
-                    "authentication_error",
-                    "invalid_api_key",
-                ),
+                "Missing or invalid API key for this proxy: send Authorization: Bearer <key>",
+                "authentication_error",
+                "invalid_api_key",
             )
             response.headers["WWW-Authenticate"] = "Bearer"
             return True

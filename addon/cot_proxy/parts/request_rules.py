@@ -26,9 +26,8 @@ from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
-from cot_proxy.apierror import error_body
 from cot_proxy.detect.servers import AUTO
-from cot_proxy.flow import answer_locally
+from cot_proxy.flow import answer_error
 from cot_proxy.flow import notes
 from cot_proxy.formats.registry import endpoint_of
 from cot_proxy.formats.registry import format_of
@@ -142,9 +141,7 @@ class RequestRules:
                 message = (
                     f"X-Think-Mode must be one of {', '.join(THINK_MODES)}, not {clip(repr(sent))}"
                 )
-                answer_locally(
-                    flow, 400, error_body(message, "invalid_request_error", "invalid_think_mode")
-                )
+                answer_error(flow, 400, message, "invalid_request_error", "invalid_think_mode")
                 return
             mode = wanted
         going, thinking = self.thinking.take_header(flow, record.format)
@@ -204,7 +201,7 @@ class RequestRules:
             body = loads_body(request.get_content(strict=True) or b"")
         except (ValueError, UnicodeDecodeError) as e:
             message = f"The request body is not valid JSON: {e}"
-            answer_locally(flow, 400, error_body(message, "invalid_request_error", "invalid_json"))
+            answer_error(flow, 400, message, "invalid_request_error", "invalid_json")
             return None
         return body if isinstance(body, dict) else None
 

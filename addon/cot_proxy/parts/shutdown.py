@@ -16,8 +16,8 @@ from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
-from cot_proxy.apierror import error_body
 from cot_proxy.flow import answer_locally
+from cot_proxy.flow import error_for
 from cot_proxy.options import declare
 from cot_proxy.options import env_name
 from cot_proxy.options import in_range
@@ -65,7 +65,8 @@ class Shutdown:
         if path == HEALTH_PATH:
             body = json.dumps({"status": "unhealthy", "error": "shutting down"}).encode()
         else:
-            body = error_body(
+            body = error_for(
+                flow,
                 "This proxy is shutting down; retry on a new connection",
                 "upstream_error",
                 "shutting_down",

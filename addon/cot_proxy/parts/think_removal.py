@@ -16,12 +16,12 @@ from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
-from cot_proxy.apierror import error_body
 from cot_proxy.body import filter_body_counted
 from cot_proxy.codec import DecodingStream
 from cot_proxy.codec import can_decode
 from cot_proxy.detect.servers import AUTO
 from cot_proxy.flow import FlowNotes
+from cot_proxy.flow import error_for
 from cot_proxy.flow import notes
 from cot_proxy.formats._api import FAILURE_CODE
 from cot_proxy.formats._api import failure_message
@@ -224,7 +224,9 @@ class ThinkRemoval:
         )
         response.status_code = 502
         response.headers["content-type"] = "application/json"
-        response.content = error_body(failure_message("encoding"), "upstream_error", FAILURE_CODE)
+        response.content = error_for(
+            flow, failure_message("encoding"), "upstream_error", FAILURE_CODE
+        )
         notes(flow).changes.append(f"refused {encoding}")
 
     def _transcript(self, record: FlowNotes, config: ThinkConfig) -> Transcript | None:

@@ -15,6 +15,7 @@ from mitmproxy import addonmanager
 from mitmproxy import ctx
 from mitmproxy import http
 
+from cot_proxy.flow import api_of
 from cot_proxy.flow import notes
 from cot_proxy.options import declare
 from cot_proxy.options import env_name
@@ -63,6 +64,7 @@ class Timeouts:
                 f"The target sent no response within {seconds} s ({env_name('api_request_timeout')})",
                 "upstream_error",
                 "target_timeout",
+                api_of(flow),
             )
         else:
             # Connect, DNS or TLS failure, or the target closed the connection: mitmproxy answers 502.
@@ -73,6 +75,7 @@ class Timeouts:
                 f"Cannot get an answer from the target {target}: {message}",
                 "upstream_error",
                 "target_unreachable",
+                api_of(flow),
             )
         error_pages.answer_with(answer)
 

@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+from typing import TYPE_CHECKING
 
 from mitmproxy import http
 from mitmproxy.net.http import http1
 from mitmproxy.proxy.layers.http import _http1
 
-from cot_proxy.apierror import error_body
+from cot_proxy.apierror import error_body_for
 from cot_proxy.apierror import error_body_for_status
 from cot_proxy.seams import TESTED_MITMPROXY
+
+if TYPE_CHECKING:
+    from cot_proxy.formats._api import EndpointFormat
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +36,8 @@ class ErrorAnswer:
     message: str
     type: str
     code: str
+    api: EndpointFormat | None = None
+    """The client's API, whose error shape the body takes (None: OpenAI's)."""
 
 
 # Set by the `error` hook, read by our make_error_response in the same task.
@@ -46,7 +52,7 @@ def _json_error_response(status_code: int, message: str = "") -> bytes:
     if answer is not None:
         _pending_answer.set(None)
         status_code = answer.status
-        body = error_body(answer.message, answer.type, answer.code)
+        body = error_body_for(answer.api, answer.message, answer.type, answer.code)
     else:
         body = error_body_for_status(status_code, message)
     response = http.Response.make(

@@ -6,6 +6,8 @@
 set -euo pipefail
 # SIGHUP reloads CONFIG_FILE once the addon runs; until then its default would end the proxy.
 # Ignored here, it stays ignored across exec until the addon takes it over (parts/rules_reload.py).
+# One that arrived ignored (nohup) bash can neither trap nor pass on: noted for WORKERS > 1.
+hup_ignored_on_entry=$(trap -p HUP)
 trap '' HUP
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -161,6 +163,9 @@ trap 'kill -HUP "${workers[@]}" 2>/dev/null' HUP
 for ((i = 0; i < WORKERS; i++)); do
     start_worker "$i"
 done
+if [[ -n $hup_ignored_on_entry ]]; then
+    echo "cot-proxy: SIGHUP was ignored when this shell started (nohup?), so it cannot pass the signal on: kill -HUP $$ reloads nothing. Signal the workers (kill -HUP ${workers[*]}); CONFIG_FILE is also reloaded when it changes" >&2
+fi
 while true; do
     dead='' status=0
     wait -n -p dead "${workers[@]}" || status=$?

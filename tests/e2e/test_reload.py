@@ -158,3 +158,39 @@ def test_sighup_during_start_up_does_not_stop_the_proxy(upstream, tmp_path, work
         assert "exited" not in proxy.log()
     finally:
         proxy.stop()
+
+
+def test_under_nohup_the_workers_are_named_for_sighup(upstream, tmp_path):
+    """nohup hands the entrypoint an ignored SIGHUP, which bash can neither trap nor pass on:
+    with several workers it says so, and names the workers, which still reload on it."""
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULE.format(t=0.1))
+    env = {"TARGET_BASE_URL": f"{upstream.url}/v1/", "CONFIG_FILE": str(path), "WORKERS": "2"}
+    proxy = Proxy(env, tmp_path / "proxy.log", wrapper=["nohup"])
+    try:
+        proxy.wait_ready()
+        said = "SIGHUP was ignored when this shell started"
+        line = next(ln for ln in proxy.wait_log(said, timeout=15).splitlines() if said in ln)
+        named = line.split("kill -HUP ")[2].split(")")[0].split()
+        workers = [int(pid) for pid in named]
+        assert len(workers) == 2 and proxy.process.pid not in workers
+        deadline = time.monotonic() + 15
+        while proxy.log().count("rule: ") < 2:
+            assert time.monotonic() < deadline, proxy.log()
+            time.sleep(0.05)
+        stat = path.stat()  # same size and mtime: only the signal makes a worker read it again
+        with path.open("r+") as f:
+            f.write(RULE.format(t=0.9))
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        os.kill(proxy.process.pid, signal.SIGHUP)  # ignored, as the line says
+        time.sleep(1.2)
+        assert "reloaded (SIGHUP)" not in proxy.log()
+        for pid in workers:
+            os.kill(pid, signal.SIGHUP)
+        deadline = time.monotonic() + 15
+        while proxy.log().count("reloaded (SIGHUP): 1 rules") < 2:
+            assert time.monotonic() < deadline, proxy.log()
+            time.sleep(0.05)
+        assert proxy.process.poll() is None
+    finally:
+        proxy.stop()

@@ -4,13 +4,12 @@
 text it can decide now; `finish()` ends the text. Text is held back only while it could still be
 the beginning of a tag (or, with `implicit_start`, until the first end tag shows whether the model
 thought at all), so answer text normally leaves in the same feed that brought it.
-`remove_think_blocks()` is the whole-text equivalent (feed everything, then finish).
+`wholetext.remove_think_blocks()` is the whole-text equivalent (feed everything, then finish).
 `ThinkConfig` and the modes are also importable from here. Pure logic, no mitmproxy import.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import TYPE_CHECKING
 
@@ -42,6 +41,8 @@ class ThinkFilter(HeldText):
     text. An end tag with no block open (an orphan) is removed; the text around it is answer.
     An end marker (`config.markers_for`) inside a block closes it and stays in the answer, but
     only when the block's end tag does not follow (`HeldText`).
+    The answer on both sides of a removed tag or block joins, and a tag the two form counts
+    (`<<think>x</think>think>y` opens a block at the joined `<think>`): held meanwhile (`_tail`).
     Outside a block, the tags of `config.unwrap` are removed and their content stays answer;
     after a wrapper's start tag, whitespace is dropped as after a block (the end tag changes
     nothing about whitespace). Think tags win over a wrapper tag spelled the same.
@@ -96,6 +97,8 @@ class ThinkFilter(HeldText):
         self._close: TagMatcher = self._any_end  # the open block's end tag, without markers
         self._state = State.ANSWER
         self._pending = ""  # text that may be the beginning of a tag
+        # Answer text right before a removed tag that may begin a tag with the text after it.
+        self._tail = ""
         self._trim = False  # dropping whitespace after a removed block
         self._spaced = True  # the answer so far is empty or ends in whitespace
         # implicit_start bookkeeping
@@ -120,6 +123,7 @@ class ThinkFilter(HeldText):
             State.IMPLICIT if self.config.implicit_start and not self._keep else State.ANSWER
         )
         self._pending = ""
+        self._tail = ""
         self._trim = False
         self._spaced = True
         self._clear_held()
@@ -131,11 +135,13 @@ class ThinkFilter(HeldText):
     @property
     def idle(self) -> bool:
         """True when the next text cannot be affected by anything seen so far."""
-        return (self._state is State.ANSWER and not self._pending and not self._trim) or self._keep
+        return (
+            self._state is State.ANSWER and not self._pending and not self._trim and not self._tail
+        ) or self._keep
 
     @property
     def held_chars(self) -> int:
-        return len(self._pending) + self._held_len
+        return len(self._pending) + len(self._tail) + self._held_len
 
     def feed(self, text: str) -> tuple[str, str]:
         """Next piece of text → (answer_text, think_text) decided by it."""
@@ -153,6 +159,7 @@ class ThinkFilter(HeldText):
             if (
                 self._state is State.ANSWER
                 and not self._trim
+                and not self._tail
                 and self._answer_tags.absent_from(text)
             ):
                 self._spaced = text[-1].isspace()
@@ -170,7 +177,7 @@ class ThinkFilter(HeldText):
 
     def note_answer(self, text: str) -> None:
         """Answer text of this choice that reached the client without passing through `feed`."""
-        if text and self._state is State.ANSWER and not self._pending:
+        if text and self._state is State.ANSWER and not self._pending and not self._tail:
             self._spaced = text[-1].isspace()
 
     def note_reasoning(self, text: str) -> None:
@@ -211,7 +218,7 @@ class ThinkFilter(HeldText):
         think: list[str] = []
         if self._state is State.IMPLICIT:
             self._finish_implicit(reason, answer, think)
-        elif self._pending and self._state is State.ANSWER:
+        elif (self._pending or self._tail) and self._state is State.ANSWER:
             # Held as the start of a longer tag, it can grow no more: a whole tag at its start
             # is that tag (gemma4's `<|channel>`, held as the start of `<|channel>thought\n`,
             # opens a block; before, it went out as answer text).
@@ -229,6 +236,7 @@ class ThinkFilter(HeldText):
             self._emit_answer(self._pending, answer)
         else:
             self._emit_think(self._pending, think)
+            self._emit_answer(self._tail, answer)  # before a block left open: answer text
         self._reset()
         return "".join(answer), "".join(think)
 
@@ -239,23 +247,33 @@ class ThinkFilter(HeldText):
         if self._pending:
             text = self._pending + text
             self._pending = ""
-        while text:
+        while text or self._tail:
             if self._state is State.ANSWER:
+                if self._tail:  # the answer before a removed tag joins the text after it
+                    text = self._tail + text
+                    self._tail = ""
                 pos, tag = self._answer_tags.search(text, final)
-                self._emit_answer(text[:pos], answer)
                 if tag is None:
+                    if pos < len(text):  # held, as it may begin a tag: so is a tail before it
+                        pos = self._answer_tags.partial_start(text[:pos])
+                    self._emit_answer(text[:pos], answer)
                     self._pending = text[pos:]
                     return
+                joinable = self._answer_tags.partial_start(text[:pos])
+                self._emit_answer(text[:joinable], answer)
+                self._tail = text[joinable:pos]
                 if tag in self._start_tags:
                     self._open_block(tag)
                 elif tag in self._wrappers:
                     self.unwrapped_tags += 1
                     if tag in self._wrap_starts:
-                        self._trim = self._spaced
+                        self._trim = self._ends_spaced()
                 else:  # an end tag with no block open: never answer text
                     self.orphan_tags += 1
-                    self._trim = self._spaced
+                    self._trim = self._ends_spaced()
             else:
+                if not text:
+                    return  # the tail waits for the block's end
                 pos, tag = self._end.search(text, final)
                 self._emit_think(text[:pos], think)
                 if tag is None:
@@ -283,7 +301,11 @@ class ThinkFilter(HeldText):
         self._end_think()
         self._state = State.ANSWER
         # Mid-sentence ("a<think>x</think> b") the space after the block separates words.
-        self._trim = self._spaced
+        self._trim = self._ends_spaced()
+
+    def _ends_spaced(self) -> bool:
+        """Whether the answer so far, the held tail included, is empty or ends in whitespace."""
+        return self._tail[-1].isspace() if self._tail else self._spaced
 
     def _end_think(self) -> None:
         """The open block ends: its trailing whitespace is dropped, the next one starts fresh."""
@@ -323,24 +345,3 @@ class ThinkFilter(HeldText):
         self._think_ws = text[len(body) :]
         if body:
             think.append(body)
-
-
-def remove_think_blocks(
-    text: str, config: ThinkConfig, finish_reason: object = None
-) -> tuple[str, str]:
-    """Whole-text variant → (answer, reasoning); reasoning is "" unless mode is "reasoning"."""
-    # One filter per config, reused: `finish` leaves it as new, and building one costs more
-    # than filtering a typical message (a long history is hundreds of them per request).
-    think_filter = _whole_text_filter(config)
-    try:
-        answer, think = think_filter.feed(text)
-        tail_answer, tail_think = think_filter.finish(finish_reason)
-    except BaseException:
-        _whole_text_filter.cache_clear()  # its state is unknown now: never reuse it
-        raise
-    return answer + tail_answer, think + tail_think
-
-
-@functools.lru_cache(maxsize=64)
-def _whole_text_filter(config: ThinkConfig) -> ThinkFilter:
-    return ThinkFilter(config)

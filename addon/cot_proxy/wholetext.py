@@ -2,9 +2,9 @@
 
 Pure logic, no mitmproxy import.
 
-`split_blocks(text, config)` gives exactly what `think.remove_think_blocks` gives (a hypothesis test
-holds the two together), but cuts with one regex search and `str.find` per block instead of
-feeding a state machine: agents send hundreds of assistant messages per request, each with a think
+`remove_think_blocks(text, config)` feeds a whole text to the state machine (`think.ThinkFilter`).
+`split_blocks(text, config)` gives exactly what it gives (a hypothesis test holds the two
+together), but cuts with one regex search and `str.find` per block instead of feeding the machine: agents send hundreds of assistant messages per request, each with a think
 block, and the state machine cost tens of µs per message. The usual turn, its block first and an
 answer with no tag after it, needs no regex at all where there is one start tag (`_lead_splitter`).
 Configurations the cut does not cover (implicit start, answer wrappers, keep and inline mode) go to
@@ -18,8 +18,10 @@ import functools
 import re
 from collections.abc import Callable
 
+from cot_proxy.tags import TagMatcher
+from cot_proxy.tags import matcher_for
 from cot_proxy.think import ThinkConfig
-from cot_proxy.think import remove_think_blocks
+from cot_proxy.think import ThinkFilter
 from cot_proxy.think_config import BLOCK_SEPARATOR
 
 
@@ -33,6 +35,10 @@ class _Cutter:
     # The first character of every tag, when they share it: where `str.find` (a memchr) finds
     # none, `tags.search` would find none.
     first_char: str
+    # The answer before a removed tag may begin a tag with the text after it: the state
+    # machine's `_tail`, which the loop leaves to it (`config`), being rare.
+    joins: TagMatcher
+    config: ThinkConfig
 
 
 def _alternation(tags: list[str]) -> re.Pattern[str]:
@@ -56,13 +62,39 @@ def _cutter(config: ThinkConfig) -> _Cutter | None:
             lead = (start, end)
     firsts = {tag[0] for tag in every}
     return _Cutter(
-        _alternation(list(every)), closers, lead, firsts.pop() if len(firsts) == 1 else ""
+        _alternation(list(every)),
+        closers,
+        lead,
+        firsts.pop() if len(firsts) == 1 else "",
+        matcher_for(tuple(sorted(every))),
+        config,
     )
 
 
 def split_blocks(text: str, config: ThinkConfig) -> tuple[str, str]:
     """(answer, reasoning) of a whole text; reasoning is "" unless the mode is "reasoning"."""
     return splitter_for(config)(text)
+
+
+def remove_think_blocks(
+    text: str, config: ThinkConfig, finish_reason: object = None
+) -> tuple[str, str]:
+    """Whole-text variant → (answer, reasoning); reasoning is "" unless mode is "reasoning"."""
+    # One filter per config, reused: `finish` leaves it as new, and building one costs more
+    # than filtering a typical message (a long history is hundreds of them per request).
+    think_filter = _whole_text_filter(config)
+    try:
+        answer, think = think_filter.feed(text)
+        tail_answer, tail_think = think_filter.finish(finish_reason)
+    except BaseException:
+        _whole_text_filter.cache_clear()  # its state is unknown now: never reuse it
+        raise
+    return answer + tail_answer, think + tail_think
+
+
+@functools.lru_cache(maxsize=64)
+def _whole_text_filter(config: ThinkConfig) -> ThinkFilter:
+    return ThinkFilter(config)
 
 
 @functools.lru_cache(maxsize=64)
@@ -127,6 +159,8 @@ def _cut(cutter: _Cutter, reasoning: bool, text: str) -> tuple[str, str]:
             spaced = segment[-1].isspace()
         if match is None:
             break
+        if answer and _joinable(cutter.joins, answer):
+            return remove_think_blocks(text, cutter.config)
         i = match.end()
         closer = cutter.closers.get(match.group())
         if closer is not None:
@@ -147,3 +181,10 @@ def _cut(cutter: _Cutter, reasoning: bool, text: str) -> tuple[str, str]:
     if not reasoning:
         return "".join(answer), ""
     return "".join(answer), BLOCK_SEPARATOR.join(b for block in blocks if (b := block.strip()))
+
+
+def _joinable(joins: TagMatcher, answer: list[str]) -> bool:
+    """Whether the answer so far ends in the beginning of a tag, which the text after the
+    tag about to be removed may complete."""
+    end = "".join(answer)[-(joins.max_len - 1) :] if joins.max_len > 1 else ""
+    return joins.partial_start(end) < len(end)

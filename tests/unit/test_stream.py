@@ -26,7 +26,7 @@ from cot_proxy.formats._api import failure_message
 from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
-from cot_proxy.think import remove_think_blocks
+from cot_proxy.wholetext import remove_think_blocks
 
 ENVELOPE = {
     "id": "chatcmpl-1",

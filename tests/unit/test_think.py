@@ -16,8 +16,8 @@ from cot_proxy.tags import TagMatcher
 from cot_proxy.tags import filter_tags
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
-from cot_proxy.think import remove_think_blocks
 from cot_proxy.think_config import DEFAULT_END_MARKERS
+from cot_proxy.wholetext import remove_think_blocks
 
 THINK = ("<think>", "</think>")
 THOUGHT = ("<|begin_of_thought|>", "<|end_of_thought|>")
@@ -116,6 +116,14 @@ CASES = [
     ("strip", (THINK,), False, "<THINK>x</THINK>", "<THINK>x</THINK>", ""),  # case-sensitive
     ("strip", (THINK,), False, "<think><think>a</think>b</think>c", "bc", ""),  # no nesting
     ("strip", (THINK,), False, "<<think>x</think>", "<", ""),
+    # The answer on both sides of what is removed joins, and a tag the two form counts: never
+    # a tag in the answer made by removing one.
+    ("strip", (THINK,), False, "<</think>think>y", "", ""),
+    ("reasoning", (THINK,), False, "<</think>think>y", "", "y"),
+    ("reasoning", (THINK,), False, "<<think>x</think>think>y</think> z", "z", "x\n\ny"),
+    ("strip", (THINK,), False, "a</th<think>x</think>ink>b", "ab", ""),
+    ("strip", (THINK,), False, "a <<think>x</think> b", "a < b", ""),
+    ("reasoning", (THINK,), False, "<<think>x</think>/<think>y</think>think>z", "z", "x\n\ny"),
     (
         "reasoning",
         (("<reason>", "</reason>"),),
@@ -281,12 +289,23 @@ def _alternation(tags: Iterable[str]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(t) for t in sorted(set(tags), key=len, reverse=True)))
 
 
+def _tag_start(answer: str, tags: Iterable[str]) -> str:
+    """The longest end of `answer` that is the beginning (not the whole) of a tag."""
+    for size in range(len(answer), 0, -1):
+        end = answer[-size:]
+        if any(len(tag) > size and tag.startswith(end) for tag in tags):
+            return end
+    return ""
+
+
 def _explicit(text: str, pairs: tuple[tuple[str, str], ...]) -> tuple[str, list[str]]:
     """Leftmost start tag to its own end tag, orphan ends removed → (answer, block texts).
     An end marker ends a block (and stays in the answer) only when that block's end tag does
-    not follow anywhere later."""
+    not follow anywhere later. After a removed tag or block, the end of the answer that may
+    begin a tag goes back in front of the text after it: a tag the two form counts."""
     closers = {start: (end, DEFAULT_END_MARKERS.get(start, ())) for start, end in reversed(pairs)}
-    tags = _alternation([*closers, *(end for _, end in pairs)])
+    every = [*closers, *(end for _, end in pairs)]
+    tags = _alternation(every)
     answer, i, trim = "", 0, False
     blocks: list[str] = []
     while True:
@@ -299,6 +318,7 @@ def _explicit(text: str, pairs: tuple[tuple[str, str], ...]) -> tuple[str, list[
         if match is None:
             return answer, blocks
         i = match.end()
+        trim = not answer or answer[-1].isspace()
         if match.group() in closers:
             end, markers = closers[match.group()]
             close = text.find(end, i)
@@ -308,10 +328,11 @@ def _explicit(text: str, pairs: tuple[tuple[str, str], ...]) -> tuple[str, list[
                     return answer, [*blocks, text[i:]]
                 blocks.append(text[i : marker.start()])
                 i, trim = marker.start(), False
-                continue
-            blocks.append(text[i:close])
-            i = close + len(end)
-        trim = not answer or answer[-1].isspace()
+            else:
+                blocks.append(text[i:close])
+                i = close + len(end)
+        if tail := _tag_start(answer, every):
+            answer, text, i = answer[: -len(tail)], tail + text[i:], 0
 
 
 def _joined(blocks: list[str]) -> str:

@@ -13,9 +13,9 @@ from cot_proxy.rules import parse_config
 from cot_proxy.rules import parse_llm_params
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
-from cot_proxy.think import remove_think_blocks
 from cot_proxy.think_families import FAMILIES
 from cot_proxy.think_families import FAMILY_NAMES
+from cot_proxy.wholetext import remove_think_blocks
 
 
 def run(config: ThinkConfig, pieces: list[str], finish: object = "stop") -> tuple[str, str]:

@@ -15,7 +15,7 @@ from cot_proxy.formats import FORMATS
 from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from cot_proxy.think import ThinkFilter
-from cot_proxy.think import remove_think_blocks
+from cot_proxy.wholetext import remove_think_blocks
 from tests.unit.test_stream import chat_stream
 from tests.unit.test_stream import client_text
 from tests.unit.test_stream import cmpl_stream
@@ -53,17 +53,28 @@ def _alternation(tags: Iterable[str]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(t) for t in sorted(set(tags), key=len, reverse=True)))
 
 
+def _tag_start(answer: str, tags: list[str]) -> str:
+    """The longest end of `answer` that is the beginning (not the whole) of a tag."""
+    for size in range(len(answer), 0, -1):
+        end = answer[-size:]
+        if any(len(tag) > size and tag.startswith(end) for tag in tags):
+            return end
+    return ""
+
+
 def reference(text: str, mode: str) -> tuple[str, str]:
     """Regex reference, explicit tags: a block runs from <think> to </think> (or to the marker,
     kept, when no </think> follows); orphan end tags and wrapper tags are removed; whitespace
     after a block, an orphan or a wrapper's start tag is dropped when the answer so far is
-    empty or ends in whitespace. Reasoning: each block without its edge whitespace, blocks
-    apart by a blank line."""
+    empty or ends in whitespace. After a removed tag or block, the end of the answer that may
+    begin a tag goes back in front of the text after it: a tag the two form counts. Reasoning:
+    each block without its edge whitespace, blocks apart by a blank line."""
     if mode == "keep":
         return text, ""
     wrap_starts = {ANSWER[0], RESPONSE[0]}
     wrappers = {*ANSWER, *RESPONSE}
-    tags = _alternation([*THINK, *wrappers])
+    every = [*THINK, *wrappers]
+    tags = _alternation(every)
     answer, i, trim = "", 0, False
     blocks: list[str] = []
     while True:
@@ -80,7 +91,8 @@ def reference(text: str, mode: str) -> tuple[str, str]:
         if tag in wrappers:
             if tag in wrap_starts:
                 trim = not answer or answer[-1].isspace()
-            continue
+        else:
+            trim = not answer or answer[-1].isspace()
         if tag == THINK[0]:
             end = text.find(THINK[1], i)
             if end < 0:
@@ -90,10 +102,11 @@ def reference(text: str, mode: str) -> tuple[str, str]:
                     break
                 blocks.append(text[i:marker])
                 i, trim = marker, False
-                continue
-            blocks.append(text[i:end])
-            i = end + len(THINK[1])
-        trim = not answer or answer[-1].isspace()
+            else:
+                blocks.append(text[i:end])
+                i = end + len(THINK[1])
+        if tail := _tag_start(answer, every):
+            answer, text, i = answer[: -len(tail)], tail + text[i:], 0
     think = "\n\n".join(kept for block in blocks if (kept := block.strip()))
     return answer, think if mode == "reasoning" else ""
 
@@ -107,6 +120,8 @@ CASES = [
     ("<|START_RESPONSE|>42<|END_RESPONSE|>", "42", ""),
     ("</answer><answer", "<answer", ""),  # an end tag alone goes; a cut-off tag is text
     ("<answer>x</think>y", "xy", ""),  # an orphan end tag inside a wrapper goes too
+    ("<<answer>think>x</think>y", "y", "x"),  # "<" and "think>" join over the wrapper tag
+    ("</ans</answer>wer>y", "y", ""),  # into a wrapper tag, which goes too
 ]
 
 

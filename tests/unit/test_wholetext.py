@@ -7,9 +7,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from cot_proxy.think import ThinkConfig
-from cot_proxy.think import remove_think_blocks
 from cot_proxy.think_families import FAMILIES
 from cot_proxy.wholetext import _cutter
+from cot_proxy.wholetext import remove_think_blocks
 from cot_proxy.wholetext import split_blocks
 from cot_proxy.wholetext import splitter_for
 

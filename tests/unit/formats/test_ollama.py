@@ -23,7 +23,7 @@ from cot_proxy.formats._api import SAME
 from cot_proxy.jsonbytes import encode_json
 from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
-from cot_proxy.think import remove_think_blocks
+from cot_proxy.wholetext import remove_think_blocks
 from tests.e2e.ollama_fixtures import chat_line
 from tests.e2e.ollama_fixtures import error_line
 from tests.e2e.ollama_fixtures import go_json

@@ -289,7 +289,7 @@ def _alternation(tags: Iterable[str]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(t) for t in sorted(set(tags), key=len, reverse=True)))
 
 
-def _tag_start(answer: str, tags: Iterable[str]) -> str:
+def tag_start(answer: str, tags: Iterable[str]) -> str:
     """The longest end of `answer` that is the beginning (not the whole) of a tag."""
     for size in range(len(answer), 0, -1):
         end = answer[-size:]
@@ -331,7 +331,7 @@ def _explicit(text: str, pairs: tuple[tuple[str, str], ...]) -> tuple[str, list[
             else:
                 blocks.append(text[i:close])
                 i = close + len(end)
-        if tail := _tag_start(answer, every):
+        if tail := tag_start(answer, every):
             answer, text, i = answer[: -len(tail)], tail + text[i:], 0
 
 

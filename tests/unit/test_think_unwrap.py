@@ -22,6 +22,7 @@ from tests.unit.test_stream import cmpl_stream
 from tests.unit.test_stream import payloads_of
 from tests.unit.test_stream import run
 from tests.unit.test_stream import split_at as split_bytes
+from tests.unit.test_think import tag_start
 
 THINK = ("<think>", "</think>")
 ANSWER = ("<answer>", "</answer>")
@@ -51,15 +52,6 @@ def split_at(text: str, points: list[int]) -> list[str]:
 
 def _alternation(tags: Iterable[str]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(t) for t in sorted(set(tags), key=len, reverse=True)))
-
-
-def _tag_start(answer: str, tags: list[str]) -> str:
-    """The longest end of `answer` that is the beginning (not the whole) of a tag."""
-    for size in range(len(answer), 0, -1):
-        end = answer[-size:]
-        if any(len(tag) > size and tag.startswith(end) for tag in tags):
-            return end
-    return ""
 
 
 def reference(text: str, mode: str) -> tuple[str, str]:
@@ -105,7 +97,7 @@ def reference(text: str, mode: str) -> tuple[str, str]:
             else:
                 blocks.append(text[i:end])
                 i = end + len(THINK[1])
-        if tail := _tag_start(answer, every):
+        if tail := tag_start(answer, every):
             answer, text, i = answer[: -len(tail)], tail + text[i:], 0
     think = "\n\n".join(kept for block in blocks if (kept := block.strip()))
     return answer, think if mode == "reasoning" else ""

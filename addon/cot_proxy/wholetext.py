@@ -4,11 +4,12 @@ Pure logic, no mitmproxy import.
 
 `remove_think_blocks(text, config)` feeds a whole text to the state machine (`think.ThinkFilter`).
 `split_blocks(text, config)` gives exactly what it gives (a hypothesis test holds the two
-together), but cuts with one regex search and `str.find` per block instead of feeding the machine: agents send hundreds of assistant messages per request, each with a think
-block, and the state machine cost tens of µs per message. The usual turn, its block first and an
-answer with no tag after it, needs no regex at all where there is one start tag (`_lead_splitter`).
-Configurations the cut does not cover (implicit start, answer wrappers, keep and inline mode) go to
-the state machine.
+together), but cuts with one regex search and `str.find` per block instead of feeding the machine:
+agents send hundreds of assistant messages per request, each with a think block, and the state
+machine cost tens of µs per message. The usual turn, its block first and an answer with no tag
+after it, needs no regex at all where there is one start tag (`_lead_splitter`). Configurations the
+cut does not cover (implicit start, answer wrappers, keep and inline mode) go to the state machine,
+and so does the rare text where the answer before a removed tag may join the text after it.
 """
 
 from __future__ import annotations

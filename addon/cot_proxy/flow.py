@@ -21,8 +21,7 @@ from cot_proxy.apierror import error_body_for
 from cot_proxy.budget.plan import Plan
 from cot_proxy.formats._api import EndpointFormat
 from cot_proxy.formats.registry import Endpoint
-from cot_proxy.formats.registry import endpoint_of
-from cot_proxy.formats.registry import format_of
+from cot_proxy.formats.registry import api_of_path
 from cot_proxy.stream import FilterStream
 from cot_proxy.think import ThinkConfig
 from cot_proxy.transcript import Tee
@@ -37,6 +36,8 @@ class FlowNotes:
     """The endpoint the client's path names ("chat", "completions", "models"), if any."""
     format: EndpointFormat | None = None
     """Its wire format (`cot_proxy.formats.registry`), looked up once with the endpoint."""
+    api: EndpointFormat | None = None
+    """The API of the client's path, whose shape the proxy's errors take (`api_of`)."""
     model: str | None = None
     """The `model` the request body named."""
     think: ThinkConfig | None = None
@@ -143,12 +144,13 @@ def answer_locally(flow: http.HTTPFlow, status: int, body: bytes) -> http.Respon
 
 
 def api_of(flow: http.HTTPFlow) -> EndpointFormat | None:
-    """The API the client speaks, for the shape of an error: the format the request rules
-    recorded, else the one its path names (hooks that run before them); None: no known format."""
-    known = notes(flow).format
+    """The API the client speaks, for the shape of an error: the one the request rules
+    recorded from the client's path, else the one the path names (hooks before them, which see
+    the client's path still); None: OpenAI's."""
+    known = notes(flow).api
     if known is not None:
         return known
-    return format_of(endpoint_of(flow.request.method, flow.request.path))
+    return api_of_path(flow.request.method, flow.request.path)
 
 
 def error_for(flow: http.HTTPFlow, message: str, type: str, code: str) -> bytes:

@@ -46,9 +46,12 @@ def test_anthropic_sdk_gets_an_anthropic_error(dead_target):
     assert UNREACHABLE in body["error"]["message"]
 
 
-def test_ollama_client_shows_the_message(dead_target):
+@pytest.mark.parametrize("call", ["chat", "list"])
+def test_ollama_client_shows_the_message(dead_target, call):
+    """Chat, and the model list (`/api/tags`, no format of ours, still Ollama's API)."""
+    client = ollama.Client(host=dead_target.url, timeout=20)
     with pytest.raises(ollama.ResponseError) as info:
-        ollama.Client(host=dead_target.url, timeout=20).chat(model="m", messages=HI)
+        client.chat(model="m", messages=HI) if call == "chat" else client.list()
     assert info.value.status_code == 502
     assert isinstance(info.value.error, str)
     assert info.value.error.startswith(UNREACHABLE)

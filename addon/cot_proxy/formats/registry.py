@@ -119,3 +119,15 @@ def endpoint_of(method: str, path: str) -> Endpoint | None:
         if method == route.method and path.endswith(route.ending):
             return route.endpoint
     return None
+
+
+def api_of_path(method: str, path: str) -> EndpointFormat | None:
+    """The API a client path speaks, for the shape of an error the proxy makes: its endpoint's
+    format; else Ollama's for the rest of Ollama's native API (`/api/…`, which `routing` places
+    beside `/v1`; not an OpenAI-style `/api/v1/…`); None: OpenAI's."""
+    found = format_of(endpoint_of(method, path))
+    if found is not None:
+        return found
+    bare = path.split("?", 1)[0]
+    native = (bare + "/").startswith("/api/") and not (bare + "/").startswith("/api/v1/")
+    return ollama.chat if native else None

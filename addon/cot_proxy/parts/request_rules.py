@@ -29,6 +29,7 @@ from mitmproxy import http
 from cot_proxy.detect.servers import AUTO
 from cot_proxy.flow import answer_error
 from cot_proxy.flow import notes
+from cot_proxy.formats.registry import api_of_path
 from cot_proxy.formats.registry import endpoint_of
 from cot_proxy.formats.registry import format_of
 from cot_proxy.formats.registry import model_list_merger
@@ -132,6 +133,7 @@ class RequestRules:
         record = notes(flow)
         record.endpoint = endpoint_of(request.method, request.path)
         record.format = format_of(record.endpoint)
+        record.api = record.format or api_of_path(request.method, request.path)
         sent = request.headers.get(THINK_MODE_HEADER)
         mode: ThinkMode | None = None
         if sent is not None:

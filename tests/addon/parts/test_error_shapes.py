@@ -14,6 +14,7 @@ from mitmproxy import http
 from mitmproxy.test import taddons
 from mitmproxy.test import tutils
 
+from cot_proxy.flow import error_for
 from cot_proxy.flow import notes
 from cot_proxy.parts.body_limit import BodyLimit
 from cot_proxy.parts.concurrency import Concurrency
@@ -134,3 +135,42 @@ def test_a_path_of_no_known_format_gets_openais_shape() -> None:
         assert flow.response is not None
         assert json.loads(flow.response.content or b"")["error"]["code"] == "invalid_api_key"
         assert notes(flow).local
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "ollama"),
+    [
+        ("GET", "/api/tags", True),  # Ollama's model list: no format, Ollama's shape still
+        ("POST", "/api/show", True),
+        ("GET", "/api/version", True),
+        ("POST", "/api/v1/chat/completions", False),  # OpenAI-style under /api (OpenRouter)
+        ("GET", "/api/v1/models", False),
+        ("GET", "/v1/models", False),
+    ],
+)
+def test_the_rest_of_ollamas_native_api_gets_its_shape(method: str, path: str, ollama: bool):
+    part = Gateway({"PROXY_API_KEYS": "sk-1"})
+    with taddons.context(part):
+        flow = flow_at(path)
+        flow.request.method = method
+        part.request(flow)
+        assert flow.response is not None
+        body = json.loads(flow.response.content or b"")
+        message = body["error"] if ollama else body["error"]["message"]
+        assert isinstance(message, str) and message.startswith("Missing or invalid API key")
+
+
+def test_the_shape_is_the_client_paths_after_routing() -> None:
+    """The rules record the client's API before the router rewrites the path (a target below a
+    prefix turns `/api/tags` into `/ollama/api/tags`): the 502 after that still knows it."""
+    think = ThinkRemoval()
+    rules = RequestRules(think)
+    with taddons.context(rules, think):
+        flow = flow_at("/api/tags")
+        flow.request.method = "GET"
+        rules.request(flow)
+        flow.request.path = "/ollama/api/tags"
+        assert json.loads(error_for(flow, "down", "upstream_error", "target_unreachable")) == {
+            "error": "down",
+            "code": "target_unreachable",
+        }

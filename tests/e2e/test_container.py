@@ -12,6 +12,7 @@ import shutil
 import stat
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -157,16 +158,21 @@ def test_every_start_and_every_worker_gets_its_own_confdir(
     env = {"TARGET_BASE_URL": f"{upstream.url}/v1", "HOME": str(home), "TMPDIR": str(tmpdir)}
     seen: list[str] = []
     for workers, log in [("2", "a.log"), ("1", "b.log")]:
+        expected = ["metrics", "worker-0", "worker-1"] if workers == "2" else ["mitmproxy"]
         proxy = Proxy({**env, "WORKERS": workers}, tmp_path / log)
         try:
             proxy.wait_ready()
             assert get(f"{proxy.url}/health")[0] == 200
             (new_dir,) = [d for d in private_dirs(tmpdir) if d.name not in seen]
             seen.append(new_dir.name)
-            contents = sorted(p.name for p in new_dir.iterdir())
+            # The port opens with the first worker up; the other may not have made its confdir.
+            deadline = time.monotonic() + 15
+            while (contents := sorted(p.name for p in new_dir.iterdir())) != expected:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
         finally:
             proxy.stop()
-        expected = ["metrics", "worker-0", "worker-1"] if workers == "2" else ["mitmproxy"]
         assert contents == expected
     # The workers' supervisor removes its directory when it exits; a single mitmdump is exec'd
     # and leaves its CA behind (in a container, on the tmpfs).

@@ -146,10 +146,10 @@ class RequestRules:
                 answer_error(flow, 400, message, "invalid_request_error", "invalid_think_mode")
                 return
             mode = wanted
-        going, thinking = self.thinking.take_header(flow, record.format)
+        going, thinking = self.thinking.take_header(flow)
         if not going:
             return
-        going, budget = self.thinking.take_budget_header(flow, record.format)
+        going, budget = self.thinking.take_budget_header(flow)
         if not going:
             return
         body = self._json_body(flow)

@@ -23,7 +23,6 @@ from typing import TypeVar
 from mitmproxy import ctx
 from mitmproxy import http
 
-from cot_proxy.apierror import error_body_for
 from cot_proxy.budget.plan import plan_budget
 from cot_proxy.budget.settings import Mode
 from cot_proxy.budget.settings import choose_budget
@@ -31,7 +30,7 @@ from cot_proxy.budget.settings import parse_budget
 from cot_proxy.detect.names import NameVerdict
 from cot_proxy.detect.names import read_name
 from cot_proxy.detect.servers import AUTO
-from cot_proxy.flow import answer_locally
+from cot_proxy.flow import answer_error
 from cot_proxy.flow import notes
 from cot_proxy.rules import ModelRule
 from cot_proxy.rules.checks import clip
@@ -45,7 +44,6 @@ from cot_proxy.thinking.table import OLLAMA_NATIVE
 from cot_proxy.thinking.table import knob_family
 
 if TYPE_CHECKING:
-    from cot_proxy.formats._api import EndpointFormat
     from cot_proxy.parts.detection import Detection
 
 THINKING_HEADER = "X-Thinking"
@@ -59,23 +57,19 @@ class ThinkingControl:
     def __init__(self, detect: Detection | None = None) -> None:
         self.detect = detect
 
-    def take_header(
-        self, flow: http.HTTPFlow, fmt: EndpointFormat | None
-    ) -> tuple[bool, Level | None]:
+    def take_header(self, flow: http.HTTPFlow) -> tuple[bool, Level | None]:
         """(whether the request goes on, the `X-Thinking` header's level). The header is
-        removed; a value that is no level is answered 400 `invalid_thinking` in the format's
-        error shape."""
+        removed; a value that is no level is answered 400 `invalid_thinking` in the client's
+        API's error shape."""
         # parse_level: a level in any case; "true" and the like are none
         expected = f"one of {', '.join(LEVELS)}"
-        return _take(flow, fmt, THINKING_HEADER, parse_level, expected, "invalid_thinking")
+        return _take(flow, THINKING_HEADER, parse_level, expected, "invalid_thinking")
 
-    def take_budget_header(
-        self, flow: http.HTTPFlow, fmt: EndpointFormat | None
-    ) -> tuple[bool, int | None]:
+    def take_budget_header(self, flow: http.HTTPFlow) -> tuple[bool, int | None]:
         """(whether the request goes on, the `X-Think-Budget` header's tokens). The header is
         removed; a value that is no whole number ≥ 1 is answered 400 `invalid_think_budget`."""
         expected = "a whole number of tokens ≥ 1"
-        return _take(flow, fmt, BUDGET_HEADER, parse_budget, expected, "invalid_think_budget")
+        return _take(flow, BUDGET_HEADER, parse_budget, expected, "invalid_think_budget")
 
     def compile(
         self,
@@ -165,7 +159,6 @@ def _thinks(family: str | None, detected: bool | None, named: NameVerdict | None
 
 def _take(
     flow: http.HTTPFlow,
-    fmt: EndpointFormat | None,
     header: str,
     parse: Callable[[str], T | None],
     expected: str,
@@ -180,6 +173,6 @@ def _take(
     value = parse(sent)
     if value is None:
         message = f"{header} must be {expected}, not {clip(repr(sent))}"
-        answer_locally(flow, 400, error_body_for(fmt, message, "invalid_request_error", code))
+        answer_error(flow, 400, message, "invalid_request_error", code)
         return False, None
     return True, value

@@ -159,7 +159,9 @@ wait_all() { # until every worker is gone (a signal interrupts `wait`)
     done
 }
 trap 'stopping=1; stop_workers' TERM INT
-trap 'kill -HUP "${workers[@]}" 2>/dev/null' HUP
+# `|| true`: under set -e a failing kill in the trap ends this shell, and kill fails for a worker
+# that died and waits for its restart, and before the first one starts (no PIDs at all).
+trap 'kill -HUP "${workers[@]}" 2>/dev/null || true' HUP
 for ((i = 0; i < WORKERS; i++)); do
     start_worker "$i"
 done
